@@ -1,0 +1,134 @@
+"""``Function``: one differentiable op, its forward and backward side by side.
+
+Every op in ournn is a subclass, and a user's custom op is written exactly the same way::
+
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x):              # x is a NumPy array
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad):          # grad: dLoss/dOutput, an array of the output's shape
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * grad      # one gradient per input (None for a constant)
+
+    y = Cube.apply(t)                     # t is a Tensor; y is a Tensor in the graph
+
+``forward`` receives arrays (the ``.data`` of Tensor inputs; other arguments as given) and
+returns an array or a tuple of arrays. ``backward`` receives one gradient array per output and
+returns one per input. Gradients are arrays, not Tensors: the backward pass builds no graph, so
+higher-order derivatives are not supported (a deliberate choice, see docs/design.md).
+
+The ``ctx`` is the graph node itself; anything stored on it is freed once backward has used it.
+"""
+import contextlib
+import functools
+
+from ..tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    """True unless inside ``no_grad()``."""
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self.prev = None
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """``with ournn.no_grad():`` records no graph (inference, optimizer updates).
+
+    Also usable as a decorator: ``@ournn.no_grad()``.
+    """
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turn recording back on inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class Function:
+    """Base class of differentiable ops. Subclass it and define ``forward`` and ``backward``.
+
+    Attributes a node carries after ``apply``: ``inputs`` (the input Tensors, ``None`` for
+    constants), ``needs_input_grad`` (one bool per input), ``saved_tensors``, ``n_outputs``.
+    """
+
+    def save_for_backward(self, *arrays):
+        """Keep arrays for ``backward`` (read them back as ``ctx.saved_tensors``)."""
+        self.saved_tensors = arrays
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run ``forward`` on the arrays of ``args`` and, if any input needs a gradient,
+        record the node in the graph. Returns a Tensor (or a tuple for several outputs)."""
+        ctx = cls.__new__(cls)
+        arrays = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                needs.append(a.requires_grad)
+                record = record or a.requires_grad
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = record and _grad_enabled
+        ctx.needs_input_grad = needs
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if isinstance(out, tuple):
+            outputs = tuple(Tensor._make(o) for o in out)
+        else:
+            outputs = (Tensor._make(out),)
+        if record:
+            ctx.inputs = tuple(a if isinstance(a, Tensor) and a.requires_grad else None
+                               for a in args)
+            ctx.n_outputs = len(outputs)
+            if ctx.n_outputs > 1:
+                ctx.output_meta = [(o.data.shape, o.data.dtype) for o in outputs]
+            for i, o in enumerate(outputs):
+                o.requires_grad = True
+                o._ctx = ctx
+                o._out_index = i
+        return outputs if isinstance(out, tuple) else outputs[0]
+
+
+def once_differentiable(fn):
+    """Marker kept for PyTorch familiarity: all ournn backward functions are first-order."""
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        return fn(*a, **k)
+    return wrapper

@@ -1,0 +1,59 @@
+"""Fully connected layers."""
+import math
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x @ W.T + b. Input (*, in_features) -> output (*, out_features).
+
+    Weight (out_features, in_features) and bias initialised as PyTorch: U(-1/sqrt(in),
+    1/sqrt(in)) (kaiming_uniform_ with a=sqrt(5))."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        x = _as_input(x, self.weight, self)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            from ..errors import ShapeError
+            raise ShapeError(f"{self!r}: expected input (*, {self.in_features}), got shape "
+                             f"{tuple(x.shape)}")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Identity(Module):
+    def forward(self, x):
+        return x
+
+
+def _as_input(x, weight, layer):
+    """Wrap arrays as Tensors and bring floating inputs to the layer's dtype (a float64 NumPy
+    batch meets float32 weights without a silent float64 computation)."""
+    from ..errors import DTypeError
+    from ..tensor import Tensor
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x))
+    if x.dtype != weight.dtype:
+        if x.dtype.kind not in "fiub":
+            raise DTypeError(f"{layer!r}: cannot take input of dtype {x.dtype}")
+        x = x.astype(weight.dtype)
+    return x

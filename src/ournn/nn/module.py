@@ -1,0 +1,301 @@
+"""``Module``: the base of every layer and model, as ``torch.nn.Module``.
+
+Parameters, buffers and submodules assigned as attributes are registered in ``__setattr__``,
+so ``named_parameters()`` and ``state_dict()`` find them with PyTorch's dotted names
+(``features.0.weight``).
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from ..errors import CheckpointError
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable parameter of a Module (``requires_grad=True``, float32 by
+    default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, dtype=None):
+        if dtype is None and isinstance(data, Tensor):
+            data = data.data
+        if dtype is None and not (isinstance(data, np.ndarray) and data.dtype.kind == "f"):
+            dtype = np.float32
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class for layers and models. Subclasses define ``forward``; call the module itself.
+
+    Example::
+
+        class Net(Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = Linear(784, 10)
+            def forward(self, x):
+                return self.fc(x)
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ----- registration -----
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
+                                 "assigning attributes")
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()):
+            self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name, array, persistent=True):
+        """A non-learnable state array (e.g. BatchNorm's running mean), saved in state_dict."""
+        names = self.__dict__.setdefault("_buffer_names", set())
+        names.add(name)
+        if not persistent:
+            self.__dict__.setdefault("_non_persistent", set()).add(name)
+        setattr(self, name, array)
+
+    def register_parameter(self, name, param):
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name, module):
+        setattr(self, name, module)
+
+    # ----- calling -----
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----- traversal -----
+    def named_modules(self, prefix=""):
+        """(name, module) for this module and every descendant, depth first."""
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = list(module._modules.items())
+            for child_name, child in reversed(children):
+                if child is not None:
+                    stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix="", recurse=True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self):
+        for mod_name, module in self.named_modules():
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    def apply(self, fn):
+        """Call ``fn`` on every submodule then on self (as PyTorch, e.g. for init)."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ----- modes and gradients -----
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    # ----- state -----
+    def state_dict(self):
+        """An ordered dict name -> NumPy array (parameters and persistent buffers), no copies."""
+        state = OrderedDict()
+        for mod_name, module in self.named_modules():
+            skip = module.__dict__.get("_non_persistent", ())
+            for name, p in module._parameters.items():
+                if p is not None:
+                    state[f"{mod_name}.{name}" if mod_name else name] = p.data
+            for name, b in module._buffers.items():
+                if b is not None and name not in skip:
+                    state[f"{mod_name}.{name}" if mod_name else name] = _array_of(b)
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into the parameters and buffers (in place, keeping dtypes).
+
+        Raises ``CheckpointError`` listing missing, unexpected and mis-shaped keys."""
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        mismatched = [f"{k}: checkpoint {tuple(np.shape(state_dict[k]))} vs model "
+                      f"{tuple(own[k].shape)}"
+                      for k in own if k in state_dict
+                      and tuple(np.shape(state_dict[k])) != tuple(own[k].shape)]
+        problems = []
+        if mismatched:
+            problems.append("size mismatch for " + "; ".join(mismatched))
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if problems:
+            raise CheckpointError(f"Error loading state_dict into {type(self).__name__}: "
+                                  + " | ".join(problems))
+        for k, target in own.items():
+            if k in state_dict:
+                value = _array_of(state_dict[k])
+                target[...] = value
+        return {"missing_keys": missing, "unexpected_keys": unexpected}
+
+    # ----- printing -----
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        main = f"{type(self).__name__}({self.extra_repr()}"
+        if lines:
+            main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+
+def _array_of(x):
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 2))``.
+
+    Also accepts an ``OrderedDict`` of named modules. Index it (``seq[0]``, ``seq[1:]``),
+    ``len()``, ``append()``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), m)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[index][1]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (index, iterate, append)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, index):
+        values = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(values[index])
+        return values[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())

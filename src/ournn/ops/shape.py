@@ -1,0 +1,126 @@
+"""Shape and indexing: reshape transpose getitem concatenate stack split pad broadcast_to."""
+from ..autograd.function import Function
+from ..backend import get_array_module
+from ._util import unbroadcast
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape=None):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape)
+
+
+class Transpose(Function):
+    """Permute axes (``axes=None`` reverses them, as ``ndarray.transpose``)."""
+
+    @staticmethod
+    def forward(ctx, x, axes=None):
+        ctx.axes = axes
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = get_array_module(grad)
+        if ctx.axes is None:
+            return grad.transpose()
+        return grad.transpose(xp.argsort(ctx.axes))
+
+
+class BroadcastTo(Function):
+    @staticmethod
+    def forward(ctx, x, shape=None):
+        ctx.shape = x.shape
+        return get_array_module(x).broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad, ctx.shape)
+
+
+class GetItem(Function):
+    """Basic and integer-array indexing; repeated indices accumulate (``np.add.at``)."""
+
+    @staticmethod
+    def forward(ctx, x, index=None):
+        ctx.shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = get_array_module(grad)
+        out = xp.zeros(ctx.shape, dtype=grad.dtype)
+        if _is_basic(ctx.index):
+            out[ctx.index] = grad
+        else:
+            xp.add.at(out, ctx.index, grad)
+        return out
+
+
+def _is_basic(index):
+    """True for indexes made of ints, slices, None and Ellipsis (views: no repeats)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        xp = get_array_module(*arrays)
+        ctx.axis = axis
+        ctx.bounds = [a.shape[axis] for a in arrays]
+        return xp.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = get_array_module(grad)
+        cuts = []
+        total = 0
+        for n in ctx.bounds[:-1]:
+            total += n
+            cuts.append(total)
+        return tuple(xp.split(grad, cuts, axis=ctx.axis))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        return get_array_module(*arrays).stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = get_array_module(grad)
+        n = grad.shape[ctx.axis]
+        return tuple(xp.take(grad, i, axis=ctx.axis) for i in range(n))
+
+
+class Split(Function):
+    """Split into pieces (``indices_or_sections`` as ``np.split``); several outputs."""
+
+    @staticmethod
+    def forward(ctx, x, indices_or_sections=None, axis=0):
+        ctx.axis = axis
+        return tuple(get_array_module(x).split(x, indices_or_sections, axis=axis))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return get_array_module(*grads).concatenate(grads, axis=ctx.axis)
+
+
+class Pad(Function):
+    """Constant padding; ``pad_width`` as in ``np.pad`` (one (before, after) pair per axis)."""
+
+    @staticmethod
+    def forward(ctx, x, pad_width=None, value=0.0):
+        xp = get_array_module(x)
+        ctx.slices = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))
+        return xp.pad(x, pad_width, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.slices]
