@@ -16,10 +16,10 @@ class MatMul(Function):
         xp = get_array_module(grad)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            grad = xp.expand_dims(grad, -2)
         if b.ndim == 1:
             grad = xp.expand_dims(grad, -1)
+        if a.ndim == 1:
+            grad = xp.expand_dims(grad, -2)
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = unbroadcast(grad @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

@@ -1,0 +1,65 @@
+"""Shared test helpers: ``check_op`` verifies an op two ways.
+
+1. ``ournn.gradcheck`` (central differences in float64) always;
+2. PyTorch's forward and backward (float64, tight tolerance) when torch is installed.
+"""
+import numpy as np
+import pytest
+
+import ournn
+
+try:
+    import torch
+except ImportError:  # the oracle is optional
+    torch = None
+
+requires_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed (oracle tests)")
+
+
+def random_inputs(shapes, seed=0, positive=False, low=None, high=None):
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for s in shapes:
+        if low is not None:
+            a = rng.uniform(low, high, s)
+        else:
+            a = rng.standard_normal(s)
+            if positive:
+                a = np.abs(a) + 0.5
+        arrays.append(a.astype(np.float64))
+    return arrays
+
+
+def check_op(shapes, ournn_fn, torch_fn=None, *, arrays=None, seed=0, positive=False,
+             low=None, high=None, atol=1e-6, rtol=1e-5, grad_atol=1e-5, grad_rtol=1e-3,
+             gradcheck=True, eps=1e-6):
+    """Check ``ournn_fn`` on random float64 inputs of ``shapes`` against gradcheck and,
+    when given and installed, ``torch_fn`` (forward values and input gradients)."""
+    if arrays is None:
+        arrays = random_inputs(shapes, seed, positive, low, high)
+    if gradcheck:
+        inputs = [ournn.tensor(a.copy(), requires_grad=True) for a in arrays]
+        ournn.gradcheck(ournn_fn, inputs, eps=eps, atol=grad_atol, rtol=grad_rtol)
+    if torch_fn is None or torch is None:
+        return
+    ours = [ournn.tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    out_o = ournn_fn(*ours)
+    out_t = torch_fn(*theirs)
+    outs_o = out_o if isinstance(out_o, (tuple, list)) else (out_o,)
+    outs_t = out_t if isinstance(out_t, (tuple, list)) else (out_t,)
+    rng = np.random.default_rng(seed + 1)
+    total_o = total_t = 0
+    for o, t in zip(outs_o, outs_t):
+        np.testing.assert_allclose(o.data, t.detach().numpy(), atol=atol, rtol=rtol,
+                                   err_msg="forward differs from PyTorch")
+        w = rng.standard_normal(o.shape)
+        total_o = total_o + (o * ournn.tensor(w)).sum()
+        total_t = total_t + (t * torch.tensor(w)).sum()
+    total_o.backward()
+    total_t.backward()
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        ga = a.grad if a.grad is not None else np.zeros(a.shape)
+        gb = b.grad.numpy() if b.grad is not None else np.zeros(a.shape)
+        np.testing.assert_allclose(ga, gb, atol=atol, rtol=rtol,
+                                   err_msg=f"gradient of input {i} differs from PyTorch")
