@@ -23,3 +23,7 @@ class CheckpointError(OurnnError, ValueError):
 
 class GradcheckError(OurnnError, AssertionError):
     """An analytical gradient disagrees with central differences."""
+
+
+class DatasetError(OurnnError, ValueError):
+    """A dataset file is missing, corrupt, truncated or fails its checksum (the message names it)."""
