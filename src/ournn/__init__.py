@@ -18,7 +18,8 @@ from .functions import (abs, cat, clamp, clip, concatenate, exp, flatten, log, l
                         randn, relu, reshape, sigmoid, softmax, split, sqrt, stack, sum, tanh,
                         transpose, var, where, zeros)
 from .random import manual_seed
-from . import nn, optim  # noqa: E402
+from .io import load, save
+from . import data, models, nn, optim, train  # noqa: E402
 
 __version__ = "0.1.0"
 

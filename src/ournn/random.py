@@ -26,3 +26,4 @@ def get_state():
 
 def set_state(state):
     _generator.bit_generator.state = state
+

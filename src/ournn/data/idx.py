@@ -112,7 +112,7 @@ def write_idx(path, array):
     The write is atomic (a temporary file in the same folder, then a rename)."""
     content = idx_bytes(array)
     if str(path).endswith(".gz"):
-        content = gzip.compress(content, mtime=0)
+        content = gzip.compress(content, compresslevel=6, mtime=0)
     atomic_write_bytes(path, content)
     return Path(path)
 

@@ -4,6 +4,7 @@ from .module import Module
 
 
 class ReLU(Module):
+    config_keys = ()
     def __init__(self, inplace=False):
         super().__init__()
 
@@ -12,6 +13,7 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    config_keys = ("negative_slope",)
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
@@ -24,16 +26,22 @@ class LeakyReLU(Module):
 
 
 class Sigmoid(Module):
+    config_keys = ()
+
     def forward(self, x):
         return F.sigmoid(x)
 
 
 class Tanh(Module):
+    config_keys = ()
+
     def forward(self, x):
         return F.tanh(x)
 
 
 class GELU(Module):
+    config_keys = ("approximate",)
+
     def __init__(self, approximate="none"):
         super().__init__()
         self.approximate = approximate
@@ -46,6 +54,8 @@ class GELU(Module):
 
 
 class Softmax(Module):
+    config_keys = ("dim",)
+
     def __init__(self, dim=-1):
         super().__init__()
         self.dim = dim

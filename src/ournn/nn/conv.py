@@ -35,6 +35,11 @@ class Conv2d(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
+    def get_config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding), "bias": self.bias is not None}
+
     def forward(self, x):
         x = _as_input(x, self.weight, self)
         if x.ndim != 4 or x.shape[1] != self.in_channels:

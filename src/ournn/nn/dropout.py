@@ -4,6 +4,7 @@ from .module import Module
 
 
 class Dropout(Module):
+    config_keys = ("p",)
     """Inverted dropout with probability ``p`` in training; identity in eval mode."""
 
     def __init__(self, p=0.5, inplace=False):
@@ -20,6 +21,7 @@ class Dropout(Module):
 
 
 class Flatten(Module):
+    config_keys = ("start_dim", "end_dim")
     """Flatten dims ``start_dim..end_dim`` (default: all but the batch dim)."""
 
     def __init__(self, start_dim=1, end_dim=-1):

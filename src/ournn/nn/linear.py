@@ -27,6 +27,10 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
+    def get_config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.bias is not None}
+
     def forward(self, x):
         x = _as_input(x, self.weight, self)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
@@ -41,6 +45,8 @@ class Linear(Module):
 
 
 class Identity(Module):
+    config_keys = ()
+
     def forward(self, x):
         return x
 

@@ -215,6 +215,31 @@ class Module:
                 target[...] = value
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
+    # ----- Keras-style training (the engine lives in ournn.train) -----
+    def fit(self, train_data, epochs=1, **kwargs):
+        """Train this model; see ``ournn.train.fit`` for the arguments. Returns a History."""
+        from ..train import fit
+        return fit(self, train_data, epochs=epochs, **kwargs)
+
+    def evaluate(self, data, **kwargs):
+        """Mean loss and accuracy on ``data``; see ``ournn.train.evaluate``."""
+        from ..train import evaluate
+        return evaluate(self, data, **kwargs)
+
+    def predict(self, x, **kwargs):
+        """Outputs for ``x`` as a NumPy array (eval mode, batched); see ``ournn.train.predict``."""
+        from ..train import predict
+        return predict(self, x, **kwargs)
+
+    # ----- architecture -----
+    config_keys = None   # constructor arguments kept as attributes of the same names
+
+    def get_config(self):
+        """The constructor arguments that rebuild this layer (see ``ournn.nn.config``)."""
+        if self.config_keys is None:
+            raise NotImplementedError(f"{type(self).__name__} does not describe its architecture")
+        return {k: _plain(getattr(self, k)) for k in self.config_keys}
+
     # ----- printing -----
     def extra_repr(self):
         return ""
@@ -228,6 +253,10 @@ class Module:
         if lines:
             main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _array_of(x):
@@ -253,6 +282,11 @@ class Sequential(Module):
         for module in self._modules.values():
             x = module(x)
         return x
+
+    def get_config(self):
+        from .config import module_config
+        return {"layers": [module_config(m) for m in self._modules.values()],
+                "names": list(self._modules)}
 
     def __getitem__(self, index):
         items = list(self._modules.items())

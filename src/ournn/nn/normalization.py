@@ -7,6 +7,7 @@ from .module import Module, Parameter
 
 
 class _BatchNorm(Module):
+    config_keys = ("num_features", "eps", "momentum", "affine", "track_running_stats")
     expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,

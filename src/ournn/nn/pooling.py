@@ -4,6 +4,8 @@ from .module import Module
 
 
 class _Pool2d(Module):
+    config_keys = ("kernel_size", "stride", "padding")
+
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size = kernel_size

@@ -1,1 +1,26 @@
-"""Optimizers (filled in below)."""
+"""Optimizers and learning-rate schedules (``ournn.optim``), as ``torch.optim``::
+
+    opt = ournn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = ournn.optim.lr_scheduler.StepLR(opt, step_size=10)
+    for epoch in range(30):
+        for x, y in loader:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        sched.step()
+
+Every ``step()`` updates ``param.data`` in place; gradients are only read.
+"""
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .lr_scheduler import (CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler,
+                           MultiStepLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
+from .optimizer import Optimizer, clip_grad_norm_, clip_grad_value_
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "clip_grad_norm_",
+           "clip_grad_value_", "lr_scheduler", "LRScheduler", "LambdaLR", "StepLR",
+           "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "SequentialLR",
+           "OneCycleLR", "ReduceLROnPlateau"]

@@ -1,0 +1,79 @@
+"""The model zoo, by name: ``get_model("mlp")``. Every model is an ``nn.Sequential`` of
+ournn layers taking (N, 1, 28, 28) images, so a checkpoint rebuilds it from its name.
+
+| name | layers | parameters |
+|---|---|---|
+| ``mlp`` | 784-512-1024-10, ReLU | 936,970 |
+| ``seed_alexnet`` | conv 32@4x4/2, conv 64@3x3/2 p1, conv 128@3x3/2 p1, fc 2048-1024-10 | 2,201,322 |
+| ``lenet5`` | conv 6@5x5 p2, avgpool, conv 16@5x5, avgpool, fc 120-84-10, tanh... as LeCun 1998 (ReLU) | 61,706 |
+| ``kerascnn`` | the Keras MNIST example: conv 32, conv 64, maxpool, dropout, fc 128 | 1,199,882 |
+| ``cnn`` | our best: 2 x (conv-BN-ReLU, conv-BN-ReLU, maxpool), fc 256, dropout | see ``summary`` |
+"""
+from ..nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
+                  Sequential, AvgPool2d)
+
+
+def mlp(in_features=784, hidden=(512, 1024), num_classes=10, dropout=0.0):
+    layers = [Flatten()]
+    width = in_features
+    for h in hidden:
+        layers += [Linear(width, h), ReLU()]
+        if dropout:
+            layers.append(Dropout(dropout))
+        width = h
+    layers.append(Linear(width, num_classes))
+    return Sequential(*layers)
+
+
+def seed_alexnet(in_channels=1, num_classes=10):
+    return Sequential(
+        Conv2d(in_channels, 32, 4, stride=2), ReLU(),            # 28 -> 13
+        Conv2d(32, 64, 3, stride=2, padding=1), ReLU(),          # 13 -> 7
+        Conv2d(64, 128, 3, stride=2, padding=1), ReLU(),         # 7 -> 4
+        Flatten(), Linear(128 * 4 * 4, 1024), ReLU(),
+        Linear(1024, num_classes))
+
+
+def lenet5(in_channels=1, num_classes=10):
+    return Sequential(
+        Conv2d(in_channels, 6, 5, padding=2), ReLU(), AvgPool2d(2),     # 28 -> 14
+        Conv2d(6, 16, 5), ReLU(), AvgPool2d(2),                          # 14 -> 10 -> 5
+        Flatten(), Linear(16 * 5 * 5, 120), ReLU(), Linear(120, 84), ReLU(),
+        Linear(84, num_classes))
+
+
+def kerascnn(in_channels=1, num_classes=10):
+    return Sequential(
+        Conv2d(in_channels, 32, 3), ReLU(), Conv2d(32, 64, 3), ReLU(), MaxPool2d(2),
+        Dropout(0.25), Flatten(), Linear(9216, 128), ReLU(), Dropout(0.5),
+        Linear(128, num_classes))
+
+
+def cnn(in_channels=1, num_classes=10, width=32, hidden=256, dropout=0.3):
+    """Our best MNIST/Fashion-MNIST net on a CPU: two VGG-style blocks with batch norm."""
+    w1, w2 = width, 2 * width
+
+    def block(cin, cout):
+        return [Conv2d(cin, cout, 3, padding=1, bias=False), BatchNorm2d(cout), ReLU(),
+                Conv2d(cout, cout, 3, padding=1, bias=False), BatchNorm2d(cout), ReLU(),
+                MaxPool2d(2)]
+    return Sequential(*block(in_channels, w1), *block(w1, w2), Flatten(),
+                      Linear(w2 * 7 * 7, hidden, bias=False), BatchNorm1d(hidden), ReLU(),
+                      Dropout(dropout), Linear(hidden, num_classes))
+
+
+MODELS = {"mlp": mlp, "seed_alexnet": seed_alexnet, "lenet5": lenet5, "kerascnn": kerascnn,
+          "cnn": cnn}
+
+
+def list_models():
+    return sorted(MODELS)
+
+
+def get_model(name, **kwargs):
+    """Build zoo model ``name`` (see ``list_models()``) with optional keyword arguments."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
+    model = MODELS[name](**kwargs)
+    model.zoo_spec = {"name": name, "kwargs": kwargs}
+    return model

@@ -1,0 +1,106 @@
+"""Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW``."""
+from ..backend import get_array_module
+from .optimizer import Optimizer, effective_grad
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), with PyTorch's formulas exactly.
+
+    For each parameter ``p`` with gradient ``grad``, at step ``t = 1, 2, ...``::
+
+        g = grad + weight_decay * p              (L2 penalty; g = -grad + ... when maximize)
+        m = beta1 * m + (1 - beta1) * g          (first moment; computed as m += (1-beta1)(g-m))
+        v = beta2 * v + (1 - beta2) * g * g      (second moment)
+        v_max = max(v_max, v)                    (amsgrad only; then v_max replaces v below)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    With ``decoupled_weight_decay=True`` (that is AdamW) the weight decay is not added to
+    the gradient; instead, first, ``p = p * (1 - lr * weight_decay)``.
+
+    Args:
+        params: the parameters, or a list of parameter-group dicts (see ``Optimizer``).
+        lr: learning rate. Default 1e-3.
+        betas: ``(beta1, beta2)``, the decay rates of the two moments. Default (0.9, 0.999).
+        eps: added to the denominator for numerical stability. Default 1e-8.
+        weight_decay: L2 penalty (decoupled with ``decoupled_weight_decay``). Default 0.
+        amsgrad: use the running maximum of ``v`` (Reddi et al., 2018). Default False.
+        maximize: climb the objective instead of descending it. Default False.
+        decoupled_weight_decay: decay the weights directly, as AdamW. Default False.
+
+    State per parameter: ``step`` (int), ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with
+    amsgrad, ``max_exp_avg_sq`` (v_max), each of the parameter's shape.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        name = type(self).__name__
+        if lr < 0:
+            raise ValueError(f"{name}: invalid learning rate {lr}")
+        if eps < 0:
+            raise ValueError(f"{name}: invalid epsilon {eps}")
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"{name}: invalid betas {betas}: each must be in [0, 1)")
+        if weight_decay < 0:
+            raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _update(self, param, state, group):
+        xp = get_array_module(param.data)
+        lr, eps = float(group["lr"]), float(group["eps"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        weight_decay = float(group["weight_decay"])
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(param.data)
+            state["exp_avg_sq"] = xp.zeros_like(param.data)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = xp.zeros_like(param.data)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+
+        if group["decoupled_weight_decay"]:
+            if weight_decay != 0:
+                xp.multiply(param.data, 1 - lr * weight_decay, out=param.data)
+            g, _ = effective_grad(param, 0.0, group["maximize"])
+        else:
+            g, _ = effective_grad(param, weight_decay, group["maximize"])
+
+        scratch = xp.empty_like(param.data)     # the one temporary array of this update
+        xp.subtract(g, m, out=scratch)
+        xp.multiply(scratch, 1 - beta1, out=scratch)
+        xp.add(m, scratch, out=m)
+        xp.multiply(g, g, out=scratch)
+        xp.multiply(scratch, 1 - beta2, out=scratch)
+        xp.multiply(v, beta2, out=v)
+        xp.add(v, scratch, out=v)
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"]
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
+
+        step_size = lr / (1 - beta1 ** t)
+        bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
+        denom = xp.sqrt(v, out=scratch)
+        xp.divide(denom, bias_correction2_sqrt, out=denom)
+        xp.add(denom, eps, out=denom)
+        update = xp.divide(m, denom, out=scratch)
+        xp.multiply(update, step_size, out=update)
+        xp.subtract(param.data, update, out=param.data)
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``.
+
+    At each step, first ``p = p * (1 - lr * weight_decay)``, then Adam's update (see
+    ``Adam``) from the gradient alone. Same arguments as ``Adam``, but ``weight_decay``
+    defaults to 1e-2.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)

@@ -1,0 +1,386 @@
+"""The one training engine: ``fit``, ``evaluate`` and ``predict``.
+
+``Module.fit/evaluate/predict``, the ``ournn train`` command and the studio all call these.
+Everything that is not the loop itself (progress bar, logs, checkpoints, early stopping, LR
+schedules) is a callback (``ournn.train.callbacks``). The plain PyTorch loop keeps working:
+the engine adds nothing to modules or optimizers.
+
+A training run's position (model, optimizer, schedulers, loader position, random generator,
+history) is ``Trainer.state_dict()``; saving it between steps and loading it back continues
+the run exactly as if it had not stopped.
+"""
+import math
+import signal
+import threading
+import time
+
+import numpy as np
+
+from .. import random as _random
+from ..autograd.function import no_grad
+from ..errors import OurnnError
+from ..tensor import Tensor
+from .metrics import get_metric
+
+
+class NonFiniteLossError(OurnnError, FloatingPointError):
+    """The loss became NaN or infinite during training."""
+
+
+class History:
+    """What ``fit`` returns: ``history.history["val_accuracy"]`` is one value per epoch.
+
+    ``epoch`` lists the epoch numbers; ``steps`` keeps the loss (and lr) of every step for
+    per-step curves."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+        self.steps = {"loss": [], "lr": []}
+        self.interrupted = False
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+    def state_dict(self):
+        return {"history": self.history, "epoch": self.epoch, "steps": self.steps}
+
+    def load_state_dict(self, state):
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.epoch = list(state["epoch"])
+        self.steps = {k: list(v) for k, v in state["steps"].items()}
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
+
+
+# ---------------------------------------------------------------- inputs
+def _to_loader(data, batch_size, shuffle, name):
+    from ..data import ArrayDataset, DataLoader
+    if data is None:
+        return None
+    if isinstance(data, DataLoader):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = (np.asarray(getattr(a, "data", a)) for a in data)
+        if len(x) != len(y):
+            raise ValueError(f"{name}: inputs and targets differ in length ({len(x)} vs "
+                             f"{len(y)})")
+        return DataLoader(ArrayDataset(x, y), batch_size=batch_size, shuffle=shuffle)
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
+    raise TypeError(f"{name}: expected a DataLoader, a Dataset or a tuple (x, y) of arrays, "
+                    f"got {type(data).__name__}")
+
+
+def _loss_fn(loss):
+    from ..nn import functional as F
+    if callable(loss):
+        return loss
+    table = {"cross_entropy": F.cross_entropy, "crossentropy": F.cross_entropy,
+             "mse": F.mse_loss, "mse_loss": F.mse_loss, "nll": F.nll_loss,
+             "bce": F.binary_cross_entropy, "bce_with_logits": F.binary_cross_entropy_with_logits}
+    if loss not in table:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(table)} or pass a "
+                         "callable (output, target) -> scalar Tensor")
+    return table[loss]
+
+
+def make_optimizer(name, params, lr=None, weight_decay=0.0, momentum=0.9):
+    """An optimizer by name: sgd, momentum, nesterov, adam, adamw, adagrad, rmsprop."""
+    from .. import optim
+    name = name.lower()
+    defaults = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3,
+                "adagrad": 1e-2, "rmsprop": 1e-3}
+    if name not in defaults:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(defaults)}")
+    lr = defaults[name] if lr is None else lr
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
+                         weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay or 1e-2)
+    if name == "adagrad":
+        return optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    return optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+
+
+# ---------------------------------------------------------------- the engine
+class Trainer:
+    """Runs the training loop and fires callbacks. Usually reached through ``fit``."""
+
+    def __init__(self, model, optimizer, loss, train_loader, val_loader=None, callbacks=(),
+                 metrics=("accuracy",), schedulers=()):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = _loss_fn(loss)
+        self.train_loader = train_loader
+        self.val_loader = val_loader
+        self.callbacks = list(callbacks)
+        self.metrics = [get_metric(m) for m in metrics]
+        self.schedulers = list(schedulers)
+        self.history = History()
+        self.epoch = 0           # the epoch in progress (0-based)
+        self.step = 0            # steps done in this epoch
+        self.global_step = 0
+        self.epochs = 0
+        self.stop_training = False
+        self.stop_reason = None
+        self._running = {}
+
+    # ----- callbacks -----
+    def _fire(self, event, *args):
+        for cb in self.callbacks:
+            getattr(cb, event)(self, *args)
+
+    # ----- state -----
+    def state_dict(self):
+        """Everything needed to continue this run exactly (to save with ``ournn.save``)."""
+        from ..nn.config import module_config
+        try:
+            model_config = module_config(self.model)
+        except OurnnError:
+            model_config = None
+        return {
+            "model": self.model.state_dict(),
+            "model_config": model_config,
+            "optimizer": self.optimizer.state_dict(),
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "loader": self.train_loader.state_dict(),
+            "rng": _random.get_state(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "global_step": self.global_step,
+            "running": dict(self._running),
+            "history": self.history.state_dict(),
+        }
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for s, st in zip(self.schedulers, state.get("schedulers", [])):
+            s.load_state_dict(st)
+        self.train_loader.load_state_dict(state["loader"])
+        _random.set_state(state["rng"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.global_step = int(state["global_step"])
+        self._running = dict(state.get("running", {}))
+        self.history.load_state_dict(state["history"])
+
+    # ----- one step -----
+    def train_step(self, x, y):
+        output = self.model(x)
+        loss = self.loss_fn(output, y)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"loss became {value} at epoch {self.epoch + 1}, step {self.step + 1}: training "
+                "stopped (try a lower learning rate); the last good checkpoint is kept")
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return value, output
+
+    def _accumulate(self, value, output, y, n):
+        r = self._running
+        r["loss_sum"] = r.get("loss_sum", 0.0) + value * n
+        r["count"] = r.get("count", 0) + n
+        for name, fn in self.metrics:
+            s, c = fn(output, y)
+            r[name + "_sum"] = r.get(name + "_sum", 0.0) + s
+            r[name + "_count"] = r.get(name + "_count", 0) + c
+
+    def running_logs(self):
+        r = self._running
+        logs = {}
+        if r.get("count"):
+            logs["loss"] = r["loss_sum"] / r["count"]
+        for name, _ in self.metrics:
+            if r.get(name + "_count"):
+                logs[name] = r[name + "_sum"] / r[name + "_count"]
+        return logs
+
+    def current_lr(self):
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    # ----- the loop -----
+    def fit(self, epochs):
+        self.epochs = epochs
+        self.stop_training = False
+        self._fire("on_train_begin")
+        with _GracefulInterrupt(self):
+            while self.epoch < epochs and not self.stop_training:
+                self._run_epoch()
+            if self.stop_reason == "interrupt":
+                self.history.interrupted = True
+                self._fire("on_interrupt")
+        self._fire("on_train_end")
+        return self.history
+
+    def _run_epoch(self):
+        self.model.train()
+        if self.step == 0:
+            self._running = {}
+            self.epoch_start_time = time.perf_counter()
+            self._fire("on_epoch_begin")
+        else:  # resumed mid-epoch
+            self.epoch_start_time = time.perf_counter()
+        self.samples_this_session = 0
+        for batch in self.train_loader:
+            x, y = batch[0], batch[1]
+            value, output = self.train_step(x, y)
+            n = len(y)
+            self._accumulate(value, output, y, n)
+            self.samples_this_session += n
+            self.step += 1
+            self.global_step += 1
+            self.history.steps["loss"].append(value)
+            self.history.steps["lr"].append(self.current_lr())
+            self._fire("on_batch_end", value)
+            if self.stop_training:
+                return
+        logs = self.running_logs()
+        logs["lr"] = self.current_lr()
+        if self.val_loader is not None:
+            val = evaluate(self.model, self.val_loader, self.loss_fn,
+                           [m for m, _ in self.metrics])
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        logs["time"] = time.perf_counter() - self.epoch_start_time
+        self.history.append(self.epoch + 1, logs)
+        self.epoch += 1
+        self.step = 0
+        self._running = {}
+        self._fire("on_epoch_end", logs)
+
+
+class _GracefulInterrupt:
+    """First Ctrl-C: finish the current step, then stop (callbacks save a checkpoint).
+    A second Ctrl-C interrupts at once. Only in the main thread."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.previous = None
+
+    def _handler(self, signum, frame):
+        if self.trainer.stop_reason == "interrupt":
+            raise KeyboardInterrupt
+        self.trainer.stop_training = True
+        self.trainer.stop_reason = "interrupt"
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+# ---------------------------------------------------------------- public functions
+def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
+        validation_data=None, batch_size=32, callbacks=None, metrics=("accuracy",), lr=None,
+        verbose="auto", shuffle=True, seed=None, schedulers=(), resume=None):
+    """Train ``model`` on ``train_data`` and return a ``History``.
+
+    Args:
+        train_data: a DataLoader, a Dataset, or a tuple ``(x, y)`` of arrays (batched by
+            ``batch_size``, shuffled each epoch).
+        optimizer: an ``ournn.optim`` optimizer, or a name ('adam', 'sgd', 'momentum', ...)
+            with ``lr``.
+        loss: a callable ``(output, target) -> scalar Tensor`` or a name ('cross_entropy').
+        validation_data: like ``train_data``; evaluated after every epoch (``val_`` logs).
+        callbacks: ``ournn.train.callbacks`` objects. A progress bar is added unless
+            ``verbose=0``.
+        schedulers: LR schedulers stepped once per epoch (use the ``LRScheduler`` callback
+            for per-step schedules or ``ReduceLROnPlateau``).
+        seed: seeds ``ournn``'s generator (init is already done; this fixes shuffling and
+            dropout).
+        resume: a training state (``Trainer.state_dict()``, e.g. from a checkpoint's
+            ``"trainer"`` entry) to continue from.
+
+    Ctrl-C stops cleanly after the current step (checkpoint callbacks save); a NaN or
+    infinite loss raises ``NonFiniteLossError`` naming the epoch and step.
+    """
+    from .callbacks import LRScheduler, ProgressBar
+    if seed is not None:
+        _random.manual_seed(seed)
+    train_loader = _to_loader(train_data, batch_size, shuffle, "train_data")
+    val_loader = _to_loader(validation_data, max(batch_size, 256), False, "validation_data")
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, model.parameters(), lr)
+    callbacks = list(callbacks or [])
+    if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.insert(0, ProgressBar(mode=verbose))
+    for s in schedulers:
+        callbacks.append(LRScheduler(s))
+    all_schedulers = [c.scheduler for c in callbacks if isinstance(c, LRScheduler)]
+    trainer = Trainer(model, optimizer, loss, train_loader, val_loader, callbacks, metrics,
+                      all_schedulers)
+    if resume is not None:
+        trainer.load_state_dict(resume)
+    return trainer.fit(epochs)
+
+
+def _batches(data, batch_size):
+    loader = _to_loader(data, batch_size, False, "data")
+    if loader is not None:
+        return loader
+    return None
+
+
+def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_size=256):
+    """Mean loss and metrics of ``model`` on ``data`` (eval mode, no graph).
+
+    Returns a dict such as ``{"loss": 0.031, "accuracy": 0.991}``."""
+    loss_fn = _loss_fn(loss)
+    metric_fns = [get_metric(m) for m in metrics]
+    loader = _batches(data, batch_size)
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    sums = {name: [0.0, 0] for name, _ in metric_fns}
+    try:
+        with no_grad():
+            for batch in loader:
+                x, y = batch[0], batch[1]
+                out = model(x)
+                n = len(y)
+                total += float(loss_fn(out, y).data) * n
+                count += n
+                for name, fn in metric_fns:
+                    s, c = fn(out, y)
+                    sums[name][0] += s
+                    sums[name][1] += c
+    finally:
+        model.train(was_training)
+    result = {"loss": total / max(count, 1)}
+    result.update({name: s / max(c, 1) for name, (s, c) in sums.items()})
+    return result
+
+
+def predict(model, x, batch_size=256):
+    """The model's outputs for inputs ``x`` (an array (N, ...), a Dataset or a DataLoader),
+    as one NumPy array, computed in eval mode in batches."""
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with no_grad():
+            if isinstance(x, (np.ndarray, Tensor, list)):
+                arr = np.asarray(getattr(x, "data", x))
+                for i in range(0, len(arr), batch_size):
+                    outputs.append(model(arr[i:i + batch_size]).data)
+            else:
+                for batch in _batches(x, batch_size):
+                    outputs.append(model(batch[0]).data)
+    finally:
+        model.train(was_training)
+    return np.concatenate(outputs) if outputs else np.empty((0,))
