@@ -19,7 +19,7 @@ from .functions import (abs, cat, clamp, clip, concatenate, exp, flatten, log, l
                         transpose, var, where, zeros)
 from .random import manual_seed
 from .io import load, save
-from . import data, models, nn, optim, train  # noqa: E402
+from . import data, models, nn, optim, train, viz  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,70 @@
-"""The ``ournn`` command line. It parses arguments and calls the library."""
+"""The ``ournn`` command line: parses arguments and calls the library (``ournn.train.run``,
+``ournn.viz``). Exit codes: 0 success, 2 bad usage, 1 any other error (one line, no
+traceback unless ``--debug``), 130 interrupted."""
 import argparse
+import json
+import os
 import sys
 
 from . import __version__
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train a zoo model on MNIST or Fashion-MNIST",
+                       description="Train a zoo model. With no arguments: the default MLP on "
+                                   "MNIST for 5 epochs, into runs/mlp-mnist.")
+    p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file "
+                   "(flags given on the command line win)")
+    p.add_argument("--model", help="zoo model name (see `ournn summary --list`)")
+    p.add_argument("--dataset", help="mnist or fashion-mnist")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--optimizer", help="sgd, momentum, nesterov, adam, adamw, adagrad, rmsprop")
+    p.add_argument("--lr", type=float, help="learning rate (peak rate for onecycle)")
+    p.add_argument("--weight-decay", type=float, dest="weight_decay")
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--schedule", help="none, cosine, onecycle or step")
+    p.add_argument("--warmup-epochs", type=int, dest="warmup_epochs")
+    p.add_argument("--augment", help="none, shift or affine")
+    p.add_argument("--label-smoothing", type=float, dest="label_smoothing")
+    p.add_argument("--val-split", type=int, dest="val_split",
+                   help="hold out the last N training images for validation (default: "
+                        "validate on the test set)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
+    p.add_argument("--data-dir", dest="data_dir", help="folder with the dataset files")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/last.ckpt (same seed: same result)")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2),
+                   help="0 silent, 1 progress bar, 2 one line per epoch (default: bar on a "
+                        "terminal)")
+
+
+def _add_eval(sub):
+    p = sub.add_parser("eval", help="evaluate a checkpoint on a test set")
+    p.add_argument("--ckpt", required=True, help="a checkpoint (last.ckpt, best.ckpt or a "
+                   "saved model)")
+    p.add_argument("--dataset", help="mnist or fashion-mnist (default: the checkpoint's)")
+    p.add_argument("--data-dir", dest="data_dir")
+    p.add_argument("--split", choices=("test", "train"), default="test")
+    p.add_argument("--batch-size", type=int, default=1000, dest="batch_size")
+
+
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="classify image files (PNG, JPEG...) with a checkpoint")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--top", type=int, default=1, help="show the K most likely classes")
+    p.add_argument("--json", action="store_true", help="print JSON lines")
+
+
+def _add_summary(sub):
+    p = sub.add_parser("summary", help="layers, output shapes and parameter counts of a model")
+    p.add_argument("--model", help="zoo model name")
+    p.add_argument("--ckpt", help="or a checkpoint")
+    p.add_argument("--input", default="1,28,28", help="input shape without the batch, e.g. "
+                   "1,28,28")
+    p.add_argument("--list", action="store_true", help="list the zoo models")
 
 
 def build_parser():
@@ -10,17 +72,132 @@ def build_parser():
         prog="ournn", description="ournn: deep learning on NumPy with PyTorch's names.")
     parser.add_argument("--version", action="version", version=f"ournn {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(sub)
+    _add_eval(sub)
+    _add_predict(sub)
+    _add_summary(sub)
     return parser
+
+
+def _read_toml(path):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError as e:
+            raise RuntimeError("reading TOML on Python 3.10 needs: pip install tomli") from e
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    return {k.replace("-", "_"): v for k, v in data.get("train", data).items()}
+
+
+def cmd_train(args):
+    from .train.run import run_training
+    keys = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "weight_decay",
+            "momentum", "schedule", "warmup_epochs", "augment", "label_smoothing", "val_split",
+            "seed", "out", "data_dir", "verbose")
+    config = _read_toml(args.config) if args.config else {}
+    config.update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+    result = run_training(config, resume=args.resume)
+    test, out = result["test"], result["out"]
+    if result["results"]["interrupted"]:
+        print(f"Stopped. Checkpoint saved to {os.path.join(out, 'last.ckpt')}; continue with: "
+              f"ournn train --out {out} --resume")
+        return 130
+    print(f"Test accuracy {100 * test['accuracy']:.2f}%  (loss {test['loss']:.4f})  "
+          f"run folder: {out}")
+    return 0
+
+
+def cmd_eval(args):
+    from .train.loop import evaluate
+    from .train.run import load_dataset, load_model
+    model, meta = load_model(args.ckpt)
+    dataset = args.dataset or meta.get("dataset") or "mnist"
+    x, y, tx, ty, _ = load_dataset(dataset.lower(), args.data_dir)
+    data = (tx, ty) if args.split == "test" else (x, y)
+    result = evaluate(model, data, batch_size=args.batch_size)
+    print(f"{dataset} {args.split}: accuracy {100 * result['accuracy']:.2f}%  loss "
+          f"{result['loss']:.4f}  ({len(data[1])} images)")
+    return 0
+
+
+def cmd_predict(args):
+    import numpy as np
+
+    from .data.images import find_images, load_image
+    from .train.run import load_model
+    model, meta = load_model(args.ckpt)
+    classes = meta.get("classes") or [str(i) for i in range(10)]
+    files = find_images(args.images)
+    if not files:
+        raise ValueError("no image files found in " + " ".join(args.images))
+    batch = np.stack([load_image(f) for f in files])[:, None]
+    logits = model.predict(batch)
+    z = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    for f, p in zip(files, probs):
+        order = np.argsort(-p)[:max(1, args.top)]
+        if args.json:
+            print(json.dumps({"file": f, "predictions": [
+                {"class": int(i), "label": classes[i], "probability": float(p[i])}
+                for i in order]}))
+        else:
+            shown = ", ".join(f"{classes[i]} ({100 * p[i]:.1f}%)" for i in order)
+            print(f"{f}: {shown}")
+    return 0
+
+
+def cmd_summary(args):
+    from .models import get_model, list_models
+    from .viz.summary import summary
+    if args.list:
+        print("\n".join(list_models()))
+        return 0
+    if args.ckpt:
+        from .train.run import load_model
+        model, _ = load_model(args.ckpt)
+    elif args.model:
+        model = get_model(args.model)
+    else:
+        raise _UsageError("summary: give --model NAME, --ckpt PATH or --list")
+    try:
+        shape = tuple(int(s) for s in args.input.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise _UsageError(f"--input must look like 1,28,28, got {args.input!r}") from None
+    summary(model, shape)
+    return 0
+
+
+class _UsageError(Exception):
+    pass
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict,
+            "summary": cmd_summary}
 
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    try:
+        return COMMANDS[args.command](args)
+    except _UsageError as e:
+        parser.error(str(e))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # one line for users; --debug for the traceback
+        if args.debug:
+            raise
+        print(f"ournn {args.command}: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

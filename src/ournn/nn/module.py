@@ -91,7 +91,22 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        return out
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after every forward; it may return a new
+        output. Returns a handle whose ``remove()`` unregisters it."""
+        hooks = self.__dict__.setdefault("_forward_hooks", {})
+        key = object()
+        hooks[key] = hook
+        return _HookHandle(hooks, key)
 
     # ----- traversal -----
     def named_modules(self, prefix=""):
@@ -231,6 +246,12 @@ class Module:
         from ..train import predict
         return predict(self, x, **kwargs)
 
+    def summary(self, input_shape=(1, 28, 28), print_fn=print):
+        """Print a table of layers, output shapes and parameter counts for one input of
+        ``input_shape`` (no batch dim); see ``ournn.viz.summary``."""
+        from ..viz.summary import summary
+        return summary(self, input_shape, print_fn=print_fn)
+
     # ----- architecture -----
     config_keys = None   # constructor arguments kept as attributes of the same names
 
@@ -253,6 +274,14 @@ class Module:
         if lines:
             main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+class _HookHandle:
+    def __init__(self, hooks, key):
+        self.hooks, self.key = hooks, key
+
+    def remove(self):
+        self.hooks.pop(self.key, None)
 
 
 def _plain(value):
