@@ -30,6 +30,8 @@ def _add_train(sub):
     p.add_argument("--val-split", type=int, dest="val_split",
                    help="hold out the last N training images for validation (default: "
                         "validate on the test set)")
+    p.add_argument("--limit", type=int, help="use only the first N training and test images "
+                   "(quick trials)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
     p.add_argument("--data-dir", dest="data_dir", help="folder with the dataset files")
@@ -97,7 +99,7 @@ def cmd_train(args):
     from .train.run import run_training
     keys = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "weight_decay",
             "momentum", "schedule", "warmup_epochs", "augment", "label_smoothing", "val_split",
-            "seed", "out", "data_dir", "verbose")
+            "seed", "out", "data_dir", "verbose", "limit")
     config = _read_toml(args.config) if args.config else {}
     config.update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
     result = run_training(config, resume=args.resume)

@@ -118,7 +118,7 @@ def save(obj, path):
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
         for key, arr in arrays.items():
             with zf.open(key + ".npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+                np.lib.format.write_array(f, np.asarray(arr), allow_pickle=False)
         zf.writestr(_META, meta)
     atomic_write_bytes(path, buffer.getvalue())
 

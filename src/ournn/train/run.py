@@ -22,7 +22,7 @@ DEFAULTS = {
     "model": "mlp", "dataset": "mnist", "epochs": 5, "batch_size": 128, "optimizer": "adam",
     "lr": 1e-3, "weight_decay": 0.0, "momentum": 0.9, "schedule": "none", "warmup_epochs": 0,
     "augment": "none", "label_smoothing": 0.0, "seed": 0, "out": None, "data_dir": None,
-    "val_split": 0, "verbose": "auto",
+    "val_split": 0, "verbose": "auto", "limit": 0,
 }
 DATASETS = ("mnist", "fashion-mnist")
 SCHEDULES = ("none", "cosine", "onecycle", "step")
@@ -117,6 +117,9 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None):
 
     _random.manual_seed(cfg["seed"])
     x, y, tx, ty, classes = load_dataset(cfg["dataset"], cfg["data_dir"])
+    if cfg["limit"]:
+        n = int(cfg["limit"])
+        x, y, tx, ty = x[:n], y[:n], tx[:n], ty[:n]
     if cfg["val_split"]:
         n = int(cfg["val_split"])
         x, y, vx, vy = x[:-n], y[:-n], x[-n:], y[-n:]
