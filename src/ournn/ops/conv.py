@@ -3,26 +3,29 @@
 Convolution is im2col + matmul:
 
 * A strided *view* of the (padded) input shows every kernel window without copying anything.
-* Copying the windows of a few samples into a contiguous buffer gives their "column matrix",
-  with one row (or column) of C*kH*kW values per output pixel; one matmul with the weight
-  seen as a (C_out, C*kH*kW) matrix then computes every output pixel of those samples.
-* The batch is processed in slices whose column matrix is about ``COLUMN_BYTES``, so the
-  columns are read back by the matmul while still in the CPU cache. One column matrix for a
-  whole batch is often ~100 MB; writing it to memory and reading it back made the forward
-  of an MNIST conv ~1.5x slower on a 2-core machine. The columns are not kept between forward
-  and backward either: backward rebuilds them slice by slice. Small layers (the first conv of
-  an MNIST net) fit in one slice: one matmul for the whole batch.
-* The backward of im2col (col2im) adds the column gradients back onto the input, one kernel
-  offset (i, j) at a time: kH*kW strided slice additions, no loop over pixels.
+* Copying the windows of some samples into a contiguous buffer gives their "columns": one
+  row of C*kH*kW input values per output pixel. One matmul of the columns with the weight,
+  seen as an (O, C*kH*kW) matrix, computes all those output pixels at once.
+* The batch is processed in slices whose columns take about ``COLUMN_BYTES``, so the matmul
+  reads them back while they are still in the CPU cache: one column matrix for the whole
+  batch is ~85 MB for the second conv of an MNIST net, and writing it to memory and reading it
+  back made that layer's forward ~1.5x slower on a 2-core machine. The columns are not kept
+  for backward either (backward rebuilds them slice by slice). A small layer fits in one
+  slice, so it does one matmul for the whole batch.
+* Backward (col2im) adds the gradient of the columns back onto the input one kernel offset
+  (i, j) at a time: kH*kW strided slice additions, never a loop over pixels.
 
-The copy runs fastest along long contiguous rows, so there are two layouts of the columns,
-chosen per call (``_ChannelsFirst`` copies rows of W_out pixels of one channel, the better
-choice for the first layer with 1 or 3 channels; ``_ChannelsLast`` first makes a (N, H, W, C)
-copy of the input and copies rows of kW*C values, several times faster for the small images
-and many channels of deeper layers).
+NumPy copies and adds fastest along long contiguous rows, so the columns come in two layouts,
+chosen per call by ``_choose_layout``: ``_ChannelsFirst`` works on the NCHW input (rows of
+W_out values: best for the first layer, with 1 or 3 channels); ``_ChannelsLast`` works on an
+(N, H, W, C) copy of the input (rows of kW*C values: 2-2.7x faster, even counting the two
+transposes, for the strided 3x3 convs on 13x13 and 7x7 images with 32-64 channels of a compact
+MNIST CNN; about even for 32 channels of 26x26).
 
 Pooling takes the max (or the sum) of the kH*kW shifted slices of the input, one per kernel
-offset, so overlapping windows and padding need no special code.
+offset, so overlapping windows and padding need no special code. For the usual 2x2 pool with
+stride 2 the slices x[:, :, i::2, j::2] are exactly the reshape (N, C, H/2, 2, W/2, 2) taken
+at [:, :, :, i, :, j]; their gradients are written, not added, into an unzeroed array.
 """
 import math
 
@@ -67,7 +70,7 @@ def _offsets(kernel, stride, out_hw):
 def _batch_slices(n, bytes_per_sample):
     """Cut range(n) into slices of about ``COLUMN_BYTES`` of column matrix each."""
     step = max(1, COLUMN_BYTES // max(1, bytes_per_sample))
-    return [slice(s, min(n, s + step)) for s in range(0, n, step)]
+    return [slice(s, min(n, s + step)) for s in range(0, max(n, 1), step)]  # >= 1 slice
 
 
 def _column_buffer(windows, matrix_shape):
@@ -101,10 +104,10 @@ class _ChannelsFirst:
         (sh, sw), (sn, sc, sy, sx) = self.stride, self.input.strides
         return xp.lib.stride_tricks.as_strided(
             self.input, shape=self.input.shape[:2] + self.kernel + self.out_hw,
-            strides=(sn, sc, sy, sx, sy * sh, sx * sw), writeable=False)
+            strides=(sn, sc, sy, sx, sy * sh, sx * sw))
 
-    def forward(self, weight):
-        """(N, O, H_out*W_out) = weight (O, C*kH*kW) @ columns, slice by slice."""
+    def forward(self, weight, bias):
+        """(N, O, H_out*W_out) = weight (O, C*kH*kW) @ columns + bias, slice by slice."""
         xp = get_array_module(weight)
         windows = self.windows()
         n, c, kh, kw, ho, wo = windows.shape
@@ -113,15 +116,17 @@ class _ChannelsFirst:
         batches, buffer = _column_buffer(windows, (c * kh * kw, ho * wo))
         for batch in batches:
             xp.matmul(w2, _im2col(windows, batch, buffer), out=out[batch])
+            if bias is not None:     # while this slice is still in the cache
+                out[batch] += bias[:, None]
         return out
 
-    def backward(self, grad, weight, need_x, need_w):
-        """Gradients of the input (N, C, H, W) and of the weight (O, C, kH, kW), or None."""
+    def backward(self, grad, weight, need_x, need_w, need_b):
+        """Gradients of the input (N, C, H, W), weight (O, C, kH, kW) and bias (O,), or None."""
         xp = get_array_module(grad)
         windows = self.windows()
         n, c, kh, kw, ho, wo = windows.shape
-        g = grad.reshape(n, -1, ho * wo)
         w2 = weight.reshape(weight.shape[0], c * kh * kw)
+        g = grad.reshape(n, w2.shape[0], ho * wo)
         gw = xp.zeros_like(w2) if need_w else None
         gx = xp.zeros_like(self.input) if need_x else None
         batches, buffer = _column_buffer(windows, (c * kh * kw, ho * wo))
@@ -130,13 +135,14 @@ class _ChannelsFirst:
                 cols = _im2col(windows, batch, buffer)
                 gw += xp.matmul(g[batch], cols.transpose(0, 2, 1)).sum(axis=0)
             if need_x:   # column gradients w2.T @ grad, added back window offset by offset
-                gcols = xp.matmul(w2.T, g[batch], out=buffer[:batch.stop - batch.start])
-                gcols = gcols.reshape(-1, c, kh, kw, ho, wo)
+                b = batch.stop - batch.start
+                gcols = xp.matmul(w2.T, g[batch], out=buffer[:b]).reshape(b, c, kh, kw, ho, wo)
                 gx_batch = gx[batch]
                 for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
                     gx_batch[:, :, rows, cols] += gcols[:, :, i, j]
         return (_unpad(gx, *self.padding) if need_x else None,
-                gw.reshape(weight.shape) if need_w else None)
+                gw.reshape(weight.shape) if need_w else None,
+                g.sum(axis=(0, 2)) if need_b else None)
 
 
 class _ChannelsLast:
@@ -159,62 +165,81 @@ class _ChannelsLast:
         n, c = self.input.shape[0], self.input.shape[3]
         return xp.lib.stride_tricks.as_strided(
             self.input, shape=(n,) + self.out_hw + self.kernel + (c,),
-            strides=(sn, sy * sh, sx * sw, sy, sx, sc), writeable=False)
+            strides=(sn, sy * sh, sx * sw, sy, sx, sc))
 
     @staticmethod
     def _weight_matrix(weight):
         """(O, C, kH, kW) -> (O, kH*kW*C), the order of a row of the columns."""
-        o = weight.shape[0]
-        return get_array_module(weight).ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(o, -1)
+        xp = get_array_module(weight)
+        return xp.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(weight.shape[0], -1)
 
-    def forward(self, weight):
-        """(N, O, H_out*W_out): columns (b*P, K) @ weight.T (K, O), turned to NCHW per slice."""
+    def forward(self, weight, bias):
+        """(N, O, H_out*W_out): columns (b*P, K) @ weight.T (K, O) + bias, to NCHW per slice."""
         xp = get_array_module(weight)
         windows = self.windows()
         n, ho, wo, kh, kw, c = windows.shape
         p, k = ho * wo, kh * kw * c
         wk = self._weight_matrix(weight)
-        out = xp.empty((n, wk.shape[0], p), dtype=weight.dtype)
+        o = wk.shape[0]
+        out = xp.empty((n, o, p), dtype=weight.dtype)
         batches, buffer = _column_buffer(windows, (p, k))
         for batch in batches:
-            cols = _im2col(windows, batch, buffer).reshape(-1, k)
-            out[batch] = (cols @ wk.T).reshape(-1, p, wk.shape[0]).transpose(0, 2, 1)
+            b = batch.stop - batch.start
+            cols = _im2col(windows, batch, buffer).reshape(b * p, k)
+            pixels_last = (cols @ wk.T).reshape(b, p, o).transpose(0, 2, 1)    # (b, O, P)
+            if bias is None:
+                out[batch] = pixels_last
+            else:
+                xp.add(pixels_last, bias[:, None], out=out[batch])
         return out
 
-    def backward(self, grad, weight, need_x, need_w):
-        """Gradients of the input (N, C, H, W) and of the weight (O, C, kH, kW), or None."""
+    def backward(self, grad, weight, need_x, need_w, need_b):
+        """Gradients of the input (N, C, H, W), weight (O, C, kH, kW) and bias (O,), or None."""
         xp = get_array_module(grad)
         windows = self.windows()
-        n, ho, wo, kh, kw, c = windows.shape
+        _, ho, wo, kh, kw, c = windows.shape
         p, k = ho * wo, kh * kw * c
         wk = self._weight_matrix(weight)
         o = wk.shape[0]
-        gw = xp.zeros_like(wk) if need_w else None
+        gw_t = xp.zeros((k, o), dtype=wk.dtype) if need_w else None   # transposed: faster
         gx = xp.zeros_like(self.input) if need_x else None
+        gb = xp.zeros(o, dtype=grad.dtype) if need_b else None
         batches, buffer = _column_buffer(windows, (p, k))
         g_last = xp.empty((batches[0].stop, ho, wo, o), dtype=grad.dtype)
+        part = xp.empty((batches[0].stop, ho, wo, c), dtype=grad.dtype) if need_x else None
         for batch in batches:
             b = batch.stop - batch.start
             g2 = g_last[:b]
-            g2[...] = grad[batch].transpose(0, 2, 3, 1)     # this slice's gradient, (b*P, O)
-            g2 = g2.reshape(b * p, o)
-            if need_w:
-                gw += g2.T @ _im2col(windows, batch, buffer).reshape(b * p, k)
-            if need_x:   # column gradients grad @ wk, added back window offset by offset
-                gcols = xp.matmul(g2, wk, out=buffer[:b].reshape(b * p, k))
-                gcols = gcols.reshape(b, ho, wo, kh, kw, c)
-                gx_batch = gx[batch]
+            g2[...] = grad[batch].transpose(0, 2, 3, 1)
+            g2 = g2.reshape(b * p, o)                          # this slice's gradient (b*P, O)
+            if need_b:
+                gb += g2.sum(axis=0)
+            if need_w:   # columns.T (K, b*P) @ grad (b*P, O)
+                gw_t += _im2col(windows, batch, buffer).reshape(b * p, k).T @ g2
+            if need_x:
+                # the column gradient g2 @ wk one kernel offset at a time: (b, Ho, Wo, C), added
+                # in rows of W_out*C values (one (b*P, K) product added back in rows of C
+                # values was slower)
                 for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
-                    gx_batch[:, rows, cols] += gcols[:, :, :, i, j]
+                    offset = (i * kw + j) * c
+                    contribution = part[:b]
+                    xp.matmul(g2, wk[:, offset:offset + c], out=contribution.reshape(b * p, c))
+                    gx[batch, rows, cols] += contribution
         if need_x:
             (ph, pw), (hp, wp) = self.padding, gx.shape[1:3]
             gx = xp.ascontiguousarray(gx[:, ph:hp - ph, pw:wp - pw].transpose(0, 3, 1, 2))
-        if need_w:
-            gw = xp.ascontiguousarray(gw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
-        return gx, gw
+        gw = None
+        if need_w:   # (kH*kW*C, O) -> (O, C, kH, kW)
+            gw = xp.ascontiguousarray(gw_t.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
+        return gx, gw, gb
 
 
 # ---------------------------------------------------------------- convolution
+def _choose_layout(channels, kernel_width, out_width):
+    """Copy rows of kW*C values (channels-last) or of W_out values, whichever are longer."""
+    return _ChannelsLast if channels * kernel_width > out_width else _ChannelsFirst
+
+
 class Conv2d(Function):
     """Cross-correlation as ``torch.nn.functional.conv2d``.
 
@@ -226,12 +251,11 @@ class Conv2d(Function):
         xp = get_array_module(x, weight)
         dtype = xp.result_type(x, weight)
         x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+        bias = None if bias is None else bias.astype(dtype, copy=False)
         o, c, kh, kw = weight.shape
         wo = _out_size(x.shape[3] + 2 * padding[1], kw, stride[1])
         conv = _choose_layout(c, kw, wo)(x, (kh, kw), tuple(stride), tuple(padding))
-        out = conv.forward(weight)                                     # (N, O, H_out*W_out)
-        if bias is not None:
-            out += bias.astype(dtype, copy=False).reshape(o, 1)
+        out = conv.forward(weight, bias)                              # (N, O, H_out*W_out)
         ctx.conv = conv
         ctx.save_for_backward(weight)
         return out.reshape((x.shape[0], o) + conv.out_hw)
@@ -239,18 +263,10 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, grad):
         (weight,) = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        gx, gw = ctx.conv.backward(grad, weight, need_x, need_w)
-        gb = grad.sum(axis=(0, 2, 3)) if need_b else None
-        return gx, gw, gb
+        return ctx.conv.backward(grad, weight, *ctx.needs_input_grad)
 
 
 # ---------------------------------------------------------------- pooling
-def _choose_layout(channels, kernel_width, out_width):
-    """Copy rows of kW*C values (channels-last) or of W_out values, whichever are longer."""
-    return _ChannelsLast if channels * kernel_width > out_width else _ChannelsFirst
-
-
 def _pool_grad_buffer(shape, kernel, stride, padding, dtype, xp):
     """The padded input gradient to fill, and whether windows overlap (stride < kernel).
 
