@@ -11,6 +11,8 @@ from .backend import get_array_module
 from .errors import DTypeError
 
 _FLOAT_KINDS = "fc"
+_ndarray = np.ndarray
+_new_tensor = object.__new__
 
 
 def _default_array(data, dtype=None):
@@ -62,8 +64,8 @@ class Tensor:
     @classmethod
     def _make(cls, array):
         """Wrap an op's output array (no checks, no copy)."""
-        t = Tensor.__new__(Tensor)
-        if not hasattr(array, "ndim"):
+        t = _new_tensor(Tensor)
+        if type(array) is not _ndarray and not hasattr(array, "ndim"):
             array = np.asarray(array)
         t.data = array
         t.grad = None

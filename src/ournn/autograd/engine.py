@@ -86,7 +86,8 @@ def backward(tensor, gradient=None, retain_graph=False):
         for t, g in zip(inputs, grads_in):
             if t is None or g is None:
                 continue
-            g = _check_grad(node, t, g)
+            if g.shape != t.data.shape or g.dtype != t.data.dtype:
+                g = _check_grad(node, t, g)
             creator = t._ctx
             if creator is None:
                 # Out of place: a gradient array may be shared by several inputs (x + x).

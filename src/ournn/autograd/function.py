@@ -25,9 +25,12 @@ The ``ctx`` is the graph node itself; anything stored on it is freed once backwa
 import contextlib
 import functools
 
+import numpy as np
+
 from ..tensor import Tensor
 
 _grad_enabled = True
+_ndarray = np.ndarray
 
 
 def is_grad_enabled():
@@ -95,35 +98,26 @@ class Function:
         """Run ``forward`` on the arrays of ``args`` and, if any input needs a gradient,
         record the node in the graph. Returns a Tensor (or a tuple for several outputs)."""
         ctx = cls.__new__(cls)
-        arrays = []
-        needs = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.data)
-                needs.append(a.requires_grad)
-                record = record or a.requires_grad
-            else:
-                arrays.append(a)
-                needs.append(False)
-        record = record and _grad_enabled
+        needs = [type(a) is not _ndarray and isinstance(a, Tensor) and a._requires_grad
+                 for a in args]
         ctx.needs_input_grad = needs
-        out = cls.forward(ctx, *arrays, **kwargs)
-        if isinstance(out, tuple):
-            outputs = tuple(Tensor._make(o) for o in out)
+        out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args],
+                          **kwargs)
+        make = Tensor._make
+        if type(out) is tuple:
+            outputs = tuple(make(o) for o in out)
         else:
-            outputs = (Tensor._make(out),)
-        if record:
-            ctx.inputs = tuple(a if isinstance(a, Tensor) and a.requires_grad else None
-                               for a in args)
+            outputs = (make(out),)
+        if _grad_enabled and True in needs:
+            ctx.inputs = tuple(a if needed else None for a, needed in zip(args, needs))
             ctx.n_outputs = len(outputs)
             if ctx.n_outputs > 1:
                 ctx.output_meta = [(o.data.shape, o.data.dtype) for o in outputs]
             for i, o in enumerate(outputs):
-                o.requires_grad = True
+                o._requires_grad = True
                 o._ctx = ctx
                 o._out_index = i
-        return outputs if isinstance(out, tuple) else outputs[0]
+        return outputs if type(out) is tuple else outputs[0]
 
 
 def once_differentiable(fn):
