@@ -40,6 +40,50 @@ def _add_train(sub):
     p.add_argument("--verbose", type=int, choices=(0, 1, 2),
                    help="0 silent, 1 progress bar, 2 one line per epoch (default: bar on a "
                         "terminal)")
+    p.add_argument("--model-kwargs", type=_json_object, dest="model_kwargs", metavar="JSON",
+                   help="arguments of the zoo model as a JSON object, e.g. "
+                        "'{\"width\": 32, \"dropout\": 0.2}' for cnn")
+
+
+def _json_object(text):
+    """argparse type: a JSON object (dict); anything else is a usage error."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object like '{{\"width\": 32}}', "
+                                         f"got {text!r}")
+    return value
+
+
+def _add_tune(sub):
+    p = sub.add_parser("tune", help="hyperparameter search: many short runs, one table",
+                       description="Random or grid search over a space of hyperparameters. "
+                                   "Each trial trains briefly and is validated on held-out "
+                                   "training images (never the test set); results.csv, "
+                                   "results.json and scatter.png go into the study folder and "
+                                   "the best configuration is printed as an `ournn train` "
+                                   "command.")
+    p.add_argument("--model", help="zoo model name (default mlp)")
+    p.add_argument("--dataset", help="mnist or fashion-mnist (default mnist)")
+    p.add_argument("--optimizer", help="fixed optimizer of every trial (default adam)")
+    p.add_argument("--search", choices=("random", "grid"), default="random")
+    p.add_argument("--space", metavar="FILE.toml",
+                   help="the search space: a [space] table, e.g. lr = {loguniform = [1e-4, "
+                        "1e-2]}, batch_size = {choice = [64, 128]}, width = [16, 32] (grid "
+                        "values); an optional [train] table fixes settings. Default: a space "
+                        "for the model")
+    p.add_argument("--trials", type=int, help="random search: how many trials (default 8)")
+    p.add_argument("--epochs", type=int, help="epochs per trial (default 1)")
+    p.add_argument("--limit", type=int, help="first N training images per trial (default "
+                   "5000; 0: all)")
+    p.add_argument("--val-split", type=int, dest="val_split", help="the last N of those "
+                   "validate each trial (default 1000)")
+    p.add_argument("--workers", type=int, default=1, help="trials at once, in processes")
+    p.add_argument("--seed", type=int, default=0, help="draws the trials and seeds training")
+    p.add_argument("--out", help="study folder (default runs/tune-MODEL-DATASET)")
+    p.add_argument("--data-dir", dest="data_dir", help="folder with the dataset files")
 
 
 def _add_eval(sub):
@@ -79,6 +123,7 @@ def build_parser():
     _add_eval(sub)
     _add_predict(sub)
     _add_summary(sub)
+    _add_tune(sub)
     return parser
 
 
@@ -99,7 +144,7 @@ def cmd_train(args):
     from .train.run import run_training
     keys = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "weight_decay",
             "momentum", "schedule", "warmup_epochs", "augment", "label_smoothing", "val_split",
-            "seed", "out", "data_dir", "verbose", "limit")
+            "seed", "out", "data_dir", "verbose", "limit", "model_kwargs")
     config = _read_toml(args.config) if args.config else {}
     config.update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
     result = run_training(config, resume=args.resume)
@@ -173,12 +218,43 @@ def cmd_summary(args):
     return 0
 
 
+def cmd_tune(args):
+    from . import tune
+    if args.workers < 1:
+        raise _UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.trials is not None and args.trials < 1:
+        raise _UsageError(f"--trials must be >= 1, got {args.trials}")
+    space, base = tune.load_space(args.space) if args.space else (None, {})
+    base.update({k: getattr(args, k) for k in ("model", "dataset", "optimizer", "data_dir")
+                 if getattr(args, k) is not None})
+    budget = {k: base.pop(k) for k in ("epochs", "limit", "val_split") if k in base}
+    budget.update({k: getattr(args, k) for k in ("epochs", "limit", "val_split")
+                   if getattr(args, k) is not None})
+    base.setdefault("model", "mlp")
+    base.setdefault("seed", args.seed)
+    space = space or tune.default_space(base["model"], args.search)
+    common = {"base_config": base, "workers": args.workers, "budget": budget,
+              "out": args.out, "stream": sys.stdout}
+    if args.search == "grid":
+        if args.trials is not None:
+            print("grid search: --trials ignored (every grid point is a trial)")
+        study = tune.grid_search(space, **common)
+    else:
+        study = tune.random_search(space, args.trials or 8, seed=args.seed, **common)
+    tune.print_summary(study)
+    if study.best is None:
+        first = next((r["error"] for r in study.records if r["error"]), "")
+        raise RuntimeError(f"all {len(study.records)} trials failed (first: {first}); see "
+                           f"{os.path.join(study.out, 'results.csv')}")
+    return 0
+
+
 class _UsageError(Exception):
     pass
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict,
-            "summary": cmd_summary}
+            "summary": cmd_summary, "tune": cmd_tune}
 
 
 def main(argv=None):

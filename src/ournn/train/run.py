@@ -23,6 +23,7 @@ DEFAULTS = {
     "lr": 1e-3, "weight_decay": 0.0, "momentum": 0.9, "schedule": "none", "warmup_epochs": 0,
     "augment": "none", "label_smoothing": 0.0, "seed": 0, "out": None, "data_dir": None,
     "val_split": 0, "verbose": "auto", "limit": 0,
+    "model_kwargs": {},  # keyword arguments of the zoo model, e.g. {"width": 32} for cnn
 }
 DATASETS = ("mnist", "fashion-mnist")
 SCHEDULES = ("none", "cosine", "onecycle", "step")
@@ -96,8 +97,10 @@ def _schedulers(cfg, optimizer, steps_per_epoch):
     return [LRScheduler(main, interval="step")] if main is not None else []
 
 
-def run_training(config, resume=False, extra_callbacks=(), stream=None):
-    """Train as ``ournn train`` does. Returns ``{"history", "test", "out", ...}``."""
+def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=True):
+    """Train as ``ournn train`` does. Returns ``{"history", "test", "out", ...}``.
+
+    ``plots=False`` skips the pictures (curves, confusion matrix) in the run folder."""
     from ..data import ArrayDataset, DataLoader
     from ..models import get_model
     cfg = check_config(config)
@@ -125,7 +128,7 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None):
         x, y, vx, vy = x[:-n], y[:-n], x[-n:], y[-n:]
     else:
         vx, vy = tx, ty
-    model = get_model(cfg["model"])
+    model = get_model(cfg["model"], **cfg["model_kwargs"])
     loader = DataLoader(ArrayDataset(x, y), batch_size=cfg["batch_size"], shuffle=True,
                         seed=cfg["seed"], transform=_augmentation(cfg["augment"], cfg["seed"]))
     val_loader = DataLoader(ArrayDataset(vx, vy), batch_size=1000)
@@ -164,7 +167,8 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None):
                "seconds_per_epoch": float(np.median(times)) if times else None,
                "wall_seconds_this_session": wall, "interrupted": history.interrupted}
     atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=2))
-    _write_plots(out, history, model, tx, ty, classes)
+    if plots:
+        _write_plots(out, history, model, tx, ty, classes)
     return {"history": history, "test": test, "out": out, "results": results, "model": model}
 
 
