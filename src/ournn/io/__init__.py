@@ -26,6 +26,12 @@ VERSION = 1
 _META = "__meta__.json"
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = os.fspath(path)
@@ -33,6 +39,7 @@ def atomic_write_bytes(path, data):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it owner-only; use normal rights
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
