@@ -20,3 +20,49 @@ def test_custom_op_example_runs():
     out = subprocess.run([sys.executable, str(EXAMPLES / "custom_op.py")], capture_output=True,
                          text=True, check=True)
     assert "gradcheck passed" in out.stdout
+
+
+def _run(name):
+    import sys
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return runpy.run_path(str(EXAMPLES / name))
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+def test_numerical_vs_backprop_same_gradient_different_cost():
+    result = _run("numerical_vs_backprop.py")["main"](hidden=4, n=16)
+    assert result["max_difference"] < 1e-6
+    assert result["numeric_seconds"] > result["backprop_seconds"]
+
+
+def test_init_effect_shows_collapse_and_xavier_he_keep_the_spread(tmp_path):
+    stds = _run("init_effect.py")["main"](str(tmp_path), n=100)
+    assert stds["small N(0, 0.01)"][-1] < 1e-6 < stds["small N(0, 0.01)"][0]
+    assert stds["large N(0, 1)"][-1] > 0.9                       # tanh saturated
+    assert 0.3 < stds["Xavier"][-1] < 0.9 and 0.1 < stds["He"][-1] < 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "init_he.png", "init_large.png", "init_small.png", "init_xavier.png"]
+
+
+def test_overfitting_example(tmp_path):
+    histories = _run("overfitting.py")["main"](str(tmp_path), epochs=2, train_size=200,
+                                                 test_size=200)
+    assert set(histories) == {"plain", "weight decay", "dropout 0.5", "batch norm"}
+    assert (tmp_path / "overfitting.png").exists()
+
+
+def test_optimizer_comparison_example(tmp_path):
+    histories = _run("optimizer_comparison.py")["main"](str(tmp_path), epochs=1,
+                                                          train_size=320)
+    assert list(histories) == ["SGD", "Momentum", "AdaGrad", "RMSProp", "Adam"]
+    assert (tmp_path / "optimizers.png").exists()
+
+
+def test_mnist_examples_on_a_small_budget(tmp_path):
+    assert _run("mnist_mlp.py")["main"](epochs=2, limit=2000) > 0.75
+    h = _run("mnist_cnn.py")["main"](epochs=1, limit=300, out=str(tmp_path / "cnn"))
+    assert len(h.epoch) == 1 and (tmp_path / "cnn" / "best.ckpt").exists()
+    h = _run("fashion_cnn.py")["main"](epochs=1, limit=300, out=str(tmp_path / "f"))
+    assert len(h.epoch) == 1
