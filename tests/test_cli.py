@@ -66,9 +66,11 @@ def test_predict_on_user_images(trained, tmp_path, capsys):
     assert all(0 < r["predictions"][0]["probability"] <= 1 for r in lines)
 
 
-def test_summary_and_list(capsys):
+def test_summary_and_list(capsys, tmp_path):
     assert main(["summary", "--model", "seed_alexnet"]) == 0
     assert "2,201,322" in capsys.readouterr().out
+    assert main(["summary", "--model", "lenet5", "--graph", str(tmp_path / "g.svg")]) == 0
+    assert "<svg" in (tmp_path / "g.svg").read_text()
     assert main(["summary", "--list"]) == 0
     assert "cnn" in capsys.readouterr().out.split()
 

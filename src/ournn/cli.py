@@ -111,6 +111,8 @@ def _add_summary(sub):
     p.add_argument("--input", default="1,28,28", help="input shape without the batch, e.g. "
                    "1,28,28")
     p.add_argument("--list", action="store_true", help="list the zoo models")
+    p.add_argument("--graph", metavar="PATH", help="also draw the network as a graph: .dot, "
+                   ".svg or .png (Graphviz if installed, else our own layout)")
 
 
 def build_parser():
@@ -215,6 +217,10 @@ def cmd_summary(args):
     except ValueError:
         raise _UsageError(f"--input must look like 1,28,28, got {args.input!r}") from None
     summary(model, shape)
+    if args.graph:
+        from .viz.graph import draw_model
+        draw_model(model, shape, args.graph)
+        print(f"graph written to {args.graph}")
     return 0
 
 
