@@ -1,0 +1,72 @@
+"""benchmarks/: the runner's JSON lines and the FLOP counting (no timing is asserted)."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def flops():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import flops
+        yield flops
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_w1_flops_match_a_hand_count(flops):
+    # Linear(784,512), Linear(512,1024), Linear(1024,10) at batch 128: 2*M*N*K per product
+    forward = 2 * 128 * 784 * 512 + 2 * 128 * 512 * 1024 + 2 * 128 * 1024 * 10
+    assert forward == 239_599_616
+    weight_grads = forward
+    input_grads = 2 * 128 * 512 * 1024 + 2 * 128 * 1024 * 10   # none for the images
+    assert flops.flops("W1") == forward + weight_grads + input_grads == 616_038_400
+    assert flops.flops("W1", training=False) == forward
+    assert flops.flops("W1", batch=1, training=False) == 2 * (784 * 512 + 512 * 1024 + 1024 * 10)
+
+
+def test_every_workload_costs_between_two_and_three_forwards(flops):
+    for workload in ("W1", "W2", "W3", "W4"):
+        forward = flops.flops(workload, training=False)
+        assert 2 * forward < flops.flops(workload) <= 3 * forward, workload
+    # W3: the two convs as im2col products (26x26 and 24x24 outputs), then 9216->128->10
+    conv = 2 * 128 * 26 * 26 * 9 * 32 + 2 * 128 * 24 * 24 * 288 * 64
+    linear = 2 * 128 * 9216 * 128 + 2 * 128 * 128 * 10
+    assert flops.flops("W3", training=False) == conv + linear
+
+
+def test_quick_run_prints_one_json_object_per_line():
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--only", "W1,W4",
+         "--threads", "1"],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    env, results = lines[0], lines[1:]
+    assert env["workload"] == "env" and env["gemm_gflops_1024"]["median"] > 0
+    assert {(r["workload"], r["metric"]) for r in results} == {
+        ("W1", "train_samples_per_s"), ("W1", "train_ms_per_step"),
+        ("W1", "infer_latency_ms_b1"), ("W1", "infer_latency_ms_b128"),
+        ("W4", "train_steps_per_s"), ("W4", "train_ms_per_step")}
+    has_torch = env["torch"] is not None
+    for r in results:
+        assert r["better"] in ("higher", "lower")
+        for fw in ("ournn", "torch") if has_torch else ("ournn",):
+            stats = r[fw]
+            assert stats["min"] <= stats["median"] <= stats["max"], r
+            assert stats["median"] > 0
+        if has_torch:
+            assert r["ratio"] > 0
+        else:
+            assert r["torch"] is None and r["ratio"] is None
+        if r["metric"] != "train_ms_per_step":
+            assert r["floor"]["flops_per_step"] > 0 and r["floor"]["at_peak"] > 0
+    w1 = next(r for r in results if r["metric"] == "train_samples_per_s")
+    assert w1["floor"]["flops_per_step"] == 616_038_400
+    assert "ournn median" in proc.stderr          # the table
