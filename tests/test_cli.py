@@ -99,3 +99,29 @@ def test_config_file_and_resume(tmp_path):
     assert json.loads((out / "config.json").read_text())["model"] == "lenet5"
     assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--verbose", "0"]) == 0
     assert json.loads((out / "results.json").read_text())["epochs"] == 2
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path):
+    import signal
+    import time
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ournn.cli", "train", "--model", "mlp", "--epochs", "200",
+         "--limit", "2000", "--out", str(out), "--verbose", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    line = proc.stdout.readline()                    # the first epoch has ended
+    assert line.startswith("Epoch 1/200"), line + proc.stderr.read()
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in rest and "Traceback" not in err
+    assert (out / "last.ckpt").exists()
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp")]
+    import ournn
+    stopped_in = ournn.load(out / "last.ckpt", rebuild=False)["trainer"]["epoch"] + 1
+    target = str(stopped_in + 1)
+    code = main(["train", "--out", str(out), "--resume", "--epochs", target, "--verbose", "0"])
+    assert code == 0
+    assert json.loads((out / "results.json").read_text())["epochs"] == stopped_in + 1
