@@ -130,15 +130,8 @@ def build_parser():
 
 
 def _read_toml(path):
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError as e:
-            raise RuntimeError("reading TOML on Python 3.10 needs: pip install tomli") from e
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
+    from .io import read_toml
+    data = read_toml(path)
     return {k.replace("-", "_"): v for k, v in data.get("train", data).items()}
 
 

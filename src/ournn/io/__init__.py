@@ -55,6 +55,23 @@ def atomic_write_text(path, text):
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def read_toml(path):
+    """A TOML file as a dict (``tomllib``; ``tomli`` on Python 3.10). Invalid TOML raises a
+    ValueError naming the file."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError as e:
+            raise RuntimeError("reading TOML on Python 3.10 needs: pip install tomli") from e
+    with open(path, "rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from None
+
+
 # ---------------------------------------------------------------- encoding
 def _encode(obj, arrays):
     """Turn ``obj`` into JSON-able data, moving arrays into ``arrays``."""

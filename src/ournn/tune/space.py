@@ -205,18 +205,8 @@ def load_space(path):
         dropout = {uniform = [0.0, 0.5]}
         width = [16, 32]
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError as e:
-            raise RuntimeError("reading TOML on Python 3.10 needs: pip install tomli") from e
-    with open(path, "rb") as f:
-        try:
-            data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML ({e})") from None
+    from ..io import read_toml
+    data = read_toml(path)
     if "space" not in data:
         raise ValueError(f"{path}: no [space] table (e.g. [space] lr = {{loguniform = "
                          "[1e-4, 1e-2]}})")
