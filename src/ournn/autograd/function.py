@@ -23,7 +23,6 @@ higher-order derivatives are not supported (a deliberate choice, see docs/design
 The ``ctx`` is the graph node itself; anything stored on it is freed once backward has used it.
 """
 import contextlib
-import functools
 
 import numpy as np
 
@@ -119,10 +118,3 @@ class Function:
                 o._out_index = i
         return outputs if type(out) is tuple else outputs[0]
 
-
-def once_differentiable(fn):
-    """Marker kept for PyTorch familiarity: all ournn backward functions are first-order."""
-    @functools.wraps(fn)
-    def wrapper(*a, **k):
-        return fn(*a, **k)
-    return wrapper

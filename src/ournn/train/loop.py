@@ -330,10 +330,7 @@ def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
 
 
 def _batches(data, batch_size):
-    loader = _to_loader(data, batch_size, False, "data")
-    if loader is not None:
-        return loader
-    return None
+    return _to_loader(data, batch_size, False, "data")
 
 
 def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_size=256):

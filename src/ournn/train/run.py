@@ -149,7 +149,6 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
     if state is not None:
         resume_state = state["trainer"]
         checkpoint.best = state.get("best")
-    kwargs = {}
     if stream is not None:
         from .callbacks import ProgressBar
         callbacks.insert(0, ProgressBar(stream=stream, mode=cfg["verbose"]))
@@ -157,7 +156,7 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
     start = time.perf_counter()
     history = fit(model, loader, epochs=cfg["epochs"], optimizer=optimizer, loss=loss,
                   validation_data=val_loader, callbacks=callbacks, verbose=cfg["verbose"],
-                  resume=resume_state, **kwargs)
+                  resume=resume_state)
     wall = time.perf_counter() - start
     test = evaluate(model, (tx, ty), batch_size=1000)
     times = history.history.get("time", [])
