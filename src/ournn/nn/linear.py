@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -34,7 +36,6 @@ class Linear(Module):
     def forward(self, x):
         x = _as_input(x, self.weight, self)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            from ..errors import ShapeError
             raise ShapeError(f"{self!r}: expected input (*, {self.in_features}), got shape "
                              f"{tuple(x.shape)}")
         return F.linear(x, self.weight, self.bias)
@@ -54,8 +55,6 @@ class Identity(Module):
 def _as_input(x, weight, layer):
     """Wrap arrays as Tensors and bring floating inputs to the layer's dtype (a float64 NumPy
     batch meets float32 weights without a silent float64 computation)."""
-    from ..errors import DTypeError
-    from ..tensor import Tensor
     if not isinstance(x, Tensor):
         x = Tensor(np.asarray(x))
     if x.dtype != weight.dtype:
