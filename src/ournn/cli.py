@@ -115,6 +115,19 @@ def _add_summary(sub):
                    ".svg or .png (Graphviz if installed, else our own layout)")
 
 
+def _add_studio(sub):
+    p = sub.add_parser("studio", help="build, train and watch networks in the browser "
+                       "(needs: pip install 'ournn[studio]')")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--workdir", default="studio-runs", help="folder for run checkpoints and "
+                   "saved models (default: ./studio-runs)")
+    p.add_argument("--data-dir", help="where MNIST/Fashion-MNIST are (default: the usual "
+                   "search: $OURNN_DATA, the cache...)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="ournn", description="ournn: deep learning on NumPy with PyTorch's names.")
@@ -126,6 +139,7 @@ def build_parser():
     _add_predict(sub)
     _add_summary(sub)
     _add_tune(sub)
+    _add_studio(sub)
     return parser
 
 
@@ -252,8 +266,14 @@ class _UsageError(Exception):
     pass
 
 
+def cmd_studio(args):
+    from .studio import serve
+    return serve(args.host, args.port, open_browser=not args.no_browser, workdir=args.workdir,
+                 data_dir=args.data_dir)
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict,
-            "summary": cmd_summary, "tune": cmd_tune}
+            "summary": cmd_summary, "tune": cmd_tune, "studio": cmd_studio}
 
 
 def main(argv=None):

@@ -207,7 +207,8 @@ def load_model(path):
                                   "load_state_dict")
         model = module_from_config(config)
         model.load_state_dict(trainer["model"])
-        meta = {k: obj.get(k) for k in ("dataset", "classes", "input_shape", "run_config")}
+        meta = {k: obj.get(k) for k in ("dataset", "classes", "input_shape", "run_config",
+                                        "studio_setup")}
     elif isinstance(obj, dict) and "config" in obj and "state_dict" in obj:
         model = module_from_config(obj["config"])
         model.load_state_dict(obj["state_dict"])
@@ -215,7 +216,7 @@ def load_model(path):
             "config" in obj["model"]:
         model = module_from_config(obj["model"]["config"])
         model.load_state_dict(obj["model"]["state_dict"])
-        meta = {k: obj.get(k) for k in ("dataset", "classes", "input_shape")}
+        meta = {k: obj.get(k) for k in ("dataset", "classes", "input_shape", "studio_setup")}
     else:
         raise CheckpointError(f"{path}: holds no model (a state dict alone has no "
                               "architecture; save the model itself: ournn.save(model, path))")

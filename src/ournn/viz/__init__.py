@@ -27,6 +27,7 @@ _LAZY = {
     "draw_model": "graph",
     "autograd_dot": "graph",
     "model_dot": "graph",
+    "model_svg": "graph",
 }
 
 __all__ = ["summary"]

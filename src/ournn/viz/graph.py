@@ -677,6 +677,11 @@ def model_dot(model, input_shape, rankdir="TB", show_ops=True, dtype=np.float32)
     return _model_graph(model, input_shape, rankdir, show_ops, dtype).to_dot()
 
 
+def model_svg(model, input_shape, rankdir="TB", show_ops=True, dtype=np.float32):
+    """SVG text of the drawing of ``model_dot``, laid out by ournn (no Graphviz needed)."""
+    return to_svg(_model_graph(model, input_shape, rankdir, show_ops, dtype))
+
+
 # ----------------------------------------------------------------------------------------------
 # Layout: layers by longest path, order by barycenter sweeps, coordinates by isotonic regression
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,307 @@
+"""Training jobs and sessions.
+
+A ``Job`` trains one network in a background thread with ``ournn.fit``: the same loop, the same
+``ModelCheckpoint`` as ``ournn train``. ``StudioCallback`` is the only studio-specific piece: it
+turns the trainer's events into messages for the page, and between two steps it pauses, stops,
+or runs work the server asks of the model (a prediction, a save), so the weights are never read
+half-updated.
+
+A ``Session`` (one per browser, by cookie) holds at most one job, the model it trained or
+loaded, the CSV datasets it uploaded and its stream of events.
+"""
+import collections
+import concurrent.futures
+import itertools
+import os
+import threading
+import time
+import uuid
+
+import numpy as np
+
+from ..train.callbacks import Callback, ModelCheckpoint
+from ..train.loop import NonFiniteLossError, fit
+
+BATCH_EVENT_INTERVAL = 0.2      # seconds between "batch" events
+BOUNDARY_INTERVAL = 0.5         # seconds between decision-boundary redraws
+BOUNDARY_GRID = 60
+MAX_STEP_POINTS = 2000
+CONFUSION_SAMPLES = 2000
+VAL_SIZE = 10000
+RUNNING_STATES = ("running", "paused", "stopping")
+
+
+class Channel:
+    """An append-only list of (id, event, data) that any number of readers poll."""
+
+    def __init__(self, keep=2000):
+        self._events = collections.deque(maxlen=keep)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.last_id = 0
+
+    def publish(self, event, data):
+        with self._lock:
+            self.last_id = next(self._ids)
+            self._events.append((self.last_id, event, data))
+
+    def since(self, last_id):
+        with self._lock:
+            return [e for e in self._events if e[0] > last_id]
+
+
+class Job:
+    """One training run of a setup; ``start()`` runs it in a thread."""
+
+    def __init__(self, setup, dataset, model, folder, channel):
+        self.id = uuid.uuid4().hex[:12]
+        self.setup, self.dataset, self.model = setup, dataset, model
+        self.folder = folder
+        self.channel = channel
+        self.state = "running"
+        self.error = None
+        self.epoch = 0
+        self.step = 0
+        self.global_step = 0
+        self.steps_per_epoch = 0
+        self.samples_per_sec = None
+        self.history = {k: [] for k in ("epoch", "loss", "accuracy", "val_loss",
+                                        "val_accuracy", "lr")}
+        self.steps = {"step": [], "loss": []}
+        self.boundary = None
+        self.confusion = None
+        self.checkpoint = None
+        self._pause = threading.Event()
+        self._stop = threading.Event()
+        self._calls = collections.deque()
+        self.thread = None
+
+    # ----- control (called by the server) -----
+    def start(self):
+        self.thread = threading.Thread(target=self._run, name=f"ournn-studio-job-{self.id}",
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def active(self):
+        return self.state in RUNNING_STATES
+
+    def pause(self):
+        if self.state == "running":
+            self._pause.set()
+            self._set_state("paused")
+
+    def resume(self):
+        if self.state == "paused":
+            self._pause.clear()
+            self._set_state("running")
+
+    def stop(self):
+        if self.active:
+            self._stop.set()
+            self._set_state("stopping")
+
+    def join(self, timeout=None):
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def call(self, fn, timeout=60):
+        """Run ``fn()`` on the model between two training steps (or at once when the job
+        is over) and return its result."""
+        if not (self.thread and self.thread.is_alive() and self.active):
+            return fn()
+        future = concurrent.futures.Future()
+        self._calls.append((fn, future))
+        return future.result(timeout)
+
+    def _serve_calls(self):
+        while self._calls:
+            fn, future = self._calls.popleft()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as e:          # handed to the waiting request
+                    future.set_exception(e)
+
+    # ----- descriptions -----
+    def status(self):
+        return {"id": self.id, "state": self.state, "error": self.error, "setup": self.setup,
+                "epoch": self.epoch, "epochs": self.setup["epochs"], "step": self.step,
+                "steps_per_epoch": self.steps_per_epoch, "global_step": self.global_step,
+                "samples_per_sec": self.samples_per_sec, "checkpoint": self.checkpoint}
+
+    def snapshot(self):
+        out = self.status()
+        out.update(history=self.history, steps=self.steps, boundary=self.boundary,
+                   confusion=self.confusion)
+        return out
+
+    def _set_state(self, state):
+        self.state = state
+        self.channel.publish("status", self.status())
+
+    # ----- the run -----
+    def _run(self):
+        ds, setup = self.dataset, self.setup
+        x, y = ds.x, ds.y
+        if setup.get("train_size"):
+            x, y = x[:setup["train_size"]], y[:setup["train_size"]]
+        vx, vy = ds.tx[:VAL_SIZE], ds.ty[:VAL_SIZE]
+        extra = {"classes": ds.classes, "input_shape": ds.input_shape, "studio_setup": setup}
+        if ds.kind == "image":
+            extra["dataset"] = ds.name            # what `ournn eval` reads
+        checkpoint = ModelCheckpoint(self.folder, monitor="val_accuracy", extra=extra)
+        self.checkpoint_path = checkpoint.last_path
+        callback = StudioCallback(self)
+        try:
+            fit(self.model, (x, y), epochs=setup["epochs"], optimizer=setup["optimizer"],
+                lr=setup["lr"], batch_size=setup["batch_size"], validation_data=(vx, vy),
+                callbacks=[callback, checkpoint], verbose=0, seed=setup["seed"])
+        except NonFiniteLossError as e:
+            self.error = str(e)
+            self.state = "failed"
+        except Exception as e:                      # shown on the page, never a dead thread
+            self.error = f"{type(e).__name__}: {e}"
+            self.state = "failed"
+        else:
+            self.state = "stopped" if self._stop.is_set() else "done"
+        finally:
+            if os.path.exists(checkpoint.last_path):
+                self.checkpoint = os.path.abspath(checkpoint.last_path)
+            self._serve_calls()
+            self.channel.publish("done", self.status())
+
+
+class StudioCallback(Callback):
+    """Reports a job's progress to its channel and serves pause, stop and model calls."""
+
+    def __init__(self, job):
+        self.job = job
+        self._last_batch = self._last_boundary = 0.0
+        self._window = (0.0, 0)     # (time, samples) at the start of the speed window
+        self._samples = 0
+
+    def on_train_begin(self, trainer):
+        job = self.job
+        job.steps_per_epoch = len(trainer.train_loader)
+        self._window = (time.perf_counter(), 0)
+        job.channel.publish("status", job.status())
+        self._boundary(trainer, force=True)
+
+    def on_batch_end(self, trainer, loss):
+        job = self.job
+        job.step, job.global_step = trainer.step, trainer.global_step
+        self._samples += trainer.train_loader.batch_size
+        job.steps["step"].append(trainer.global_step)
+        job.steps["loss"].append(float(loss))
+        if len(job.steps["step"]) > MAX_STEP_POINTS:          # keep every other point
+            job.steps = {k: v[::2] for k, v in job.steps.items()}
+        now = time.perf_counter()
+        if now - self._last_batch >= BATCH_EVENT_INTERVAL:
+            self._last_batch = now
+            t0, n0 = self._window
+            if now > t0:
+                job.samples_per_sec = (self._samples - n0) / (now - t0)
+            if now - t0 > 2.0:
+                self._window = (now, self._samples)
+            logs = trainer.running_logs()
+            job.channel.publish("batch", {
+                "global_step": trainer.global_step, "epoch": trainer.epoch,
+                "step": trainer.step, "loss": float(loss), "accuracy": logs.get("accuracy"),
+                "samples_per_sec": job.samples_per_sec})
+        if now - self._last_boundary >= BOUNDARY_INTERVAL:
+            self._boundary(trainer)
+        self._between_steps(trainer)
+
+    def _between_steps(self, trainer):
+        job = self.job
+        job._serve_calls()
+        while job._pause.is_set() and not job._stop.is_set():
+            time.sleep(0.05)
+            job._serve_calls()
+        if job._stop.is_set():
+            trainer.stop_training = True
+            trainer.stop_reason = "interrupt"     # ModelCheckpoint saves last.ckpt on this
+
+    def on_epoch_end(self, trainer, logs):
+        job = self.job
+        job.epoch = trainer.epoch
+        entry = {"epoch": trainer.epoch}
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+            value = logs.get(key)
+            job.history[key].append(None if value is None else float(value))
+            entry[key] = job.history[key][-1]
+        job.history["epoch"].append(trainer.epoch)
+        entry["time"] = float(logs.get("time", 0.0))
+        job.channel.publish("epoch", entry)
+        self._boundary(trainer, force=True)
+        self._confusion(trainer)
+        self._between_steps(trainer)
+
+    def on_train_end(self, trainer):
+        if os.path.exists(self.job.checkpoint_path):
+            self.job.checkpoint = os.path.abspath(self.job.checkpoint_path)
+
+    # ----- pictures of the model -----
+    def _boundary(self, trainer, force=False):
+        job = self.job
+        if job.dataset.kind != "points":
+            return
+        now = time.perf_counter()
+        if not force and now - self._last_boundary < BOUNDARY_INTERVAL:
+            return
+        self._last_boundary = now
+        job.boundary = decision_boundary(job.model, job.dataset)
+        job.channel.publish("boundary", job.boundary)
+
+    def _confusion(self, trainer):
+        job = self.job
+        ds = job.dataset
+        n = min(len(ds.tx), CONFUSION_SAMPLES)
+        tx, ty = ds.tx[:n], ds.ty[:n]
+        pred = job.model.predict(tx).argmax(axis=1)
+        k = len(ds.classes)
+        matrix = np.zeros((k, k), dtype=np.int64)
+        np.add.at(matrix, (ty, pred), 1)
+        wrong = np.flatnonzero(pred != ty)[:16]
+        samples = []
+        for i in wrong:
+            pixels = None
+            if ds.kind == "image":
+                pixels = np.clip(tx[i, 0] * 255 + 0.5, 0, 255).astype(np.uint8).ravel().tolist()
+            samples.append({"pixels": pixels, "label": int(ty[i]), "pred": int(pred[i])})
+        job.confusion = {"matrix": matrix.tolist(), "classes": ds.classes,
+                         "misclassified": samples, "samples": n}
+        job.channel.publish("confusion", job.confusion)
+
+
+def decision_boundary(model, dataset, n=BOUNDARY_GRID):
+    """The predicted class and its probability on an n x n grid over the 2-D data."""
+    x = dataset.x
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-3
+    lo, hi = lo - pad, hi + pad
+    xs = np.linspace(lo[0], hi[0], n, dtype=np.float32)
+    ys = np.linspace(hi[1], lo[1], n, dtype=np.float32)        # row 0 is the top
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    logits = model.predict(grid)
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = z / z.sum(axis=1, keepdims=True)
+    return {"n": n, "xrange": [float(lo[0]), float(hi[0])],
+            "yrange": [float(lo[1]), float(hi[1])],
+            "pred": probs.argmax(axis=1).tolist(),
+            "conf": np.round(probs.max(axis=1), 3).tolist()}
+
+
+class Session:
+    """What one browser works with."""
+
+    def __init__(self, sid):
+        self.id = sid
+        self.job = None
+        self.model = None            # the last trained or loaded model
+        self.model_info = None       # {"setup", "dataset"} of that model
+        self.datasets = {}           # CSV uploads, by name
+        self.channel = Channel()
+        self.touched = time.time()

@@ -1,0 +1,537 @@
+"""The studio's HTTP server: a Starlette app over the session, job and dataset objects.
+
+Every handler validates its input and answers a 4xx with ``{"error", "field"}`` for anything
+wrong (see docs/studio.md); nothing a request sends reaches NumPy unchecked. JSON endpoints
+insist on ``Content-Type: application/json`` (uploads on their own types): a page on another
+site cannot send those to the studio without a CORS preflight, which the studio never grants.
+"""
+import asyncio
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.responses import (FileResponse, JSONResponse, Response, StreamingResponse)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .. import io as ournn_io
+from ..errors import OurnnError
+from ..models import get_model, list_models
+from .datasets import CSV_MAX_BYTES, Registry, parse_csv
+from .jobs import Job, Session
+from .spec import SpecError, build, check_layers, check_setup, export_script, layers_of, options
+
+STATIC = os.path.join(os.path.dirname(__file__), "static")
+COOKIE = "ournn_session"
+JSON_MAX_BYTES = 1024 * 1024
+CKPT_MAX_BYTES = 512 * 1024 * 1024
+MAX_JOBS = 2                     # training jobs running at once on the server
+MAX_SESSIONS = 200
+MAX_CSV_PER_SESSION = 8
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+ZOO_FOR_IMAGES = ("mlp", "lenet5", "cnn", "seed_alexnet", "kerascnn")
+
+
+class HTTPError(Exception):
+    def __init__(self, status, message, field=None):
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+class Studio:
+    """The state behind the app: sessions, datasets, the folder for runs and models."""
+
+    def __init__(self, workdir="studio-runs", data_dir=None):
+        self.workdir = os.path.abspath(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.registry = Registry(data_dir)
+        self.sessions = {}
+        self.lock = threading.Lock()
+        self.closing = False
+        _remove_partial_files(self.workdir)
+
+    # ----- sessions -----
+    def session(self, request):
+        """The request's session and whether it is new (then the cookie must be set)."""
+        sid = request.cookies.get(COOKIE)
+        with self.lock:
+            if sid in self.sessions:
+                s = self.sessions[sid]
+                s.touched = time.time()
+                return s, False
+            if len(self.sessions) >= MAX_SESSIONS:
+                self._forget_idle_session()
+            s = Session(uuid.uuid4().hex)
+            self.sessions[s.id] = s
+            return s, True
+
+    def _forget_idle_session(self):
+        idle = [s for s in self.sessions.values() if not (s.job and s.job.active)]
+        if not idle:
+            raise HTTPError(503, "the studio has too many sessions; try again later")
+        del self.sessions[min(idle, key=lambda s: s.touched).id]
+
+    def running_jobs(self):
+        return [s.job for s in list(self.sessions.values()) if s.job and s.job.active]
+
+    def dataset(self, session, name, field="dataset"):
+        ds = session.datasets.get(name) if isinstance(name, str) else None
+        if ds is None and isinstance(name, str):
+            try:
+                ds = self.registry.get(name)
+            except OurnnError as e:
+                raise HTTPError(500, f"dataset {name!r} could not be loaded: {e}", field)
+        if ds is None:
+            known = list(Registry.NAMES) + list(session.datasets)
+            raise HTTPError(404, f"unknown dataset {name!r}; known: {', '.join(known)}", field)
+        return ds
+
+    def datasets_for(self, session):
+        return {**{n: _Lazy(self, n) for n in Registry.NAMES}, **session.datasets}
+
+    def shutdown(self, timeout=60):
+        """Stop every job (each saves a complete last.ckpt) and wait for them."""
+        self.closing = True
+        jobs = self.running_jobs()
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.join(timeout)
+
+
+class _Lazy:
+    """A built-in dataset's size without loading it (for setup validation)."""
+
+    def __init__(self, studio, name):
+        self.train_size = studio.registry.describe(name)["train_size"]
+
+
+def _remove_partial_files(folder):
+    """Temporary files of writes that a killed process left behind (never a checkpoint:
+    checkpoints are written to a temporary name and renamed when complete)."""
+    for root, _, files in os.walk(folder):
+        for f in files:
+            if f.startswith(".tmp-") and f.endswith(".part"):
+                try:
+                    os.unlink(os.path.join(root, f))
+                except OSError:
+                    pass
+
+
+# ---------------------------------------------------------------- request helpers
+async def _body(request, limit, types):
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in types:
+        raise HTTPError(415, f"send the body as {' or '.join(types)}, not "
+                             f"{ctype or 'no content type'}")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, f"the body is larger than {limit // 1024 ** 2} MB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPError(413, f"the body is larger than {limit // 1024 ** 2} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json(request):
+    raw = await _body(request, JSON_MAX_BYTES, ("application/json",))
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise HTTPError(400, f"the body is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise HTTPError(400, "the body must be a JSON object")
+    return data
+
+
+def _name(value, field="name"):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise HTTPError(400, f"{field} must be 1-64 letters, digits, '_', '-' or '.', "
+                             f"not starting with '.' or '-' (got {value!r})", field)
+    return value
+
+
+def endpoint(handler):
+    """Wrap ``handler(request, studio, session)``: errors become JSON 4xx, new sessions get
+    their cookie."""
+    async def wrapped(request):
+        studio = request.app.state.studio
+        try:
+            session, new = studio.session(request)
+            response = await handler(request, studio, session)
+        except HTTPError as e:
+            response, new = JSONResponse({"error": e.message, "field": e.field}, e.status), False
+        except SpecError as e:
+            response, new = JSONResponse({"error": str(e), "field": e.field}, 400), False
+        if new:
+            response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
+        return response
+    return wrapped
+
+
+# ---------------------------------------------------------------- handlers
+@endpoint
+async def page(request, studio, session):
+    return FileResponse(os.path.join(STATIC, "index.html"),
+                        headers={"Cache-Control": "no-cache"})
+
+
+@endpoint
+async def get_options(request, studio, session):
+    out = options()
+    out["datasets"] = [studio.registry.describe(n) for n in Registry.NAMES]
+    out["datasets"] += [ds.info() for ds in session.datasets.values()]
+    out["zoo"] = [m for m in ZOO_FOR_IMAGES if m in list_models()]
+    return JSONResponse(out)
+
+
+@endpoint
+async def samples(request, studio, session):
+    ds = studio.dataset(session, request.path_params["name"])
+    try:
+        n = int(request.query_params.get("n", 24))
+    except ValueError:
+        raise HTTPError(400, "n must be a whole number", "n") from None
+    return JSONResponse(ds.samples(n))
+
+
+def _check(studio, session, data, batch_size=1):
+    ds = studio.dataset(session, data.get("dataset"))
+    layers = check_layers(data.get("layers"))
+    model, rows, error = build(layers, ds.input_shape, len(ds.classes), batch_size)
+    return ds, layers, model, rows, error
+
+
+@endpoint
+async def model_check(request, studio, session):
+    data = await _json(request)
+    ds, layers, model, rows, error = await asyncio.to_thread(_check, studio, session, data)
+    if error:
+        return JSONResponse({"ok": False, "rows": rows, "error": error})
+    svg = await asyncio.to_thread(_graph_svg, model, ds.input_shape)
+    return JSONResponse({"ok": True, "rows": rows, "total_params": sum(r["params"] for r in rows),
+                         "input_shape": ds.input_shape, "output_shape": rows[-1]["shape"],
+                         "svg": svg})
+
+
+def _graph_svg(model, input_shape):
+    from ..viz.graph import model_svg
+    return model_svg(model, input_shape, show_ops=False)
+
+
+@endpoint
+async def zoo(request, studio, session):
+    name = request.path_params["name"]
+    if name not in ZOO_FOR_IMAGES:
+        raise HTTPError(404, f"unknown zoo model {name!r}; choose one of "
+                             f"{', '.join(ZOO_FOR_IMAGES)}", "name")
+    ds = studio.dataset(session, request.query_params.get("dataset", "mnist"))
+    if ds.kind != "image":
+        raise HTTPError(400, f"zoo model {name} takes 28x28 images; {ds.label} is not an "
+                             "image dataset", "dataset")
+    model = get_model(name, num_classes=len(ds.classes))
+    return JSONResponse({"layers": layers_of(model)})
+
+
+@endpoint
+async def train(request, studio, session):
+    data = await _json(request)
+    if session.job and session.job.active:
+        raise HTTPError(409, "a training job is already running in this session: stop it "
+                             "first")
+    if len(studio.running_jobs()) >= MAX_JOBS:
+        raise HTTPError(503, f"the server is already running {MAX_JOBS} training jobs; try "
+                             "again when one ends")
+    if studio.closing:
+        raise HTTPError(503, "the studio is shutting down")
+    setup = check_setup(data, studio.datasets_for(session))
+    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
+    from .. import random as _random
+    _random.manual_seed(setup["seed"])           # the same setup gives the same initial weights
+    model, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes),
+                               setup["batch_size"])
+    if error:
+        raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",
+                        f"layers[{error['index']}]")
+    folder = os.path.join(studio.workdir, "runs", session.id[:12], time.strftime(
+        "%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6])
+    job = Job(setup, ds, model, folder, session.channel)
+    session.job, session.model = job, model
+    session.model_info = {"setup": setup, "dataset": ds}
+    session.channel.publish("snapshot", {"job": job.snapshot()})
+    job.start()
+    return JSONResponse({"job": job.status()}, 202)
+
+
+def _control(action):
+    @endpoint
+    async def handler(request, studio, session):
+        job = session.job
+        if job is None or not job.active:
+            raise HTTPError(409, f"there is no running training job to {action}")
+        getattr(job, action)()
+        return JSONResponse({"job": job.status()})
+    return handler
+
+
+@endpoint
+async def get_job(request, studio, session):
+    return JSONResponse({"job": session.job.snapshot() if session.job else None})
+
+
+async def events(request):
+    studio = request.app.state.studio
+    session, new = studio.session(request)
+
+    def message(event, data, event_id=None):
+        head = f"id: {event_id}\n" if event_id else ""
+        return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
+
+    async def stream():
+        last = session.channel.last_id
+        job = session.job
+        yield message("snapshot", {"job": job.snapshot() if job else None})
+        quiet = time.monotonic()
+        while not studio.closing:
+            new_events = session.channel.since(last)
+            for event_id, event, data in new_events:
+                last = event_id
+                yield message(event, data, event_id)
+            if new_events:
+                quiet = time.monotonic()
+            elif time.monotonic() - quiet > 15:
+                quiet = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(0.1)
+
+    response = StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache",
+                                          "X-Accel-Buffering": "no"})
+    if new:
+        response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
+    return response
+
+
+def _current_model(session):
+    if session.model is None:
+        raise HTTPError(409, "there is no model yet: train one or load a checkpoint")
+    return session.model, session.model_info
+
+
+def _on_model(session, fn):
+    """Run ``fn(model)`` safely: between two training steps when the model is training."""
+    model, info = _current_model(session)
+    job = session.job
+    if job is not None and job.model is model:
+        return job.call(lambda: fn(model))
+    return fn(model)
+
+
+@endpoint
+async def predict(request, studio, session):
+    data = await _json(request)
+    model, info = _current_model(session)
+    ds = info["dataset"]
+    if "pixels" in data:
+        if ds.kind != "image":
+            raise HTTPError(400, f"the model was trained on {ds.label}, which takes "
+                                 f"{ds.input_shape[0]} numbers, not a drawing", "pixels")
+        x = _drawing(data["pixels"])
+    elif "features" in data:
+        f = data["features"]
+        if (not isinstance(f, list) or len(f) != int(np.prod(ds.input_shape)) or
+                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f)):
+            raise HTTPError(400, f"features must be a list of {int(np.prod(ds.input_shape))} "
+                                 "numbers", "features")
+        x = np.asarray(f, dtype=np.float32).reshape([1] + ds.input_shape)
+    else:
+        raise HTTPError(400, "send {\"pixels\": [[...]]} (a drawing) or {\"features\": [...]}")
+    logits = await asyncio.to_thread(_on_model, session, lambda m: m.predict(x))
+    z = np.exp(logits[0] - logits[0].max())
+    probs = z / z.sum()
+    return JSONResponse({"probabilities": [float(p) for p in probs], "classes": ds.classes,
+                         "prediction": int(probs.argmax())})
+
+
+def _drawing(pixels):
+    """A drawing (nested lists, ink = 1) -> a (1, 1, 28, 28) MNIST-style batch."""
+    try:
+        arr = np.asarray(pixels, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise HTTPError(400, "pixels must be a rectangular 2-D list of numbers", "pixels") \
+            from None
+    if arr.ndim != 2 or not (8 <= arr.shape[0] <= 512 and 8 <= arr.shape[1] <= 512):
+        raise HTTPError(400, f"pixels must be a 2-D list from 8x8 to 512x512, got shape "
+                             f"{list(arr.shape)}", "pixels")
+    if not np.isfinite(arr).all():
+        raise HTTPError(400, "pixels must be finite numbers", "pixels")
+    from ..data.images import to_mnist_array
+    from ..errors import DatasetError
+    try:
+        digit = to_mnist_array(np.clip(arr, 0, 1))
+    except DatasetError as e:
+        raise HTTPError(400, f"{e}: draw something first", "pixels") from None
+    return digit[None, None]
+
+
+def _model_path(studio, name):
+    return os.path.join(studio.workdir, "models", _name(name) + ".ckpt")
+
+
+@endpoint
+async def save_model(request, studio, session):
+    data = await _json(request)
+    path = _model_path(studio, data.get("name", "model"))
+    model, info = _current_model(session)
+    ds = info["dataset"]
+    payload = {"classes": ds.classes, "input_shape": ds.input_shape,
+               "studio_setup": info["setup"]}
+    if ds.kind == "image":
+        payload["dataset"] = ds.name
+
+    def write(m):
+        ournn_io.save({"model": m, **payload}, path)
+    await asyncio.to_thread(_on_model, session, write)
+    name = os.path.basename(path)[:-5]
+    return JSONResponse({"path": path, "download": f"/api/model/download?name={name}"})
+
+
+@endpoint
+async def download_model(request, studio, session):
+    path = _model_path(studio, request.query_params.get("name"))
+    if not os.path.exists(path):
+        raise HTTPError(404, f"no saved model named {os.path.basename(path)[:-5]!r}", "name")
+    return FileResponse(path, media_type="application/octet-stream",
+                        filename=os.path.basename(path))
+
+
+@endpoint
+async def load_model(request, studio, session):
+    if session.job and session.job.active:
+        raise HTTPError(409, "stop the training job before loading a model")
+    raw = await _body(request, CKPT_MAX_BYTES, ("application/octet-stream",))
+    if not raw:
+        raise HTTPError(400, "the body is empty: send the bytes of a .ckpt file", "file")
+    result = await asyncio.to_thread(_read_checkpoint, studio, session, raw)
+    return JSONResponse(result)
+
+
+def _read_checkpoint(studio, session, raw):
+    from ..train.run import load_model as read_model
+    folder = os.path.join(studio.workdir, "uploads")
+    os.makedirs(folder, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        try:
+            model, meta = read_model(path)      # .npz, read with allow_pickle=False
+        except OurnnError as e:
+            raise HTTPError(400, str(e).replace(path, "the uploaded file"), "file") from None
+    finally:
+        os.unlink(path)
+    try:
+        layers = layers_of(model)
+    except SpecError as e:
+        raise HTTPError(400, f"the checkpoint's model cannot be shown in the studio: {e}",
+                        "file") from None
+    setup = dict(meta.get("studio_setup") or {})
+    name = setup.get("dataset") or meta.get("dataset") or "mnist"
+    ds = session.datasets.get(name) or studio.registry.get(name)
+    if ds is None:
+        raise HTTPError(400, f"the checkpoint was trained on {name!r}, which this session "
+                             "does not have (upload that CSV first)", "file")
+    input_shape = meta.get("input_shape")
+    if input_shape is not None and list(input_shape) != ds.input_shape:
+        raise HTTPError(400, f"the checkpoint takes inputs of shape {list(input_shape)}, "
+                             f"{ds.label} has {ds.input_shape}", "file")
+    _, rows, error = build(layers, ds.input_shape, len(ds.classes))
+    if error:
+        raise HTTPError(400, f"the checkpoint's model does not fit {ds.label}: "
+                             f"{error['message']}", "file")
+    setup.update(dataset=ds.name, layers=layers)
+    session.model = model
+    session.model_info = {"setup": setup, "dataset": ds}
+    return {"setup": setup, "dataset": ds.name,
+            "total_params": int(sum(p.size for p in model.parameters()))}
+
+
+@endpoint
+async def export(request, studio, session):
+    data = await _json(request)
+    setup = check_setup(data, studio.datasets_for(session))
+    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
+    _, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes))
+    if error:
+        raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",
+                        f"layers[{error['index']}]")
+    script = export_script(setup, ds, rows)
+    return Response(script, media_type="text/x-python", headers={
+        "Content-Disposition": f'attachment; filename="{ds.file_stem}_studio.py"'})
+
+
+@endpoint
+async def upload_csv(request, studio, session):
+    raw = await _body(request, CSV_MAX_BYTES, ("text/csv", "text/plain",
+                                               "application/vnd.ms-excel"))
+    name = request.query_params.get("name") or "upload.csv"
+    name = os.path.basename(name)[:80] or "upload.csv"
+    label = request.query_params.get("label") or None
+    ds = await asyncio.to_thread(parse_csv, raw, name, label)
+    if len(session.datasets) >= MAX_CSV_PER_SESSION and ds.name not in session.datasets:
+        oldest = next(iter(session.datasets))
+        del session.datasets[oldest]
+    session.datasets[ds.name] = ds
+    return JSONResponse({"dataset": ds.info()})
+
+
+async def not_found(request, exc):
+    return JSONResponse({"error": f"no such page: {request.url.path}", "field": None}, 404)
+
+
+async def server_error(request, exc):
+    return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}",
+                         "field": None}, 500)
+
+
+def create_app(workdir="studio-runs", data_dir=None):
+    """The studio as an ASGI app (serve it with any ASGI server, e.g. uvicorn)."""
+    studio = Studio(workdir, data_dir)
+    routes = [
+        Route("/", page),
+        Route("/api/options", get_options),
+        Route("/api/datasets/{name}/samples", samples),
+        Route("/api/model/check", model_check, methods=["POST"]),
+        Route("/api/zoo/{name}", zoo),
+        Route("/api/train", train, methods=["POST"]),
+        Route("/api/train/pause", _control("pause"), methods=["POST"]),
+        Route("/api/train/resume", _control("resume"), methods=["POST"]),
+        Route("/api/train/stop", _control("stop"), methods=["POST"]),
+        Route("/api/job", get_job),
+        Route("/api/events", events),
+        Route("/api/predict", predict, methods=["POST"]),
+        Route("/api/model/save", save_model, methods=["POST"]),
+        Route("/api/model/download", download_model),
+        Route("/api/model/load", load_model, methods=["POST"]),
+        Route("/api/export", export, methods=["POST"]),
+        Route("/api/csv", upload_csv, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: _method,
+                                                       500: server_error})
+    app.state.studio = studio
+    return app
+
+
+async def _method(request, exc):
+    return JSONResponse({"error": f"{request.method} is not allowed on {request.url.path}",
+                         "field": None}, 405)

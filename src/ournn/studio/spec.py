@@ -1,0 +1,346 @@
+"""A studio setup as data: the layers a person builds in the page, checked and turned into an
+``nn.Sequential``.
+
+A layer is a flat dict, ``{"type": "Linear", "out_features": 128}``; input sizes are inferred
+from the layer before (as in Keras), so the page never asks for them. Every number is bounded
+(``LIMITS``) so that a request cannot ask the server for an absurd amount of memory or time.
+Anything wrong raises ``SpecError`` naming the field, which the server turns into a 400.
+"""
+import math
+
+import numpy as np
+
+from .. import nn
+from ..errors import OurnnError
+
+LIMITS = {
+    "max_layers": 64, "max_units": 4096, "max_channels": 512, "max_epochs": 500,
+    "max_batch_size": 4096, "max_params": 20_000_000,
+    # activations of one training batch (forward values, float32), a guard on memory
+    "max_batch_activation_bytes": 2 * 1024 ** 3,
+}
+
+# type -> {param: (kind, min, max, default)}; kind is "int", "float", "bool" or "int?"
+# (an int or null). Bounds are inclusive except Dropout's p < 1.
+LAYERS = {
+    "Linear": {"out_features": ("int", 1, LIMITS["max_units"], 128), "bias": ("bool", 0, 1, True)},
+    "Conv2d": {"out_channels": ("int", 1, LIMITS["max_channels"], 16),
+               "kernel_size": ("int", 1, 15, 3), "stride": ("int", 1, 8, 1),
+               "padding": ("int", 0, 7, 0), "bias": ("bool", 0, 1, True)},
+    "MaxPool2d": {"kernel_size": ("int", 1, 8, 2), "stride": ("int?", 1, 8, None)},
+    "AvgPool2d": {"kernel_size": ("int", 1, 8, 2), "stride": ("int?", 1, 8, None)},
+    "BatchNorm": {},
+    "Dropout": {"p": ("float", 0.0, 0.99, 0.5)},
+    "Flatten": {},
+    "ReLU": {},
+    "LeakyReLU": {"negative_slope": ("float", 0.0, 1.0, 0.01)},
+    "Sigmoid": {},
+    "Tanh": {},
+    "GELU": {},
+}
+OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
+
+SETUP_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 3,
+                  "train_size": None, "seed": 0}
+
+
+class SpecError(OurnnError, ValueError):
+    """A setup or layer that is malformed or out of bounds; ``field`` says where."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+def options():
+    """What the page may choose from: layer types with their parameters, and the limits."""
+    layers = {}
+    for name, params in LAYERS.items():
+        layers[name] = {p: {"type": kind, "min": lo, "max": hi, "default": default}
+                        for p, (kind, lo, hi, default) in params.items()}
+    return {"layers": layers, "optimizers": list(OPTIMIZERS), "limits": dict(LIMITS)}
+
+
+# ---------------------------------------------------------------- checking values
+def _number(value, kind, lo, hi, field):
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise SpecError(f"{field} must be true or false, got {value!r}", field)
+        return value
+    if kind == "int?" and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{field} must be a number, got {value!r}", field)
+    if kind in ("int", "int?"):
+        if float(value) != int(value):
+            raise SpecError(f"{field} must be a whole number, got {value!r}", field)
+        value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise SpecError(f"{field} must be finite, got {value!r}", field)
+    if not lo <= value <= hi:
+        raise SpecError(f"{field} must be between {lo} and {hi}, got {value}", field)
+    return value
+
+
+def check_layer(layer, index):
+    """A clean copy of one layer dict, with defaults filled in."""
+    where = f"layers[{index}]"
+    if not isinstance(layer, dict):
+        raise SpecError(f"{where} must be an object like {{\"type\": \"Linear\", ...}}", where)
+    kind = layer.get("type")
+    if kind not in LAYERS:
+        raise SpecError(f"{where}: unknown layer type {kind!r}; known: {', '.join(LAYERS)}",
+                        f"{where}.type")
+    params = LAYERS[kind]
+    unknown = sorted(set(layer) - set(params) - {"type"})
+    if unknown:
+        raise SpecError(f"{where} ({kind}): unknown parameter(s) {', '.join(unknown)}; "
+                        f"{kind} takes {', '.join(params) or 'none'}", f"{where}.{unknown[0]}")
+    clean = {"type": kind}
+    for name, (p_kind, lo, hi, default) in params.items():
+        value = layer.get(name, default)
+        clean[name] = _number(value, p_kind, lo, hi, f"{where}.{name}")
+    return clean
+
+
+def check_layers(layers):
+    if not isinstance(layers, list):
+        raise SpecError("layers must be a list", "layers")
+    if not layers:
+        raise SpecError("the network has no layers: add at least one Linear layer", "layers")
+    if len(layers) > LIMITS["max_layers"]:
+        raise SpecError(f"at most {LIMITS['max_layers']} layers, got {len(layers)}", "layers")
+    return [check_layer(layer, i) for i, layer in enumerate(layers)]
+
+
+def check_setup(setup, datasets):
+    """A clean setup dict; ``datasets`` maps names to dataset objects (for the name and the
+    training-set size)."""
+    if not isinstance(setup, dict):
+        raise SpecError("the setup must be a JSON object", None)
+    known = {"dataset", "layers"} | set(SETUP_DEFAULTS)
+    unknown = sorted(set(setup) - known)
+    if unknown:
+        raise SpecError(f"unknown setting(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(sorted(known))}", unknown[0])
+    name = setup.get("dataset")
+    if name not in datasets:
+        raise SpecError(f"unknown dataset {name!r}; choose one of {', '.join(datasets)}",
+                        "dataset")
+    clean = dict(SETUP_DEFAULTS)
+    clean.update({k: v for k, v in setup.items() if v is not None})
+    clean["dataset"] = name
+    clean["layers"] = check_layers(setup.get("layers"))
+    if clean["optimizer"] not in OPTIMIZERS:
+        raise SpecError(f"unknown optimizer {clean['optimizer']!r}; choose one of "
+                        f"{', '.join(OPTIMIZERS)}", "optimizer")
+    clean["lr"] = _number(clean["lr"], "float", 1e-8, 10.0, "lr")
+    clean["batch_size"] = _number(clean["batch_size"], "int", 1, LIMITS["max_batch_size"],
+                                  "batch_size")
+    clean["epochs"] = _number(clean["epochs"], "int", 1, LIMITS["max_epochs"], "epochs")
+    clean["seed"] = _number(clean["seed"], "int", 0, 2 ** 31 - 1, "seed")
+    size = datasets[name].train_size
+    if clean["train_size"] is not None:
+        clean["train_size"] = _number(clean["train_size"], "int", 1, size, "train_size")
+    return clean
+
+
+# ---------------------------------------------------------------- building
+def _build_one(layer, shape, num_classes):
+    """The ``nn`` module for ``layer`` given the input ``shape`` (without the batch)."""
+    kind = layer["type"]
+    if kind == "Linear":
+        if len(shape) != 1:
+            raise SpecError(f"Linear needs a flat input but gets shape {_fmt(shape)}: add a "
+                            "Flatten layer before it")
+        return nn.Linear(shape[0], layer["out_features"], bias=layer["bias"])
+    if kind == "Conv2d":
+        if len(shape) != 3:
+            raise SpecError(f"Conv2d needs an image input (channels, height, width) but gets "
+                            f"shape {_fmt(shape)}")
+        return nn.Conv2d(shape[0], layer["out_channels"], layer["kernel_size"],
+                         stride=layer["stride"], padding=layer["padding"], bias=layer["bias"])
+    if kind in ("MaxPool2d", "AvgPool2d"):
+        if len(shape) != 3:
+            raise SpecError(f"{kind} needs an image input (channels, height, width) but gets "
+                            f"shape {_fmt(shape)}")
+        return getattr(nn, kind)(layer["kernel_size"], stride=layer["stride"])
+    if kind == "BatchNorm":
+        if len(shape) == 1:
+            return nn.BatchNorm1d(shape[0])
+        if len(shape) == 3:
+            return nn.BatchNorm2d(shape[0])
+        raise SpecError(f"BatchNorm needs a flat or image input, gets shape {_fmt(shape)}")
+    if kind == "Dropout":
+        return nn.Dropout(layer["p"])
+    if kind == "LeakyReLU":
+        return nn.LeakyReLU(layer["negative_slope"])
+    return getattr(nn, kind)()
+
+
+def _fmt(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _title(layer, module, shape_in):
+    kind = layer["type"]
+    if kind == "Linear":
+        return f"Linear {shape_in[0]} -> {layer['out_features']}"
+    if kind == "Conv2d":
+        k, s, p = layer["kernel_size"], layer["stride"], layer["padding"]
+        extra = (f" /{s}" if s != 1 else "") + (f" pad {p}" if p else "")
+        return f"Conv2d {shape_in[0]} -> {layer['out_channels']}, {k}x{k}{extra}"
+    if kind in ("MaxPool2d", "AvgPool2d"):
+        return f"{kind} {layer['kernel_size']}x{layer['kernel_size']}"
+    if kind == "Dropout":
+        return f"Dropout p={layer['p']:g}"
+    return type(module).__name__
+
+
+def build(layers, input_shape, num_classes, batch_size=1):
+    """Build the layers for ``input_shape``, checking shapes layer by layer.
+
+    Returns ``(model, rows, error)``: ``rows`` describe the layers that fit; ``error`` is None
+    or ``{"index", "message"}`` for the first layer where shapes stop fitting (then ``model`` is
+    None). The check runs each layer forward on zeros, so it is the same check as
+    ``model.summary``."""
+    from ..autograd.function import no_grad
+    from ..tensor import Tensor
+    rows, modules = [], []
+    shape = tuple(input_shape)
+    x = Tensor(np.zeros((1,) + shape, dtype=np.float32))
+    total = 0
+    act_elems = int(np.prod(shape))
+    for i, layer in enumerate(layers):
+        try:
+            module = _build_one(layer, shape, num_classes)
+            module.eval()
+            with no_grad():
+                y = module(x)
+        except (SpecError, OurnnError, ValueError) as e:
+            return None, rows, {"index": i, "message": f"{layer['type']}: {e}"}
+        new_shape = tuple(y.shape[1:])
+        if 0 in new_shape:
+            return None, rows, {"index": i, "message":
+                                f"{layer['type']}: the output would be empty {_fmt(new_shape)}; "
+                                f"the input {_fmt(shape)} is too small"}
+        params = sum(p.size for p in module.parameters())
+        total += params
+        act_elems += int(np.prod(new_shape))
+        if total > LIMITS["max_params"]:
+            return None, rows, {"index": i, "message":
+                                f"{layer['type']}: the network would have {total:,} parameters; "
+                                f"the studio allows {LIMITS['max_params']:,}"}
+        rows.append({"index": i, "type": layer["type"], "title": _title(layer, module, shape),
+                     "shape": list(new_shape), "params": int(params)})
+        modules.append(module)
+        shape, x = new_shape, y
+    if shape != (num_classes,):
+        last = len(layers) - 1
+        return None, rows, {"index": last, "message":
+                            f"the network ends with shape {_fmt(shape)}, but the dataset has "
+                            f"{num_classes} classes: end with Linear(out_features="
+                            f"{num_classes})"}
+    need = act_elems * 4 * batch_size
+    if need > LIMITS["max_batch_activation_bytes"]:
+        return None, rows, {"index": len(layers) - 1, "message":
+                            f"one batch of {batch_size} would need {need / 2 ** 30:.1f} GiB of "
+                            "activations; use a smaller batch or smaller layers"}
+    model = nn.Sequential(*modules)
+    return model, rows, None
+
+
+# ---------------------------------------------------------------- back to layers
+def layers_of(model):
+    """The studio layer list of an ``nn.Sequential`` of supported layers (for zoo models and
+    loaded checkpoints); raises SpecError for anything else."""
+    if not isinstance(model, nn.Sequential):
+        raise SpecError(f"the studio edits Sequential models; this is {type(model).__name__}")
+    out = []
+    for m in model:
+        kind = type(m).__name__
+        if kind == "Linear":
+            out.append({"type": kind, "out_features": m.out_features,
+                        "bias": m.bias is not None})
+        elif kind == "Conv2d":
+            k, s, p = (m.kernel_size, m.stride, m.padding)
+            if len({*_pair(k)}) > 1 or len({*_pair(s)}) > 1 or len({*_pair(p)}) > 1:
+                raise SpecError("the studio supports square kernels, strides and paddings")
+            out.append({"type": kind, "out_channels": m.out_channels,
+                        "kernel_size": _pair(k)[0], "stride": _pair(s)[0],
+                        "padding": _pair(p)[0], "bias": m.bias is not None})
+        elif kind in ("MaxPool2d", "AvgPool2d"):
+            k, s = _pair(m.kernel_size)[0], _pair(m.stride)[0]
+            out.append({"type": kind, "kernel_size": k, "stride": None if s == k else s})
+        elif kind in ("BatchNorm1d", "BatchNorm2d"):
+            out.append({"type": "BatchNorm"})
+        elif kind == "Dropout":
+            out.append({"type": kind, "p": float(m.p)})
+        elif kind == "LeakyReLU":
+            out.append({"type": kind, "negative_slope": float(m.negative_slope)})
+        elif kind in LAYERS:
+            out.append({"type": kind})
+        else:
+            raise SpecError(f"the studio has no {kind} layer")
+    return out
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+# ---------------------------------------------------------------- export
+def _layer_code(layer, shape):
+    kind = layer["type"]
+    if kind == "Linear":
+        bias = "" if layer["bias"] else ", bias=False"
+        return f"nn.Linear({shape[0]}, {layer['out_features']}{bias})"
+    if kind == "Conv2d":
+        args = [str(shape[0]), str(layer["out_channels"]), str(layer["kernel_size"])]
+        if layer["stride"] != 1:
+            args.append(f"stride={layer['stride']}")
+        if layer["padding"]:
+            args.append(f"padding={layer['padding']}")
+        if not layer["bias"]:
+            args.append("bias=False")
+        return f"nn.Conv2d({', '.join(args)})"
+    if kind in ("MaxPool2d", "AvgPool2d"):
+        stride = "" if layer["stride"] is None else f", stride={layer['stride']}"
+        return f"nn.{kind}({layer['kernel_size']}{stride})"
+    if kind == "BatchNorm":
+        return f"nn.BatchNorm{1 if len(shape) == 1 else 2}d({shape[0]})"
+    if kind == "Dropout":
+        return f"nn.Dropout({layer['p']:g})"
+    if kind == "LeakyReLU":
+        return f"nn.LeakyReLU({layer['negative_slope']:g})"
+    return f"nn.{kind}()"
+
+
+def export_script(setup, dataset, rows):
+    """A short, runnable ournn script that rebuilds the network of ``setup`` and trains it."""
+    shapes = [tuple(dataset.input_shape)] + [tuple(r["shape"]) for r in rows]
+    lines = [_layer_code(layer, shapes[i]) for i, layer in enumerate(setup["layers"])]
+    body = ",\n    ".join(lines)
+    data = dataset.python_loader()
+    limit = ""
+    if setup.get("train_size"):
+        limit = f"x, y = x[:{setup['train_size']}], y[:{setup['train_size']}]\n"
+    return f'''"""{dataset.label}: the network built in ournn studio, trained with ournn.fit."""
+import ournn
+from ournn import nn
+
+{data}{limit}
+ournn.manual_seed({setup["seed"]})
+model = nn.Sequential(
+    {body},
+)
+model.summary(input_shape={tuple(dataset.input_shape)!r})
+
+history = model.fit((x, y), epochs={setup["epochs"]}, batch_size={setup["batch_size"]},
+                    optimizer="{setup["optimizer"]}", lr={setup["lr"]!r},
+                    validation_data=(test_x, test_y))
+print(model.evaluate((test_x, test_y)))
+ournn.save(model, "{dataset.file_stem}-model.ckpt")
+'''
