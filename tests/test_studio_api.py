@@ -1,0 +1,441 @@
+"""The studio's HTTP API against a real server: setups, bad input (always a 4xx with a message,
+never a crash), sessions shared by tabs, training, events, predictions, save/load, export, CSV."""
+import concurrent.futures
+import io
+import json
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from studio_server import Client, ThreadServer, start_cli_server  # noqa: E402
+
+MLP = [{"type": "Flatten"}, {"type": "Linear", "out_features": 32}, {"type": "ReLU"},
+       {"type": "Linear", "out_features": 10}]
+TOY = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"},
+       {"type": "Linear", "out_features": 2}]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = ThreadServer(tmp_path_factory.mktemp("studio"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(server):
+    return Client(server.url)
+
+
+def assert_error(status, body, code, *words):
+    assert status == code, body
+    assert set(body) == {"error", "field"}, body
+    for w in words:
+        assert w in body["error"] or w == body["field"], (w, body)
+
+
+# ---------------------------------------------------------------- reading
+def test_page_options_and_cookie(client):
+    status, html = client.get("/")
+    assert status == 200 and b"<html" in html.lower()
+    assert any(c.name == "ournn_session" for c in client.jar)
+    status, opts = client.get("/api/options")
+    names = [d["name"] for d in opts["datasets"]]
+    assert names[:6] == ["mnist", "fashion-mnist", "moons", "circles", "spirals", "xor"]
+    assert {"Linear", "Conv2d", "MaxPool2d", "BatchNorm", "Dropout", "ReLU"} <= set(opts["layers"])
+    assert opts["layers"]["Linear"]["out_features"]["max"] == opts["limits"]["max_units"]
+    assert "cnn" in opts["zoo"] and "adam" in opts["optimizers"]
+
+
+def test_samples(client):
+    status, s = client.get("/api/datasets/fashion-mnist/samples?n=5")
+    assert status == 200 and s["kind"] == "image" and len(s["images"]) == 5
+    assert len(s["images"][0]) == 784 and max(s["images"][0]) <= 255
+    assert s["classes"][0] == "T-shirt/top"
+    status, s = client.get("/api/datasets/spirals/samples")
+    assert s["kind"] == "points" and len(s["x"][0]) == 2 and set(s["y"]) == {0, 1, 2}
+    assert_error(*client.get("/api/datasets/cifar/samples"), 404, "cifar")
+    assert_error(*client.get("/api/datasets/moons/samples?n=x"), 400, "n")
+
+
+# ---------------------------------------------------------------- checking a network
+def test_check_ok_and_the_graph(client):
+    status, r = client.post("/api/model/check", {"dataset": "mnist", "layers": MLP})
+    assert status == 200 and r["ok"], r
+    assert [row["shape"] for row in r["rows"]] == [[784], [32], [32], [10]]
+    assert r["total_params"] == 784 * 32 + 32 + 32 * 10 + 10
+    assert r["svg"].startswith("<svg") and "Linear" in r["svg"]
+
+
+def test_check_names_the_layer_where_shapes_stop_fitting(client):
+    layers = [{"type": "Conv2d", "out_channels": 8, "kernel_size": 3}, {"type": "Flatten"},
+              {"type": "MaxPool2d"}, {"type": "Linear", "out_features": 10}]
+    status, r = client.post("/api/model/check", {"dataset": "mnist", "layers": layers})
+    assert status == 200 and not r["ok"]
+    assert r["error"]["index"] == 2 and "MaxPool2d" in r["error"]["message"]
+    assert [row["shape"] for row in r["rows"]] == [[8, 26, 26], [5408]]
+    # a kernel larger than the image
+    layers = [{"type": "Conv2d", "out_channels": 4, "kernel_size": 15},
+              {"type": "Conv2d", "out_channels": 4, "kernel_size": 15}]
+    status, r = client.post("/api/model/check", {"dataset": "mnist", "layers": layers})
+    assert not r["ok"] and r["error"]["index"] == 1
+    # the output must match the classes
+    status, r = client.post("/api/model/check", {"dataset": "moons", "layers": TOY[:2]})
+    assert not r["ok"] and "2 classes" in r["error"]["message"]
+
+
+def test_bad_layers_are_400_with_the_field(client):
+    def check(layers, *words):
+        assert_error(*client.post("/api/model/check", {"dataset": "mnist", "layers": layers}),
+                     400, *words)
+    check([{"type": "Transformer"}], "unknown layer type", "layers[0].type")
+    check([{"type": "Flatten"}, {"type": "Linear", "out_features": 10 ** 9}],
+          "layers[1].out_features", "between")
+    check([{"type": "Linear", "out_features": "ten"}], "must be a number")
+    check([{"type": "Linear", "out_features": 2.5}], "whole number")
+    check([{"type": "Dropout", "p": 1.0}], "layers[0].p")
+    check([{"type": "Linear", "units": 3}], "unknown parameter")
+    check([{"type": "ReLU"}] * 65, "at most 64 layers")
+    check([], "no layers")
+    check("Linear", "must be a list")
+    check([["Linear", 3]], "must be an object")
+
+
+def test_too_many_parameters_is_refused(client):
+    layers = [{"type": "Flatten"}] + [{"type": "Linear", "out_features": 4096}] * 3 + \
+             [{"type": "Linear", "out_features": 10}]
+    status, r = client.post("/api/model/check", {"dataset": "mnist", "layers": layers})
+    assert not r["ok"] and "parameters" in r["error"]["message"] and r["error"]["index"] == 3
+
+
+def test_malformed_requests(client):
+    assert_error(*client.post("/api/model/check", "{not json", content_type="application/json"),
+                 400, "not valid JSON")
+    assert_error(*client.post("/api/model/check", "[1, 2]", content_type="application/json"),
+                 400, "JSON object")
+    assert_error(*client.post("/api/model/check", "dataset=mnist",
+                              content_type="application/x-www-form-urlencoded"), 415)
+    assert_error(*client.post("/api/model/check", b"\xff\xfe", content_type="application/json"),
+                 400, "not valid JSON")
+    # a body declared larger than the limit is refused before it is read
+    with socket.create_connection(("127.0.0.1", int(client.base.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(b"POST /api/model/check HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 5000000\r\n\r\n{")
+        sock.settimeout(10)
+        reply = b""
+        while not reply.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        reply = reply.decode()
+    assert reply.startswith("HTTP/1.1 413") and "larger than 1 MB" in reply
+    assert_error(*client.get("/api/nothing"), 404)
+    assert_error(*client.get("/api/train"), 405)
+    assert_error(*client.post("/api/model/check", {"dataset": "imagenet", "layers": MLP}), 404,
+                 "imagenet")
+    assert_error(*client.get("/api/zoo/resnet"), 404, "resnet")
+    assert_error(*client.get("/api/zoo/cnn?dataset=moons"), 400, "not an image dataset")
+
+
+def test_zoo_layers_check_and_match_the_zoo_model(client):
+    from ournn.models import get_model
+    for name in ("cnn", "lenet5"):
+        status, r = client.get(f"/api/zoo/{name}?dataset=fashion-mnist")
+        assert status == 200
+        status, c = client.post("/api/model/check", {"dataset": "fashion-mnist",
+                                                     "layers": r["layers"]})
+        assert c["ok"], c
+        assert c["total_params"] == sum(p.size for p in get_model(name).parameters())
+
+
+@pytest.mark.parametrize("setup, words", [
+    ({"epochs": 0}, ("epochs", "between")),
+    ({"epochs": 10 ** 6}, ("epochs",)),
+    ({"batch_size": -1}, ("batch_size",)),
+    ({"lr": "fast"}, ("lr", "must be a number")),
+    ({"lr": 0}, ("lr",)),
+    ({"optimizer": "lbfgs"}, ("unknown optimizer",)),
+    ({"train_size": 70000}, ("train_size",)),
+    ({"colour": "red"}, ("unknown setting",)),
+])
+def test_bad_training_setups(client, setup, words):
+    body = {"dataset": "mnist", "layers": MLP, **setup}
+    assert_error(*client.post("/api/train", body), 400, *words)
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused(client):
+    layers = [{"type": "Conv2d", "out_channels": 512, "kernel_size": 3, "padding": 1},
+              {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]
+    status, r = client.post("/api/train", {"dataset": "mnist", "layers": layers,
+                                           "batch_size": 4096})
+    assert_error(status, r, 400)
+    assert "GiB" in r["error"] or "parameters" in r["error"]
+
+
+# ---------------------------------------------------------------- training
+def test_train_events_tabs_predict_save_load(server, client, tmp_path):
+    # no model yet
+    assert_error(*client.post("/api/predict", {"pixels": [[0.0] * 28] * 28}), 409, "no model")
+    assert_error(*client.post("/api/train/stop"), 409)
+    setup = {"dataset": "mnist", "layers": MLP, "epochs": 2, "train_size": 2000,
+             "batch_size": 50}
+    # a second tab of the same browser listens to the events before the job starts
+    tab2 = Client(server.url)
+    tab2.jar = client.jar
+    tab2.opener = client.opener
+    stream = concurrent.futures.ThreadPoolExecutor(1).submit(tab2.events, "done")
+    time.sleep(0.5)
+    status, r = client.post("/api/train", setup)
+    assert status == 202 and r["job"]["state"] == "running"
+    # the second tab sees the job; another browser does not
+    assert tab2.get("/api/job")[1]["job"]["id"] == r["job"]["id"]
+    other = Client(server.url)
+    assert other.get("/api/job")[1]["job"] is None
+    assert_error(*client.post("/api/train", setup), 409, "already running")
+    events = stream.result(120)
+    names = [e for e, _ in events]
+    assert names[0] == "snapshot" and names[-1] == "done"
+    assert names.count("epoch") == 2 and "batch" in names and "confusion" in names
+    epochs = [d for e, d in events if e == "epoch"]
+    assert epochs[1]["loss"] < epochs[0]["loss"]
+    confusion = [d for e, d in events if e == "confusion"][-1]
+    assert np.sum(confusion["matrix"]) == confusion["samples"]
+    job = client.wait_job()
+    assert job["state"] == "done" and job["history"]["epoch"] == [1, 2]
+    assert job["history"]["val_accuracy"][-1] > 0.8
+    assert len(job["steps"]["loss"]) == 80
+    assert os.path.exists(job["checkpoint"])
+
+    # a drawn "1": a vertical bar
+    drawing = np.zeros((56, 56))
+    drawing[8:48, 26:31] = 1
+    status, p = client.post("/api/predict", {"pixels": drawing.tolist()})
+    assert status == 200 and abs(sum(p["probabilities"]) - 1) < 1e-5
+    assert len(p["classes"]) == 10 and p["prediction"] == int(np.argmax(p["probabilities"]))
+    assert_error(*client.post("/api/predict", {"pixels": [[0.0] * 28] * 28}), 400, "blank")
+    assert_error(*client.post("/api/predict", {"pixels": [[1, 2], [3]]}), 400, "pixels")
+    assert_error(*client.post("/api/predict", {"pixels": [[0.5] * 2000] * 2}), 400, "pixels")
+    assert_error(*client.post("/api/predict", {"features": [1, 2]}), 400, "784")
+    assert_error(*client.post("/api/predict", {}), 400)
+
+    # save, download, and load back in a fresh session
+    assert_error(*client.post("/api/model/save", {"name": "../../etc/passwd"}), 400, "name")
+    status, s = client.post("/api/model/save", {"name": "mlp-test"})
+    assert status == 200 and s["path"].endswith("mlp-test.ckpt") and os.path.exists(s["path"])
+    status, blob = client.get(s["download"], raw=True)
+    assert status == 200 and blob == open(s["path"], "rb").read()
+    assert_error(*client.get("/api/model/download?name=nope"), 404)
+    fresh = Client(server.url)
+    status, loaded = fresh.post("/api/model/load", blob)
+    assert status == 200, loaded
+    assert loaded["setup"]["layers"] == job["setup"]["layers"]
+    assert loaded["dataset"] == "mnist" and loaded["total_params"] == 25450
+    status, p2 = fresh.post("/api/predict", {"pixels": drawing.tolist()})
+    assert np.allclose(p2["probabilities"], p["probabilities"], atol=1e-6)
+
+    # the saved file is what `ournn eval` and `ournn predict` read
+    from ournn.train.run import load_model
+    model, meta = load_model(s["path"])
+    assert meta["dataset"] == "mnist" and meta["input_shape"] == [1, 28, 28]
+
+
+def test_pause_resume_stop_keeps_a_complete_checkpoint(client):
+    setup = {"dataset": "moons", "layers": TOY, "epochs": 500, "batch_size": 4}
+    status, r = client.post("/api/train", setup)
+    assert status == 202
+    time.sleep(0.5)
+    status, r = client.post("/api/train/pause")
+    assert r["job"]["state"] == "paused"
+    time.sleep(0.3)
+    step = client.get("/api/job")[1]["job"]["global_step"]
+    time.sleep(0.5)
+    job = client.get("/api/job")[1]["job"]
+    assert job["global_step"] == step and job["state"] == "paused"
+    # predictions work while paused (the same weights)
+    assert client.post("/api/predict", {"features": [0.0, 0.5]})[0] == 200
+    assert client.post("/api/train/resume")[1]["job"]["state"] == "running"
+    time.sleep(0.5)
+    assert client.get("/api/job")[1]["job"]["global_step"] > step
+    # while it runs, a prediction is served between two steps
+    status, p = client.post("/api/predict", {"features": [0.0, 0.5]})
+    assert status == 200 and len(p["probabilities"]) == 2
+    assert client.post("/api/train/stop")[1]["job"]["state"] == "stopping"
+    job = client.wait_job()
+    assert job["state"] == "stopped" and job["epoch"] < 500
+    assert job["boundary"]["n"] ** 2 == len(job["boundary"]["pred"])
+    from ournn.io import load
+    state = load(job["checkpoint"], rebuild=False)
+    assert state["trainer"]["global_step"] >= job["global_step"] - 1
+
+
+# ---------------------------------------------------------------- checkpoints from users
+def test_loading_bad_files_is_400(client, tmp_path):
+    assert_error(*client.post("/api/model/load", b"hello"), 400, "file")
+    assert_error(*client.post("/api/model/load", b""), 400, "empty")
+    assert_error(*client.post("/api/model/load", b"x", content_type="text/plain"), 415)
+    # a pickle is never unpickled
+    evil = pickle.dumps({"model": "boom"})
+    status, r = client.post("/api/model/load", evil)
+    assert_error(status, r, 400)
+    # an npz holding a pickled object array
+    buf = io.BytesIO()
+    np.savez(buf, x=np.array([{"a": 1}], dtype=object))
+    assert_error(*client.post("/api/model/load", buf.getvalue()), 400)
+    # a zip that is not ours
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("hello.txt", "hi")
+    assert_error(*client.post("/api/model/load", buf.getvalue()), 400, "not an ournn")
+    # a model the studio cannot show (a state dict alone has no architecture)
+    import ournn
+    from ournn import nn
+    ournn.save(nn.Linear(3, 2).state_dict(), tmp_path / "sd.ckpt")
+    assert_error(*client.post("/api/model/load", (tmp_path / "sd.ckpt").read_bytes()), 400)
+
+
+# ---------------------------------------------------------------- CSV
+def _csv(rows, header="a,b,label"):
+    return header + "\n" + "\n".join(",".join(str(v) for v in r) for r in rows) + "\n"
+
+
+def test_csv_upload_and_training(client):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    y = np.where(x[:, 0] + x[:, 2] > 0, "yes", "no")
+    text = _csv([[*map(lambda v: round(v, 4), xi), yi] for xi, yi in zip(x, y)],
+                header="f1,f2,f3,answer")
+    status, r = client.post("/api/csv?name=my%20data.csv", text, content_type="text/csv")
+    assert status == 200, r
+    ds = r["dataset"]
+    assert ds["name"] == "csv:my_data" and ds["kind"] == "table" and ds["classes"] == ["no", "yes"]
+    assert ds["input_shape"] == [3] and ds["train_size"] + ds["test_size"] == 300
+    assert ds["name"] in [d["name"] for d in client.get("/api/options")[1]["datasets"]]
+    layers = [{"type": "Linear", "out_features": 8}, {"type": "ReLU"},
+              {"type": "Linear", "out_features": 2}]
+    status, _ = client.post("/api/train", {"dataset": ds["name"], "layers": layers,
+                                           "epochs": 30, "lr": 0.01})
+    assert status == 202
+    job = client.wait_job()
+    assert job["state"] == "done" and job["history"]["val_accuracy"][-1] > 0.9
+    # another session does not see this upload
+    assert_error(*Client(client.base).get(f"/api/datasets/{ds['name']}/samples"), 404)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a,b,label\n1,2,x\n3,oops,y\n", ("row 3", "'b'", "not a number")),
+    ("a,b,label\n1,2,x\n3,4\n", ("row 3", "2 values")),
+    ("a,b,label\n1,2,x\n3,4,x\n", ("single value",)),
+    ("just one line\n", ("header row",)),
+    ("a\n1\n2\n3\n", ("at least two columns",)),
+    ("a,b,label\n1,nan,x\n2,3,y\n", ("NaN",)),
+])
+def test_bad_csv_files(client, text, words):
+    assert_error(*client.post("/api/csv", text, content_type="text/csv"), 400, *words)
+
+
+def test_csv_label_column_and_binary_files(client):
+    text = "label,a,b\nx,1,2\ny,3,4\nx,5,6\ny,7,8\n"
+    status, r = client.post("/api/csv?label=label", text, content_type="text/csv")
+    assert status == 200 and r["dataset"]["classes"] == ["x", "y"]
+    assert_error(*client.post("/api/csv?label=nope", text, content_type="text/csv"), 400,
+                 "no column named 'nope'")
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    assert_error(*client.post("/api/csv", png, content_type="text/csv"), 400, "not text")
+    assert_error(*client.post("/api/csv", text, content_type="application/json"), 415)
+
+
+# ---------------------------------------------------------------- export
+def test_exported_script_runs_and_trains(client, tmp_path):
+    setup = {"dataset": "moons", "layers": TOY, "epochs": 40, "lr": 0.02, "batch_size": 32}
+    status, script = client.post("/api/export", setup)
+    assert status == 200
+    script = script.decode()
+    assert "nn.Linear(2, 16)" in script and "nn.Tanh()" in script and "epochs=40" in script
+    path = tmp_path / "moons_studio.py"
+    path.write_text(script)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = eval(out.stdout.strip().splitlines()[-1], {})   # the evaluate() dict
+    assert result["accuracy"] > 0.85
+    assert (tmp_path / "moons-model.ckpt").exists()
+    assert_error(*client.post("/api/export", {"dataset": "moons", "layers": TOY[:1]}), 400,
+                 "classes")
+
+
+# ---------------------------------------------------------------- stopping the server
+def _checkpoints_complete(workdir):
+    from ournn.io import load
+    ckpts = [os.path.join(r, f) for r, _, fs in os.walk(workdir) for f in fs
+             if f.endswith(".ckpt")]
+    for c in ckpts:
+        load(c, rebuild=False)          # raises on a truncated or corrupt file
+    return ckpts
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_the_server_mid_training_saves_a_complete_checkpoint(tmp_path, sig):
+    proc, url = start_cli_server(tmp_path)
+    try:
+        c = Client(url)
+        layers = [{"type": "Flatten"}, {"type": "Linear", "out_features": 256},
+                  {"type": "ReLU"}, {"type": "Linear", "out_features": 10}]
+        status, _ = c.post("/api/train", {"dataset": "mnist", "layers": layers, "epochs": 50,
+                                          "batch_size": 32})
+        assert status == 202
+        deadline = time.time() + 60
+        while c.get("/api/job")[1]["job"]["global_step"] < 20:
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert c.get("/api/job")[1]["job"]["epoch"] == 0      # mid-epoch
+        proc.send_signal(sig)
+        # Ctrl-C exits 130, as `ournn train` does; SIGTERM ends it as the signal asks
+        assert proc.wait(60) in ((130,) if sig == signal.SIGINT else (0, -signal.SIGTERM))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ckpts = _checkpoints_complete(tmp_path)
+    assert len(ckpts) == 1
+    from ournn.io import load
+    state = load(ckpts[0], rebuild=False)
+    assert state["trainer"]["epoch"] == 0 and state["trainer"]["step"] >= 20
+    leftovers = [f for _, _, fs in os.walk(tmp_path) for f in fs if f.endswith(".part")]
+    assert leftovers == []
+
+
+def test_a_killed_server_never_leaves_a_half_written_checkpoint(tmp_path):
+    """SIGKILL while checkpoints are written many times a second: every .ckpt that exists is
+    complete; the next start removes any temporary file the kill left."""
+    proc, url = start_cli_server(tmp_path)
+    try:
+        c = Client(url)
+        status, _ = c.post("/api/train", {"dataset": "xor", "layers": TOY, "epochs": 500,
+                                          "batch_size": 256})
+        assert status == 202
+        deadline = time.time() + 60
+        while c.get("/api/job")[1]["job"]["epoch"] < 20:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(_checkpoints_complete(tmp_path)) >= 1
+    proc, url = start_cli_server(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) in (0, -signal.SIGTERM)
+    assert [f for _, _, fs in os.walk(tmp_path) for f in fs if f.endswith(".part")] == []
+    _checkpoints_complete(tmp_path)
