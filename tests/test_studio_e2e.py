@@ -1,0 +1,233 @@
+"""ournn studio in a real headless browser (Debian's Chromium driven by Playwright).
+
+A person opens the page, builds a small MLP for MNIST (seeing the error at the layer where shapes
+stop fitting), trains it for a short budget and watches the loss fall on the chart, a second tab
+sees the same job, draws a digit and gets probabilities, saves the model and evaluates it with
+`ournn eval`, loads it back, and trains a toy net whose decision boundary is drawn.
+
+Screenshots of the main states are written to the test's folder, and to
+$OURNN_STUDIO_SCREENSHOTS when it is set (that is how the README's pictures are made:
+``OURNN_STUDIO_SCREENSHOTS=docs/images python -m pytest tests/test_studio_e2e.py``).
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from studio_server import start_cli_server  # noqa: E402
+
+CHROMIUM = os.environ.get("OURNN_CHROMIUM", "/usr/bin/chromium")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT = 120_000   # ms, for waits on training
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("studio-e2e")
+    proc, url = start_cli_server(workdir)
+    yield url, workdir
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folders = [tmp_path]
+    if os.environ.get("OURNN_STUDIO_SCREENSHOTS"):
+        folders.append(os.environ["OURNN_STUDIO_SCREENSHOTS"])
+
+    def shot(page, name):
+        path = os.path.join(str(tmp_path), name)
+        page.screenshot(path=path, full_page=True)
+        assert os.path.getsize(path) > 10_000
+        for folder in folders[1:]:
+            os.makedirs(folder, exist_ok=True)
+            shutil.copy(path, os.path.join(folder, name))
+    return shot
+
+
+def tid(page, name):
+    return page.get_by_test_id(name)
+
+
+def set_layers(page, layers):
+    """Remove every layer, then add ``layers`` [(type, {param: value})] through the UI."""
+    while tid(page, "layer-row").count():
+        tid(page, "layer-remove").first.click()
+    for kind, params in layers:
+        tid(page, "add-layer-type").select_option(kind)
+        tid(page, "add-layer").click()
+        row = tid(page, "layer-row").last
+        for name, value in params.items():
+            row.get_by_test_id(f"param-{name}").fill(str(value))
+            row.get_by_test_id(f"param-{name}").dispatch_event("change")
+
+
+def wait_state(page, states, timeout=TIMEOUT):
+    page.wait_for_function(
+        "states => states.includes(document.querySelector('[data-testid=job-state]')"
+        ".textContent.trim())", arg=list(states), timeout=timeout)
+
+
+def draw_one(page):
+    """Draw a "1" with the mouse: one vertical stroke in the middle of the canvas."""
+    canvas = tid(page, "draw-canvas")
+    box = canvas.bounding_box()
+    x = box["x"] + box["width"] * 0.5
+    page.mouse.move(x, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x + i * 0.4, box["y"] + box["height"] * (0.15 + 0.035 * i))
+    page.mouse.up()
+
+
+def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
+    url, workdir = studio
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    tid(page, "dataset-select").select_option("mnist")
+    page.wait_for_function("document.querySelectorAll('[data-testid=samples] canvas, "
+                           "[data-testid=samples] img').length > 0")
+
+    # a Linear layer on images: the error is shown at once, on that layer
+    set_layers(page, [("Linear", {"out_features": 64}), ("ReLU", {}),
+                      ("Linear", {"out_features": 10})])
+    error = tid(page, "layer-error")
+    error.wait_for()
+    assert "Flatten" in error.inner_text()
+    first = tid(page, "layer-row").first
+    assert "invalid" in first.get_attribute("class")
+
+    # the small MLP: Flatten, Linear 64, ReLU, Linear 10
+    set_layers(page, [("Flatten", {}), ("Linear", {"out_features": 64}), ("ReLU", {}),
+                      ("Linear", {"out_features": 10})])
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".textContent.replace(/[,\\s]/g, '').includes('50890')")
+    assert tid(page, "layer-error").count() == 0
+    assert tid(page, "graph").locator("svg").count() == 1
+    assert "setup=" in page.url                       # the set-up lives in the URL
+    shots(page, "studio-build.png")
+
+    # train for a short budget
+    tid(page, "epochs-input").fill("2")
+    tid(page, "epochs-input").dispatch_event("change")
+    tid(page, "train-size-input").fill("4000")
+    tid(page, "train-size-input").dispatch_event("change")
+    tid(page, "start-btn").click()
+    wait_state(page, ["running", "done"])
+    # a second tab of the same browser sees the same job
+    tab2 = context.new_page()
+    tab2.goto(url)
+    wait_state(tab2, ["running", "done"])
+    wait_state(page, ["done"])
+    wait_state(tab2, ["done"])
+    steps = page.evaluate("window.ournnStudio.steps.loss")
+    assert len(steps) >= 100
+    head, tail = sum(steps[:10]) / 10, sum(steps[-10:]) / 10
+    assert tail < 0.6 * head, (head, tail)            # the loss fell
+    assert tab2.evaluate("window.ournnStudio.steps.loss.length") == len(steps)
+    path_d = page.locator("[data-testid=loss-chart] .series-steps").first.get_attribute(
+        "d") or page.locator("[data-testid=loss-chart] .series-steps").first.get_attribute(
+        "points")
+    assert path_d and len(path_d) > 100
+    assert tid(page, "confusion-cell").count() == 100
+    val = page.evaluate("window.ournnStudio.job.history.val_accuracy")
+    assert len(val) == 2 and val[-1] > 0.85
+    tab2.close()
+    shots(page, "studio-trained.png")
+
+    # draw a digit and get the model's probabilities
+    draw_one(page)
+    page.wait_for_function("document.querySelectorAll('[data-testid=prob-bar]').length == 10")
+    probs = [float(b.get_attribute("data-prob")) for b in tid(page, "prob-bar").all()]
+    assert abs(sum(probs) - 1) < 1e-3
+    assert tid(page, "predict-top").inner_text().strip()
+    tid(page, "draw-canvas").scroll_into_view_if_needed()
+    shots(page, "studio-draw.png")
+
+    # save, and evaluate the file with the command line
+    tid(page, "save-name").fill("e2e-mlp")
+    tid(page, "save-btn").click()
+    tid(page, "download-link").wait_for()
+    saved = os.path.join(str(workdir), "models", "e2e-mlp.ckpt")
+    assert saved in tid(page, "save-result").inner_text()
+    out = subprocess.run([sys.executable, "-m", "ournn.cli", "eval", "--ckpt", saved],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("accuracy ")[1].split("%")[0])
+    assert abs(accuracy - 100 * val[-1]) < 0.01, (out.stdout, val)
+
+    # load it back in a fresh browser (another session): the layers come back
+    other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    other.goto(url)
+    tid(other, "load-file").set_input_files(saved)
+    tid(other, "load-result").wait_for()
+    other.wait_for_function("document.querySelectorAll('[data-testid=layer-row]').length == 4")
+    assert "Linear" in tid(other, "layer-row").nth(1).inner_text() or \
+        tid(other, "layer-type").nth(1).input_value() == "Linear"
+    draw_one(other)
+    other.wait_for_function("document.querySelectorAll('[data-testid=prob-bar]').length == 10")
+    other.context.close()
+    assert errors == []
+    context.close()
+
+
+def test_toy_decision_boundary(studio, browser, shots):
+    url, _ = studio
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    tid(page, "dataset-select").select_option("spirals")
+    set_layers(page, [("Linear", {"out_features": 32}), ("Tanh", {}),
+                      ("Linear", {"out_features": 32}), ("Tanh", {}),
+                      ("Linear", {"out_features": 3})])
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".textContent.replace(/[,\\s]/g, '').includes('1251')")
+    tid(page, "lr-input").fill("0.01")
+    tid(page, "lr-input").dispatch_event("change")
+    tid(page, "epochs-input").fill("60")
+    tid(page, "epochs-input").dispatch_event("change")
+    tid(page, "batch-size-input").fill("32")
+    tid(page, "batch-size-input").dispatch_event("change")
+    tid(page, "start-btn").click()
+    wait_state(page, ["done"])
+    acc = page.evaluate("window.ournnStudio.job.history.val_accuracy")
+    assert acc[-1] > 0.8, acc
+    # the boundary canvas is painted in more than one colour
+    colours = page.evaluate("""() => {
+        const c = document.querySelector('[data-testid=boundary]');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]);
+        return seen.size; }""")
+    assert colours > 3
+    tid(page, "boundary").scroll_into_view_if_needed()
+    shots(page, "studio-spirals.png")
+    assert errors == []
+    context.close()
