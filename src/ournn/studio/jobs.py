@@ -180,6 +180,7 @@ class StudioCallback(Callback):
         self._last_batch = self._last_boundary = 0.0
         self._window = (0.0, 0)     # (time, samples) at the start of the speed window
         self._samples = 0
+        self._pending = []          # (global step, loss) not yet sent
 
     def on_train_begin(self, trainer):
         job = self.job
@@ -196,22 +197,32 @@ class StudioCallback(Callback):
         job.steps["loss"].append(float(loss))
         if len(job.steps["step"]) > MAX_STEP_POINTS:          # keep every other point
             job.steps = {k: v[::2] for k, v in job.steps.items()}
+        self._pending.append((trainer.global_step, float(loss)))
         now = time.perf_counter()
         if now - self._last_batch >= BATCH_EVENT_INTERVAL:
-            self._last_batch = now
-            t0, n0 = self._window
-            if now > t0:
-                job.samples_per_sec = (self._samples - n0) / (now - t0)
-            if now - t0 > 2.0:
-                self._window = (now, self._samples)
-            logs = trainer.running_logs()
-            job.channel.publish("batch", {
-                "global_step": trainer.global_step, "epoch": trainer.epoch,
-                "step": trainer.step, "loss": float(loss), "accuracy": logs.get("accuracy"),
-                "samples_per_sec": job.samples_per_sec})
+            self._publish_batch(trainer, now)
         if now - self._last_boundary >= BOUNDARY_INTERVAL:
             self._boundary(trainer)
         self._between_steps(trainer)
+
+    def _publish_batch(self, trainer, now):
+        """A "batch" event with the losses of every step since the last one."""
+        job = self.job
+        self._last_batch = now
+        t0, n0 = self._window
+        if now > t0:
+            job.samples_per_sec = (self._samples - n0) / (now - t0)
+        if now - t0 > 2.0:
+            self._window = (now, self._samples)
+        if not self._pending:
+            return
+        logs = trainer.running_logs()
+        job.channel.publish("batch", {
+            "global_step": trainer.global_step, "epoch": trainer.epoch, "step": trainer.step,
+            "loss": self._pending[-1][1], "accuracy": logs.get("accuracy"),
+            "samples_per_sec": job.samples_per_sec,
+            "steps": [s for s, _ in self._pending], "losses": [v for _, v in self._pending]})
+        self._pending = []
 
     def _between_steps(self, trainer):
         job = self.job
@@ -225,6 +236,7 @@ class StudioCallback(Callback):
 
     def on_epoch_end(self, trainer, logs):
         job = self.job
+        self._publish_batch(trainer, time.perf_counter())
         job.epoch = trainer.epoch
         entry = {"epoch": trainer.epoch}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
@@ -239,6 +251,7 @@ class StudioCallback(Callback):
         self._between_steps(trainer)
 
     def on_train_end(self, trainer):
+        self._publish_batch(trainer, time.perf_counter())
         if os.path.exists(self.job.checkpoint_path):
             self.job.checkpoint = os.path.abspath(self.job.checkpoint_path)
 
