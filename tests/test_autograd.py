@@ -263,3 +263,24 @@ def test_mixed_graph_matches_torch():
     np.testing.assert_allclose(out.item(), tout.item(), rtol=1e-12)
     np.testing.assert_allclose(a.grad, ta.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-10)
+
+
+def test_no_grad_in_one_thread_does_not_stop_recording_in_another():
+    import threading
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with ournn.no_grad():
+            inside.set()
+            release.wait(10)
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(10)
+    try:
+        assert ournn.is_grad_enabled()
+        x = ournn.tensor([1.0, 2.0], requires_grad=True)
+        (x * x).sum().backward()
+        assert np.allclose(x.grad, [2.0, 4.0])
+    finally:
+        release.set()
+        t.join()

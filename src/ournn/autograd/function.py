@@ -23,18 +23,28 @@ higher-order derivatives are not supported (a deliberate choice, see docs/design
 The ``ctx`` is the graph node itself; anything stored on it is freed once backward has used it.
 """
 import contextlib
+import threading
 
 import numpy as np
 
 from ..tensor import Tensor
 
-_grad_enabled = True
 _ndarray = np.ndarray
 
 
+class _GradMode(threading.local):
+    """Whether ops record the graph, per thread (as in PyTorch): a ``no_grad`` block in one
+    thread, say a server answering a prediction, never switches recording off in another that
+    is training."""
+    enabled = True
+
+
+_mode = _GradMode()
+
+
 def is_grad_enabled():
-    """True unless inside ``no_grad()``."""
-    return _grad_enabled
+    """True unless inside ``no_grad()`` (in this thread)."""
+    return _mode.enabled
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
@@ -45,14 +55,12 @@ class set_grad_enabled(contextlib.ContextDecorator):
         self.prev = None
 
     def __enter__(self):
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = self.mode
+        self.prev = _mode.enabled
+        _mode.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
+        _mode.enabled = self.prev
         return False
 
 
@@ -107,7 +115,7 @@ class Function:
             outputs = tuple(make(o) for o in out)
         else:
             outputs = (make(out),)
-        if _grad_enabled and True in needs:
+        if True in needs and _mode.enabled:
             ctx.inputs = tuple(a if needed else None for a, needed in zip(args, needs))
             ctx.n_outputs = len(outputs)
             if ctx.n_outputs > 1:
