@@ -439,3 +439,11 @@ def test_a_killed_server_never_leaves_a_half_written_checkpoint(tmp_path):
     assert proc.wait(30) in (0, -signal.SIGTERM)
     assert [f for _, _, fs in os.walk(tmp_path) for f in fs if f.endswith(".part")] == []
     _checkpoints_complete(tmp_path)
+
+
+def test_without_the_extra_the_command_says_what_to_install(monkeypatch, capsys):
+    from ournn.cli import main
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    assert main(["studio", "--no-browser"]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'ournn[studio]'" in err and "starlette" in err
