@@ -57,11 +57,11 @@ def shots(tmp_path):
     if os.environ.get("OURNN_STUDIO_SCREENSHOTS"):
         folders.append(os.environ["OURNN_STUDIO_SCREENSHOTS"])
 
-    def shot(page, name):
+    def shot(page, name, readme=True):
         path = os.path.join(str(tmp_path), name)
         page.screenshot(path=path, full_page=True)
         assert os.path.getsize(path) > 10_000
-        for folder in folders[1:]:
+        for folder in folders[1:] if readme else ():
             os.makedirs(folder, exist_ok=True)
             shutil.copy(path, os.path.join(folder, name))
     return shot
@@ -121,6 +121,7 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     assert "Flatten" in error.inner_text()
     first = tid(page, "layer-row").first
     assert "invalid" in first.get_attribute("class")
+    shots(page, "studio-error.png")
 
     # the small MLP: Flatten, Linear 64, ReLU, Linear 10
     set_layers(page, [("Flatten", {}), ("Linear", {"out_features": 64}), ("ReLU", {}),
@@ -130,7 +131,7 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     assert tid(page, "layer-error").count() == 0
     assert tid(page, "graph").locator("svg").count() == 1
     assert "setup=" in page.url                       # the set-up lives in the URL
-    shots(page, "studio-build.png")
+    shots(page, "studio-build.png", readme=False)
 
     # train for a short budget
     tid(page, "epochs-input").fill("2")
@@ -158,7 +159,7 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     val = page.evaluate("window.ournnStudio.job.history.val_accuracy")
     assert len(val) == 2 and val[-1] > 0.85
     tab2.close()
-    shots(page, "studio-trained.png")
+    shots(page, "studio-trained.png", readme=False)
 
     # draw a digit and get the model's probabilities
     draw_one(page)

@@ -503,6 +503,16 @@ async def server_error(request, exc):
                          "field": None}, 500)
 
 
+class _Static(StaticFiles):
+    """The page's files, revalidated on every load (so an upgraded ournn is never shown with
+    stale scripts)."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def create_app(workdir="studio-runs", data_dir=None):
     """The studio as an ASGI app (serve it with any ASGI server, e.g. uvicorn)."""
     studio = Studio(workdir, data_dir)
@@ -524,7 +534,7 @@ def create_app(workdir="studio-runs", data_dir=None):
         Route("/api/model/load", load_model, methods=["POST"]),
         Route("/api/export", export, methods=["POST"]),
         Route("/api/csv", upload_csv, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", _Static(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: _method,
                                                        500: server_error})

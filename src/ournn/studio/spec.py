@@ -220,7 +220,10 @@ def build(layers, input_shape, num_classes, batch_size=1):
             with no_grad():
                 y = module(x)
         except (SpecError, OurnnError, ValueError) as e:
-            return None, rows, {"index": i, "message": f"{layer['type']}: {e}"}
+            message = str(e)
+            if not message.startswith(layer["type"]):
+                message = f"{layer['type']}: {message}"
+            return None, rows, {"index": i, "message": message}
         new_shape = tuple(y.shape[1:])
         if 0 in new_shape:
             return None, rows, {"index": i, "message":

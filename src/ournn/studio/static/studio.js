@@ -1,0 +1,854 @@
+// ournn studio: the page. It keeps one "setup" (dataset, layers, optimizer...) in the URL,
+// checks the network with the server as it is edited, starts training and follows the job
+// through server-sent events. The HTTP API is described in docs/studio.md.
+//
+// The modules, all plain ES modules without a build step:
+//   studio.js   this file: the page's state, the panels' wiring, the live events
+//   setup.js    defaults and validation of setups (from the URL, a checkpoint, the server)
+//   network.js  the layer list editor
+//   charts.js   SVG line charts;  pictures.js  canvas drawings (digits, points, boundary)
+//   views.js    samples, confusion matrix, misclassified images, probability bars
+//   drawpad.js  the drawing pad;  api.js  fetch wrapper;  dom.js  small helpers
+"use strict";
+
+import { api, ApiError, apiUrl } from "./api.js";
+import { renderChart } from "./charts.js";
+import { byTestId, debounce, downloadBlob, formatInt, formatNumber, formatPercent, formatShape } from "./dom.js";
+import { DrawPad } from "./drawpad.js";
+import { LayerEditor } from "./network.js";
+import { drawMarker, drawPlane } from "./pictures.js";
+import { SetupRules } from "./setup.js";
+import { classLegend, renderBars, renderConfusion, renderMisclassified, renderSamples } from "./views.js";
+
+// ================================================================== state
+
+/** What the tests (and the curious, in the console) can read: kept up to date. */
+const studio = {
+  setup: null,                          // the setup shown on the page
+  job: null,                            // the last job J of this session, or null
+  steps: emptySteps(),                  // per-step training loss
+  history: emptyHistory(),              // per-epoch metrics
+};
+window.ournnStudio = studio;
+
+const state = {
+  options: null,                        // GET /api/options
+  rules: null,                          // SetupRules: defaults and validation of setups
+  datasets: new Map(),                  // name -> D
+  samples: new Map(),                   // name -> samples answer (or a pending Promise)
+  check: null,                          // the last answer of /api/model/check
+  checkSeq: 0,                          // to drop answers of superseded checks
+  predictSeq: 0,
+  locked: false,                        // a job is running: the setup is read-only
+  urlHadSetup: false,
+  firstSnapshot: true,
+  plane: null,                          // the mapping of the boundary canvas (for clicks)
+  editor: null,
+  pad: null,
+};
+
+const ACTIVE = ["running", "paused", "stopping"];
+const $ = byTestId;
+
+function emptySteps() { return { step: [], loss: [] }; }
+function emptyHistory() {
+  return { epoch: [], loss: [], accuracy: [], val_loss: [], val_accuracy: [], lr: [] };
+}
+
+// ================================================================== messages
+
+/** Show an error (an ApiError, an Error or a string) in the banner at the top. */
+function showError(err, kind = "error") {
+  const banner = $("error-banner");
+  let text = typeof err === "string" ? err : err?.message || String(err);
+  if (err instanceof ApiError && err.field) text += ` (${err.field})`;
+  document.getElementById("error-text").textContent = text;
+  banner.classList.toggle("warn", kind === "warn");
+  banner.hidden = false;
+}
+
+function hideError() {
+  $("error-banner").hidden = true;
+}
+
+/** Run an async action; any error goes to the banner instead of breaking the page. */
+async function guarded(action) {
+  try {
+    return await action();
+  } catch (err) {
+    showError(err);
+    return undefined;
+  }
+}
+
+// ================================================================== setup
+
+function datasetInfo(name) {
+  return state.datasets.get(name) || null;
+}
+
+/** The setup of the URL (?setup=...), or the default one. */
+function initialSetup() {
+  const raw = new URLSearchParams(location.search).get("setup");
+  if (!raw) return { setup: state.rules.defaultSetup(), warnings: [] };
+  state.urlHadSetup = true;
+  try {
+    return state.rules.sanitize(JSON.parse(raw));
+  } catch (_) {
+    return { setup: state.rules.defaultSetup(), warnings: ["the link's setup is not valid JSON; the default setup is used"] };
+  }
+}
+
+function warnAbout(warnings, where) {
+  if (warnings.length) showError(`Some of the ${where} was not used:\n• ${warnings.join("\n• ")}`, "warn");
+}
+
+/** Keep the URL in step with the setup, so that a link (or a reload) brings it back. */
+function updateUrl() {
+  const query = `?setup=${encodeURIComponent(JSON.stringify(studio.setup))}`;
+  if (location.search !== query) history.replaceState(null, "", location.pathname + query + location.hash);
+}
+
+/** Show `setup` everywhere on the page. */
+function applySetup(setup) {
+  studio.setup = setup;
+  $("dataset-select").value = setup.dataset;
+  $("optimizer-select").value = setup.optimizer;
+  const settings = { lr: "lr-input", batch_size: "batch-size-input", epochs: "epochs-input",
+                     train_size: "train-size-input", seed: null };
+  for (const [key, testid] of Object.entries(settings)) {
+    const input = testid ? $(testid) : document.getElementById("seed-input");
+    input.value = setup[key] === null || setup[key] === undefined ? "" : String(setup[key]);
+    input.classList.remove("bad");
+  }
+  state.editor.setLayers(setup.layers);
+  showDataset();
+  updateUrl();
+  scheduleCheck();
+}
+
+/** Something in the setup changed: the URL follows, the network is checked again. */
+function setupChanged({ recheck = true } = {}) {
+  updateUrl();
+  if (recheck) scheduleCheck();
+}
+
+// ================================================================== data panel
+
+function fillDatasetSelect() {
+  const select = $("dataset-select");
+  const groups = { image: "Images", points: "2-D points", table: "Tables (CSV)" };
+  const children = [];
+  for (const [kind, title] of Object.entries(groups)) {
+    const items = [...state.datasets.values()].filter((d) => d.kind === kind);
+    if (!items.length) continue;
+    const group = document.createElement("optgroup");
+    group.label = title;
+    for (const d of items) group.append(new Option(d.label || d.name, d.name));
+    children.push(group);
+  }
+  select.replaceChildren(...children);
+  if (studio.setup) select.value = studio.setup.dataset;
+}
+
+function addDataset(info) {
+  state.datasets.set(info.name, info);
+  state.samples.delete(info.name);
+  fillDatasetSelect();
+}
+
+/** The dataset's description, samples, and everything that depends on its kind. */
+function showDataset() {
+  const info = datasetInfo(studio.setup.dataset);
+  if (!info) return;
+  const what = info.kind === "image" ? "images" : info.kind === "points" ? "points" : "rows";
+  $("samples").dataset.dataset = info.name;
+  document.getElementById("dataset-info").textContent =
+    `${formatInt(info.train_size)} training and ${formatInt(info.test_size)} test ${what} · ` +
+    `${info.classes.length} classes · input ${formatShape(info.input_shape)}`;
+  document.getElementById("train-size-of").textContent = `(of ${formatInt(info.train_size)})`;
+  $("train-size-input").max = info.train_size;
+  loadSamples(info.name);
+  renderResults();
+  updateDrawAvailability();
+  updateZoo();
+}
+
+/** Fetch (once) and show the samples of a dataset. */
+async function loadSamples(name) {
+  if (!state.samples.has(name)) {
+    renderSamples($("samples"), null);
+    const pending = api(`api/datasets/${encodeURIComponent(name)}/samples?n=24`);
+    state.samples.set(name, pending);
+    try {
+      state.samples.set(name, await pending);
+    } catch (err) {
+      state.samples.delete(name);
+      if (studio.setup.dataset === name) {
+        $("samples").replaceChildren();
+        showError(err);
+      }
+      return;
+    }
+  }
+  const samples = state.samples.get(name);
+  if (samples instanceof Promise) return;            // the first call will draw it
+  if (studio.setup.dataset !== name) return;         // the user has moved on
+  renderSamples($("samples"), samples);
+  renderResults();
+}
+
+function samplesOf(name) {
+  const s = state.samples.get(name);
+  return s && !(s instanceof Promise) ? s : null;
+}
+
+/** The user picked another dataset: keep the layers, fit the output to its classes. */
+function changeDataset(name) {
+  const before = datasetInfo(studio.setup.dataset);
+  const after = datasetInfo(name);
+  if (!after) return;
+  const setup = studio.setup;
+  setup.dataset = name;
+  const lastLinear = [...setup.layers].reverse().find((l) => l.type === "Linear");
+  if (lastLinear) lastLinear.out_features = after.classes.length;
+  // Keep a train size the user chose if it still fits; "everything" stays everything.
+  if (setup.train_size === null || setup.train_size === undefined ||
+      (before && setup.train_size >= before.train_size) || setup.train_size > after.train_size) {
+    setup.train_size = after.train_size;
+  }
+  applySetup(setup);
+}
+
+async function uploadCsv() {
+  const file = $("csv-file").files[0];
+  const result = $("csv-result");
+  result.className = "result";
+  if (!file) {
+    result.classList.add("error");
+    result.textContent = "Choose a .csv file first.";
+    return;
+  }
+  const label = $("csv-label").value.trim();
+  const query = new URLSearchParams({ name: file.name });
+  if (label) query.set("label", label);
+  result.textContent = `Uploading ${file.name}…`;
+  try {
+    const answer = await api(`api/csv?${query}`, { body: await file.text(), type: "text/csv" });
+    const info = answer.dataset;
+    hideError();
+    addDataset(info);
+    result.classList.add("ok");
+    result.textContent = `Loaded ${info.label || info.name}: ${formatInt(info.train_size)} training and ` +
+      `${formatInt(info.test_size)} validation rows, ${info.input_shape[0]} features, ` +
+      `${info.classes.length} classes (${info.classes.slice(0, 6).join(", ")}${info.classes.length > 6 ? ", …" : ""}).`;
+    changeDataset(info.name);
+  } catch (err) {
+    result.classList.add("error");
+    result.textContent = `Could not use ${file.name}: ${err.message}`;
+    showError(err);
+  }
+}
+
+// ================================================================== network panel
+
+const scheduleCheck = debounce(runCheck, 250);
+
+/** Ask the server whether the layers fit together, and show its answer. */
+async function runCheck() {
+  const seq = ++state.checkSeq;
+  const setup = studio.setup;
+  if (!setup.layers.length) {
+    showCheck({ ok: false, rows: [], error: { index: -1, message: "The network has no layers: add one below." } });
+    return;
+  }
+  try {
+    const answer = await api("api/model/check", { json: { dataset: setup.dataset, layers: setup.layers } });
+    if (seq === state.checkSeq) showCheck(answer);
+  } catch (err) {
+    if (seq !== state.checkSeq) return;
+    showCheck(null, err);
+    showError(err);
+  }
+}
+
+function showCheck(check, err) {
+  state.check = check;
+  state.editor.showCheck(check);
+  const status = $("model-status");
+  const graph = $("graph");
+  status.className = "model-status";
+  if (check && check.ok) {
+    status.classList.add("ok");
+    status.textContent = `${formatInt(check.total_params)} parameters · input ${formatShape(check.input_shape)} → output ${formatShape(check.output_shape)}`;
+    graph.innerHTML = check.svg || "";
+  } else {
+    status.classList.add("error");
+    if (check) {
+      const i = check.error?.index ?? -1;
+      const type = studio.setup.layers[i]?.type;
+      let message = check.error?.message ?? "the shapes do not fit";
+      // The server starts its messages with the layer type ("Linear: Linear needs..."): say it once.
+      if (type && message.startsWith(`${type}: `)) message = message.slice(type.length + 2);
+      status.textContent = (i >= 0 ? `Layer ${i + 1}: ` : "") + message;
+    } else {
+      status.textContent = `Could not check the network: ${err?.message ?? "unknown error"}`;
+    }
+    graph.replaceChildren(Object.assign(document.createElement("p"),
+      { className: "placeholder", textContent: "The graph appears when the layers fit together." }));
+  }
+  document.getElementById("use-default-net").hidden = Boolean(check && check.ok) || state.locked;
+  updateButtons();
+}
+
+async function loadZoo() {
+  const name = $("zoo-select").value;
+  if (!name) return;
+  await guarded(async () => {
+    const answer = await api(`api/zoo/${encodeURIComponent(name)}?dataset=${encodeURIComponent(studio.setup.dataset)}`);
+    const warnings = [];
+    const layers = (answer.layers || []).map((l, i) => state.rules.cleanLayer(l, i, warnings)).filter(Boolean);
+    warnAbout(warnings, `zoo model "${name}"`);
+    studio.setup.layers = layers;
+    state.editor.setLayers(layers);
+    setupChanged();
+  });
+}
+
+function useDefaultNetwork() {
+  studio.setup.layers = state.rules.defaultLayers(datasetInfo(studio.setup.dataset));
+  state.editor.setLayers(studio.setup.layers);
+  setupChanged();
+}
+
+// ================================================================== training panel
+
+/** Read a training setting from its input; a bad value is marked and not used. */
+function onSettingInput(key, input) {
+  const parsed = state.rules.parseSetting(key, input.value, studio.setup.dataset);
+  input.classList.toggle("bad", !parsed.ok);
+  input.title = parsed.ok ? "" : parsed.message;
+  if (parsed.ok && studio.setup[key] !== parsed.value) {
+    studio.setup[key] = parsed.value;
+    setupChanged({ recheck: key === "batch_size" });   // the batch size bounds the memory
+  }
+}
+
+async function startTraining() {
+  await guarded(async () => {
+    const answer = await api("api/train", { json: studio.setup });
+    hideError();
+    // The event stream also announces the new job with a snapshot; use whichever comes first.
+    if (answer.job && studio.job?.id !== answer.job.id) onSnapshot({ job: answer.job });
+  });
+}
+
+async function control(action) {
+  await guarded(async () => {
+    const answer = await api(`api/train/${action}`, { method: "POST" });
+    if (answer.job) onStatus(answer.job);
+  });
+}
+
+function isActive(job) {
+  return Boolean(job && ACTIVE.includes(job.state));
+}
+
+/** While a job runs, its setup is shown read-only. */
+function setLocked(locked) {
+  state.locked = locked;
+  const ids = ["dataset-select", "csv-file", "csv-label", "csv-upload", "add-layer-type", "add-layer", "optimizer-select", "lr-input", "batch-size-input",
+               "epochs-input", "train-size-input", "load-file"];
+  for (const id of ids) $(id).disabled = locked;
+  document.getElementById("seed-input").disabled = locked;
+  document.getElementById("use-default-net").hidden = locked || Boolean(state.check?.ok);
+  state.editor.setLocked(locked);
+  updateZoo();
+  updateButtons();
+}
+
+/** The zoo holds networks for 28x28 images only. */
+function updateZoo() {
+  const image = datasetInfo(studio.setup?.dataset)?.kind === "image";
+  $("zoo-select").disabled = $("zoo-load").disabled = state.locked || !image;
+  $("zoo-select").title = image ? "Networks of the ournn model zoo" : "The zoo has networks for 28x28 images only";
+}
+
+function updateButtons() {
+  const job = studio.job;
+  const state_ = job ? job.state : "idle";
+  $("start-btn").disabled = state.locked || Boolean(state.check && !state.check.ok);
+  $("pause-btn").disabled = !(state_ === "running" || state_ === "paused");
+  $("pause-btn").textContent = state_ === "paused" ? "Resume" : "Pause";
+  $("stop-btn").disabled = !(state_ === "running" || state_ === "paused");
+}
+
+/** The state line, the progress bar, the speed and the last metrics. */
+function renderJob() {
+  const job = studio.job;
+  const badge = $("job-state");
+  const name = job ? job.state : "idle";
+  badge.textContent = name;
+  badge.dataset.state = name;
+  $("epoch-progress").textContent = job ? progressText(job) : "";
+  document.getElementById("progress-fill").style.width = `${(100 * progressFraction(job)).toFixed(1)}%`;
+  const sps = job?.samples_per_sec;
+  $("samples-per-sec").textContent = Number.isFinite(sps) && sps > 0 ? String(Math.round(sps)) : "–";
+  document.getElementById("job-metrics").textContent = metricsText(studio.history);
+  const error = document.getElementById("job-error");
+  error.hidden = !(job && job.error);
+  error.textContent = job?.error ? `Training failed: ${job.error}` : "";
+  updateButtons();
+}
+
+function progressText(job) {
+  const done = job.epoch ?? 0, epochs = job.epochs ?? job.setup?.epochs ?? 0;
+  if (isActive(job) && done < epochs) {
+    const spe = job.steps_per_epoch;
+    const step = spe ? ` · step ${formatInt(Math.min(job.step ?? 0, spe))} / ${formatInt(spe)}` : "";
+    return `epoch ${done + 1} / ${epochs}${step}`;
+  }
+  return `${done} / ${epochs} epochs`;
+}
+
+function progressFraction(job) {
+  if (!job) return 0;
+  const epochs = job.epochs ?? job.setup?.epochs ?? 0, spe = job.steps_per_epoch;
+  if (job.state === "done") return 1;
+  if (epochs && spe && Number.isFinite(job.global_step)) return Math.min(1, job.global_step / (epochs * spe));
+  return epochs ? Math.min(1, (job.epoch ?? 0) / epochs) : 0;
+}
+
+function metricsText(h) {
+  const last = (key) => (h[key] && h[key].length ? h[key][h[key].length - 1] : null);
+  if (!h.epoch.length) return "";
+  const parts = [`after epoch ${last("epoch")}: loss ${formatNumber(last("loss"))}`];
+  if (last("accuracy") !== null) parts.push(`accuracy ${formatPercent(last("accuracy"))}`);
+  if (last("val_loss") !== null) parts.push(`val loss ${formatNumber(last("val_loss"))}`);
+  if (last("val_accuracy") !== null) parts.push(`val accuracy ${formatPercent(last("val_accuracy"))}`);
+  return parts.join(" · ");
+}
+
+// ================================================================== live events
+
+function connectEvents() {
+  const conn = document.getElementById("conn");
+  const source = new EventSource(apiUrl("api/events"), { withCredentials: true });
+  source.onopen = () => { conn.textContent = "live"; conn.className = "conn live"; };
+  source.onerror = () => { conn.textContent = "reconnecting…"; conn.className = "conn down"; };
+  const handlers = { snapshot: onSnapshot, batch: onBatch, epoch: onEpoch, boundary: onBoundary,
+                     confusion: onConfusion, status: onStatus, done: onDone };
+  for (const [name, handler] of Object.entries(handlers)) {
+    source.addEventListener(name, (e) => {
+      try {
+        handler(JSON.parse(e.data));
+      } catch (err) {
+        console.error(`studio: the "${name}" event could not be shown`, err);
+      }
+    });
+  }
+}
+
+/** The whole state of the session's job: rebuild everything from it. */
+function onSnapshot({ job }) {
+  studio.job = job || null;
+  studio.steps = job?.steps ? { step: [...job.steps.step], loss: [...job.steps.loss] } : emptySteps();
+  studio.history = { ...emptyHistory(), ...(job?.history || {}) };
+  if (job) {                 // one record, whether read as studio.history or studio.job.history
+    job.steps = studio.steps;
+    job.history = studio.history;
+  }
+  if (job && job.setup && (isActive(job) || (state.firstSnapshot && !state.urlHadSetup))) {
+    const { setup } = state.rules.sanitize(job.setup);
+    applySetup(setup);
+  }
+  state.firstSnapshot = false;
+  setLocked(isActive(job));
+  renderJob();
+  scheduleCharts();
+  renderResults();
+}
+
+function onBatch(ev) {
+  const job = studio.job;
+  if (!job) return;
+  for (const key of ["global_step", "step", "samples_per_sec"]) if (ev[key] !== undefined) job[key] = ev[key];
+  // every step since the previous batch event; skip the ones the snapshot already had
+  const steps = studio.steps;
+  const last = steps.step.length ? steps.step[steps.step.length - 1] : -Infinity;
+  const newSteps = ev.steps || [ev.global_step];
+  const newLosses = ev.losses || [ev.loss];
+  newSteps.forEach((step, i) => {
+    if (step > last && Number.isFinite(newLosses[i])) {
+      steps.step.push(step);
+      steps.loss.push(newLosses[i]);
+    }
+  });
+  if (steps.step.length > 4000) thin(steps);
+  renderJob();
+  scheduleCharts();
+}
+
+/** Keep every other point (the server does the same past 2,000 points). */
+function thin(steps) {
+  for (const key of ["step", "loss"]) {
+    const kept = steps[key].filter((_, i) => i % 2 === 0);
+    steps[key].splice(0, steps[key].length, ...kept);
+  }
+}
+
+function onEpoch(ev) {
+  const h = studio.history;
+  if (h.epoch.length && ev.epoch <= h.epoch[h.epoch.length - 1]) return;   // already known
+  for (const key of Object.keys(emptyHistory())) {
+    if (!h[key]) h[key] = [];
+    h[key].push(ev[key] ?? null);
+  }
+  if (studio.job) studio.job.epoch = ev.epoch;
+  renderJob();
+  scheduleCharts();
+}
+
+function onBoundary(b) {
+  if (!studio.job) return;
+  studio.job.boundary = b;
+  renderResults();
+}
+
+function onConfusion(c) {
+  if (!studio.job) return;
+  studio.job.confusion = c;
+  renderResults();
+}
+
+/** J without its history: merge it into the job we follow. */
+function onStatus(j) {
+  if (!studio.job || studio.job.id !== j.id) {
+    onSnapshot({ job: { ...j, history: emptyHistory(), steps: emptySteps() } });
+    return;
+  }
+  const { history, steps, boundary, confusion, ...fields } = j;
+  Object.assign(studio.job, fields);
+  if (boundary) studio.job.boundary = boundary;
+  if (confusion) studio.job.confusion = confusion;
+  setLocked(isActive(studio.job));
+  renderJob();
+}
+
+/**
+ * The job is over: fetch its whole record (the tab may have missed events while it was
+ * reconnecting), then show the end.
+ */
+async function onDone(j) {
+  let job = null;
+  try {
+    job = (await api("api/job")).job;
+  } catch (_) { /* the live data will do */ }
+  if (studio.job && studio.job.id !== j.id) return;     // a newer job has started meanwhile
+  if (job && job.id === j.id && !isActive(job)) {
+    onSnapshot({ job });
+  } else {
+    onStatus(j);
+    scheduleCharts();
+    renderResults();
+  }
+}
+
+// ================================================================== charts
+
+let chartsPending = false;
+
+/** Draw the charts at the next frame (batch events may come several times a second). */
+function scheduleCharts() {
+  if (chartsPending) return;
+  chartsPending = true;
+  requestAnimationFrame(() => {
+    chartsPending = false;
+    renderCharts();
+  });
+}
+
+const COLOURS = { steps: "#8fb3e8", train: "#2f6fd1", val: "#f59322" };
+
+function renderCharts() {
+  const job = studio.job, h = studio.history, steps = studio.steps;
+  const spe = job?.steps_per_epoch;
+  const epochs = job?.epochs ?? job?.setup?.epochs ?? 1;
+  const stepX = (s) => (spe ? s / spe : s);
+  const byEpoch = (key) => h.epoch.map((e, i) => [e, h[key]?.[i] ?? NaN]);
+  const dots = h.epoch.length <= 40;            // past that, dots would hide the lines
+  const xDomain = spe ? [0, Math.max(epochs, stepX(steps.step[steps.step.length - 1] ?? 0))] : null;
+  renderChart($("loss-chart"), {
+    title: "Loss", xLabel: spe || !job ? "epoch" : "step", xDomain, yDomain: [0, null],
+    empty: job ? "waiting for the first steps…" : "Start training to see the loss",
+    series: [
+      { label: "train (per step)", cls: "series-steps", color: COLOURS.steps, width: 1.2, opacity: 0.9,
+        points: steps.step.map((s, i) => [stepX(s), steps.loss[i]]) },
+      { label: "train (epoch)", cls: "series-train", color: COLOURS.train, dots, points: byEpoch("loss") },
+      { label: "validation", cls: "series-val", color: COLOURS.val, dots, dash: "5 3", points: byEpoch("val_loss") },
+    ],
+  });
+  renderChart($("acc-chart"), {
+    title: "Accuracy", xLabel: "epoch", xDomain: [0, Math.max(epochs, h.epoch[h.epoch.length - 1] ?? 0)],
+    yDomain: [null, 1], yFormat: (v) => `${Math.round(v * 100)}%`,
+    empty: job ? "after the first epoch" : "Start training to see the accuracy",
+    series: [
+      { label: "train", cls: "series-train", color: COLOURS.train, dots, points: byEpoch("accuracy") },
+      { label: "validation", cls: "series-val", color: COLOURS.val, dots, dash: "5 3", points: byEpoch("val_accuracy") },
+    ],
+  });
+}
+
+// ================================================================== results panel
+
+/** The job's results if they belong to the dataset shown; the plane or the confusion matrix. */
+function renderResults() {
+  if (!studio.setup) return;
+  const info = datasetInfo(studio.setup.dataset);
+  const job = studio.job;
+  const sameData = job && job.setup && job.setup.dataset === studio.setup.dataset;
+  const isPoints = info?.kind === "points";
+  document.getElementById("results-points").hidden = !isPoints;
+  document.getElementById("results-images").hidden = isPoints;
+  if (isPoints) {
+    const canvas = $("boundary");
+    const samples = samplesOf(info.name);
+    const points = samples && samples.kind === "points" ? samples : null;
+    state.plane = drawPlane(canvas, sameData ? job.boundary : null, points, info.classes.length);
+    let legend = canvas.nextElementSibling;
+    if (!legend || !legend.classList.contains("legend-inline")) legend = null;
+    const fresh = classLegend(info.classes, sameData && job.boundary ? null : "train a model to see its boundary");
+    if (legend) legend.replaceWith(fresh); else canvas.after(fresh);
+  } else {
+    const confusion = sameData ? job.confusion : null;
+    renderConfusion($("confusion"), confusion);
+    renderMisclassified($("misclassified"), confusion);
+  }
+}
+
+// ================================================================== draw and predict
+
+/**
+ * Image datasets: draw and predict. 2-D points: the boundary is clicked instead, the bars stay.
+ * Tables: nothing to draw, the card is hidden.
+ */
+function updateDrawAvailability() {
+  const kind = datasetInfo(studio.setup.dataset)?.kind;
+  state.pad.setEnabled(kind === "image");
+  document.getElementById("draw-card").hidden = kind === "table";
+  arrangeResultsColumn(kind);
+  document.getElementById("draw-pad").hidden = kind !== "image";
+  document.getElementById("draw-title").textContent = kind === "image" ? "Draw" : "Predict";
+  document.getElementById("draw-hint").textContent =
+    studio.setup.dataset === "mnist" ? "Draw a digit with the mouse." : "Draw with the mouse.";
+  const msg = document.getElementById("predict-msg");
+  if (!$("predict-bars").childElementCount) {
+    msg.className = "predict-msg";
+    msg.textContent = kind === "image" ? "The network's answer appears here as you draw."
+      : "Click a point of the decision boundary to see the network's answer there.";
+  }
+}
+
+/** What to look at first: the drawing pad for images, the decision boundary for 2-D points. */
+function arrangeResultsColumn(kind) {
+  const column = document.getElementById("column-results");
+  const order = kind === "points" ? ["results-card", "charts-card", "draw-card"]
+                                  : ["draw-card", "charts-card", "results-card"];
+  for (const id of order) column.append(document.getElementById(id));
+}
+
+async function predict(body, { report = true } = {}) {
+  const seq = ++state.predictSeq;
+  const msg = document.getElementById("predict-msg");
+  try {
+    const answer = await api("api/predict", { json: body });
+    if (seq !== state.predictSeq) return null;
+    msg.textContent = "";
+    msg.className = "predict-msg";
+    renderBars($("predict-bars"), $("predict-top"), answer);
+    return answer;
+  } catch (err) {
+    if (seq !== state.predictSeq) return null;
+    renderBars($("predict-bars"), $("predict-top"), null);
+    msg.className = "predict-msg error";
+    msg.textContent = err.message;
+    if (report) showError(err);
+    return null;
+  }
+}
+
+function onDraw(pixels, final) {
+  if (!pixels) return;
+  predict({ pixels }, { report: final });
+}
+
+function clearDrawing() {
+  state.pad.clear();
+  state.predictSeq++;                // drop answers still on their way
+  renderBars($("predict-bars"), $("predict-top"), null);
+  updateDrawAvailability();          // puts the hint back
+}
+
+/** A click on the decision boundary: classify that point. */
+async function onBoundaryClick(e) {
+  if (!state.plane) return;
+  const canvas = $("boundary");
+  const box = canvas.getBoundingClientRect();
+  const px = (e.clientX - box.left) * (canvas.width / box.width);
+  const py = (e.clientY - box.top) * (canvas.height / box.height);
+  const [x, y] = state.plane.toData(px, py);
+  const answer = await predict({ features: [x, y] });
+  if (!answer) return;
+  renderResults();
+  drawMarker(canvas.getContext("2d"), px, py, "#1f2328");
+  document.getElementById("predict-msg").textContent = `point (${x.toFixed(2)}, ${y.toFixed(2)})`;
+  document.getElementById("draw-card").scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+// ================================================================== save, load, export, link
+
+function modelName() {
+  return $("save-name").value.trim();
+}
+
+async function saveModel() {
+  const result = $("save-result");
+  const name = modelName();
+  if (!name) {
+    showError("Give the model a name first.");
+    return;
+  }
+  try {
+    const answer = await api("api/model/save", { json: { name } });
+    hideError();
+    const link = document.createElement("a");
+    link.dataset.testid = "download-link";
+    link.href = apiUrl(answer.download);
+    link.download = `${name}.ckpt`;
+    link.textContent = "download";
+    const path = document.createElement("code");
+    path.textContent = answer.path;
+    result.className = "result ok";
+    result.replaceChildren("Saved to ", path, " · ", link);
+  } catch (err) {
+    result.className = "result error";
+    result.textContent = err.message;
+    showError(err);
+  }
+}
+
+async function loadCheckpoint() {
+  const input = $("load-file");
+  const file = input.files[0];
+  if (!file) return;
+  const result = $("load-result");
+  result.className = "result";
+  result.textContent = `Loading ${file.name}…`;
+  try {
+    const answer = await api("api/model/load", { body: await file.arrayBuffer(), type: "application/octet-stream" });
+    hideError();
+    if (answer.dataset && typeof answer.dataset === "object" && answer.dataset.name) {
+      if (!state.datasets.has(answer.dataset.name)) addDataset(answer.dataset);
+    }
+    const { setup, warnings } = state.rules.sanitize(answer.setup);
+    warnAbout(warnings, "checkpoint's setup");
+    applySetup(setup);
+    const label = datasetInfo(setup.dataset)?.label ?? setup.dataset;
+    result.className = "result ok";
+    result.textContent = `Loaded ${file.name}: ${formatInt(answer.total_params ?? 0)} parameters, ${label}. ` +
+      "Its setup is now on the page and it answers predictions.";
+  } catch (err) {
+    result.className = "result error";
+    result.textContent = `Could not load ${file.name}: ${err.message}`;
+    showError(err);
+  } finally {
+    input.value = "";                // choosing the same file again loads it again
+  }
+}
+
+async function exportPython() {
+  await guarded(async () => {
+    const text = await api("api/export", { json: studio.setup, as: "text" });
+    const stem = (modelName() || "ournn-model").replace(/[^\w.-]+/g, "_");
+    downloadBlob(new Blob([text], { type: "text/x-python" }), `${stem}.py`);
+  });
+}
+
+async function copyLink() {
+  updateUrl();
+  const button = $("copy-link");
+  try {
+    await navigator.clipboard.writeText(location.href);
+  } catch (_) {
+    // No clipboard permission: fall back to the old way through a selected text field.
+    const area = Object.assign(document.createElement("textarea"), { value: location.href });
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  button.textContent = "Link copied";
+  setTimeout(() => { button.textContent = "Copy link"; }, 1500);
+}
+
+// ================================================================== start-up
+
+function fillSelect(select, values, labels = values) {
+  select.replaceChildren(...values.map((v, i) => new Option(labels[i], v)));
+}
+
+function wireControls() {
+  document.getElementById("error-close").addEventListener("click", hideError);
+  $("dataset-select").addEventListener("change", (e) => changeDataset(e.target.value));
+  $("csv-upload").addEventListener("click", uploadCsv);
+  $("zoo-load").addEventListener("click", loadZoo);
+  $("add-layer").addEventListener("click", () => state.editor.add($("add-layer-type").value));
+  document.getElementById("use-default-net").addEventListener("click", useDefaultNetwork);
+  $("optimizer-select").addEventListener("change", (e) => { studio.setup.optimizer = e.target.value; setupChanged({ recheck: false }); });
+  const settings = { lr: "lr-input", batch_size: "batch-size-input", epochs: "epochs-input", train_size: "train-size-input" };
+  for (const [key, testid] of Object.entries(settings)) {
+    $(testid).addEventListener("input", (e) => onSettingInput(key, e.target));
+  }
+  document.getElementById("seed-input").addEventListener("input", (e) => onSettingInput("seed", e.target));
+  $("start-btn").addEventListener("click", startTraining);
+  $("pause-btn").addEventListener("click", () => control(studio.job?.state === "paused" ? "resume" : "pause"));
+  $("stop-btn").addEventListener("click", () => control("stop"));
+  $("draw-clear").addEventListener("click", clearDrawing);
+  $("boundary").addEventListener("click", onBoundaryClick);
+  $("save-btn").addEventListener("click", saveModel);
+  $("load-file").addEventListener("change", loadCheckpoint);
+  $("export-btn").addEventListener("click", exportPython);
+  $("copy-link").addEventListener("click", copyLink);
+  // Charts follow the width of their card.
+  new ResizeObserver(() => scheduleCharts()).observe($("loss-chart"));
+}
+
+async function main() {
+  window.addEventListener("unhandledrejection", (e) => showError(e.reason));
+  state.pad = new DrawPad($("draw-canvas"), onDraw);
+  wireControls();
+  let options;
+  try {
+    options = await api("api/options");
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  state.options = options;
+  for (const d of options.datasets || []) state.datasets.set(d.name, d);
+  state.rules = new SetupRules(options, state.datasets);
+  fillDatasetSelect();
+  fillSelect($("optimizer-select"), options.optimizers);
+  fillSelect($("add-layer-type"), Object.keys(options.layers));
+  fillSelect($("zoo-select"), options.zoo || []);
+  state.editor = new LayerEditor($("layer-list"), options.layers,
+                                 (kind) => setupChanged({ recheck: true, kind }));
+  const { setup, warnings } = initialSetup();
+  warnAbout(warnings, "link's setup");
+  applySetup(setup);
+  renderJob();
+  renderCharts();
+  connectEvents();
+}
+
+main();
