@@ -232,3 +232,76 @@ def test_toy_decision_boundary(studio, browser, shots):
     shots(page, "studio-spirals.png")
     assert errors == []
     context.close()
+
+
+def test_csv_upload_link_pause_and_stop(studio, browser, tmp_path):
+    import numpy as np
+    url, _ = studio
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+
+    # a file that is not a CSV of numbers: a clear message, nothing breaks
+    page.get_by_text("Upload a CSV file").click()        # the section opens
+    bad = tmp_path / "notes.csv"
+    bad.write_text("name,colour,label\nann,red,a\nbob,blue,b\n")
+    tid(page, "csv-file").set_input_files(str(bad))
+    tid(page, "csv-upload").click()
+    page.wait_for_function("document.querySelector('[data-testid=csv-result]')"
+                           ".textContent.includes('not a number')")
+    assert "'colour'" in tid(page, "csv-result").inner_text() or \
+        "'name'" in tid(page, "csv-result").inner_text()
+
+    # a good one: four features, three classes, the label in a named column
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4))
+    y = np.argmax(x[:, :3], axis=1)
+    good = tmp_path / "blobs.csv"
+    good.write_text("kind,a,b,c,d\n" + "\n".join(
+        f"k{yi}," + ",".join(f"{v:.4f}" for v in xi) for xi, yi in zip(x, y)) + "\n")
+    tid(page, "csv-file").set_input_files(str(good))
+    tid(page, "csv-label").fill("kind")
+    tid(page, "csv-upload").click()
+    page.wait_for_function("document.querySelector('[data-testid=dataset-select]').value"
+                           " === 'csv:blobs'")
+    set_layers(page, [("Linear", {"out_features": 16}), ("ReLU", {}),
+                      ("Dropout", {"p": 0.1}), ("Linear", {"out_features": 3})])
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".textContent.replace(/[,\\s]/g, '').includes('131')")
+    for name, value in (("epochs-input", "400"), ("batch-size-input", "8"),
+                        ("lr-input", "0.003")):
+        tid(page, name).fill(value)
+        tid(page, name).dispatch_event("change")
+
+    # the link reproduces the layers and settings in another browser (which has not
+    # uploaded the CSV, so the dataset falls back to a built-in one)
+    link = page.url
+    page2 = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page2.goto(link)
+    page2.wait_for_function("document.querySelectorAll('[data-testid=layer-row]').length == 4")
+    assert tid(page2, "epochs-input").input_value() == "400"
+    assert tid(page2, "lr-input").input_value() == "0.003"
+    assert tid(page2, "layer-row").nth(2).get_by_test_id("param-p").input_value() == "0.1"
+    page2.context.close()
+
+    # start, pause (the step count stands still), resume, stop
+    tid(page, "start-btn").click()
+    wait_state(page, ["running"])
+    page.wait_for_function("window.ournnStudio.steps.loss.length > 20")
+    tid(page, "pause-btn").click()
+    wait_state(page, ["paused"])
+    assert tid(page, "pause-btn").inner_text().strip() == "Resume"
+    page.wait_for_timeout(300)
+    n = page.evaluate("window.ournnStudio.job.global_step")
+    page.wait_for_timeout(700)
+    assert page.evaluate("window.ournnStudio.job.global_step") == n
+    tid(page, "pause-btn").click()
+    wait_state(page, ["running"])
+    tid(page, "stop-btn").click()
+    wait_state(page, ["stopped"])
+    job = page.evaluate("window.ournnStudio.job")
+    assert job["epoch"] < 400 and job["checkpoint"].endswith("last.ckpt")
+    assert errors == []
+    context.close()
