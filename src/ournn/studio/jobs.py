@@ -1,6 +1,6 @@
 """Training jobs and sessions.
 
-A ``Job`` trains one network in a background thread with ``ournn.fit``: the same loop, the same
+A ``Job`` trains one network in a background thread with ``ournn.train.fit``: the same loop, the same
 ``ModelCheckpoint`` as ``ournn train``. ``StudioCallback`` is the only studio-specific piece: it
 turns the trainer's events into messages for the page, and between two steps it pauses, stops,
 or runs work the server asks of the model (a prediction, a save), so the weights are never read
@@ -66,7 +66,7 @@ class Job:
         self.steps_per_epoch = 0
         self.samples_per_sec = None
         self.history = {k: [] for k in ("epoch", "loss", "accuracy", "val_loss",
-                                        "val_accuracy", "lr")}
+                                        "val_accuracy", "lr", "time")}
         self.steps = {"step": [], "loss": []}
         self.boundary = None
         self.confusion = None
@@ -239,12 +239,11 @@ class StudioCallback(Callback):
         self._publish_batch(trainer, time.perf_counter())
         job.epoch = trainer.epoch
         entry = {"epoch": trainer.epoch}
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"):
             value = logs.get(key)
             job.history[key].append(None if value is None else float(value))
             entry[key] = job.history[key][-1]
         job.history["epoch"].append(trainer.epoch)
-        entry["time"] = float(logs.get("time", 0.0))
         job.channel.publish("epoch", entry)
         self._boundary(trainer, force=True)
         self._confusion(trainer)

@@ -330,7 +330,7 @@ def export_script(setup, dataset, rows):
     limit = ""
     if setup.get("train_size"):
         limit = f"x, y = x[:{setup['train_size']}], y[:{setup['train_size']}]\n"
-    return f'''"""{dataset.label}: the network built in ournn studio, trained with ournn.fit."""
+    return f'''"""{dataset.label}: the network built in ournn studio, trained with fit."""
 import ournn
 from ournn import nn
 
