@@ -70,3 +70,15 @@ def test_quick_run_prints_one_json_object_per_line():
     w1 = next(r for r in results if r["metric"] == "train_samples_per_s")
     assert w1["floor"]["flops_per_step"] == 616_038_400
     assert "ournn median" in proc.stderr          # the table
+
+
+def test_studio_benchmark_prints_its_json():
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "studio.py"), "--reps", "1",
+                          "--train-size", "1000"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["benchmark"] == "studio_overhead"
+    assert result["fit_epoch_s"]["median"] > 0 and result["studio_epoch_s"]["median"] > 0
+    assert result["predict_while_training_ms"]["median"] > 0
