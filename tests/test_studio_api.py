@@ -376,6 +376,14 @@ def test_exported_script_runs_and_trains(client, tmp_path):
 
 
 # ---------------------------------------------------------------- stopping the server
+def wait_for(client, key, at_least, timeout=60):
+    """Until the job's ``key`` (global_step, epoch) reaches ``at_least``."""
+    deadline = time.time() + timeout
+    while client.get("/api/job")[1]["job"][key] < at_least:
+        assert time.time() < deadline, f"the job's {key} did not reach {at_least}"
+        time.sleep(0.05)
+
+
 def _checkpoints_complete(workdir):
     from ournn.io import load
     ckpts = [os.path.join(r, f) for r, _, fs in os.walk(workdir) for f in fs
@@ -395,10 +403,7 @@ def test_stopping_the_server_mid_training_saves_a_complete_checkpoint(tmp_path, 
         status, _ = c.post("/api/train", {"dataset": "mnist", "layers": layers, "epochs": 50,
                                           "batch_size": 32})
         assert status == 202
-        deadline = time.time() + 60
-        while c.get("/api/job")[1]["job"]["global_step"] < 20:
-            assert time.time() < deadline
-            time.sleep(0.1)
+        wait_for(c, "global_step", 20)
         assert c.get("/api/job")[1]["job"]["epoch"] == 0      # mid-epoch
         proc.send_signal(sig)
         # Ctrl-C exits 130, as `ournn train` does; SIGTERM ends it as the signal asks
@@ -424,10 +429,7 @@ def test_a_killed_server_never_leaves_a_half_written_checkpoint(tmp_path):
         status, _ = c.post("/api/train", {"dataset": "xor", "layers": TOY, "epochs": 500,
                                           "batch_size": 256})
         assert status == 202
-        deadline = time.time() + 60
-        while c.get("/api/job")[1]["job"]["epoch"] < 20:
-            assert time.time() < deadline
-            time.sleep(0.05)
+        wait_for(c, "epoch", 20)
         proc.kill()
         proc.wait(30)
     finally:

@@ -71,6 +71,22 @@ def tid(page, name):
     return page.get_by_test_id(name)
 
 
+def open_page(browser, url):
+    """A new browser (context) on the studio: (context, page, errors raised in the page)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return context, page, errors
+
+
+def fill(page, testid, value):
+    """Type a value into an input and commit it, as leaving the field does."""
+    tid(page, testid).fill(str(value))
+    tid(page, testid).dispatch_event("change")
+
+
 def set_layers(page, layers):
     """Remove every layer, then add ``layers`` [(type, {param: value})] through the UI."""
     while tid(page, "layer-row").count():
@@ -80,8 +96,7 @@ def set_layers(page, layers):
         tid(page, "add-layer").click()
         row = tid(page, "layer-row").last
         for name, value in params.items():
-            row.get_by_test_id(f"param-{name}").fill(str(value))
-            row.get_by_test_id(f"param-{name}").dispatch_event("change")
+            fill(row, f"param-{name}", value)
 
 
 def wait_state(page, states, timeout=TIMEOUT):
@@ -104,11 +119,7 @@ def draw_one(page):
 
 def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     url, workdir = studio
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
+    context, page, errors = open_page(browser, url)
     tid(page, "dataset-select").select_option("mnist")
     page.wait_for_function("document.querySelectorAll('[data-testid=samples] canvas, "
                            "[data-testid=samples] img').length > 0")
@@ -134,10 +145,8 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     shots(page, "studio-build.png", readme=False)
 
     # train for a short budget
-    tid(page, "epochs-input").fill("2")
-    tid(page, "epochs-input").dispatch_event("change")
-    tid(page, "train-size-input").fill("4000")
-    tid(page, "train-size-input").dispatch_event("change")
+    fill(page, "epochs-input", "2")
+    fill(page, "train-size-input", "4000")
     tid(page, "start-btn").click()
     wait_state(page, ["running", "done"])
     # a second tab of the same browser sees the same job
@@ -183,8 +192,7 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     assert abs(accuracy - 100 * val[-1]) < 0.01, (out.stdout, val)
 
     # load it back in a fresh browser (another session): the layers come back
-    other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    other.goto(url)
+    _, other, _ = open_page(browser, url)
     tid(other, "load-file").set_input_files(saved)
     tid(other, "load-result").wait_for()
     other.wait_for_function("document.querySelectorAll('[data-testid=layer-row]').length == 4")
@@ -199,23 +207,16 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
 
 def test_toy_decision_boundary(studio, browser, shots):
     url, _ = studio
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
+    context, page, errors = open_page(browser, url)
     tid(page, "dataset-select").select_option("spirals")
     set_layers(page, [("Linear", {"out_features": 32}), ("Tanh", {}),
                       ("Linear", {"out_features": 32}), ("Tanh", {}),
                       ("Linear", {"out_features": 3})])
     page.wait_for_function("document.querySelector('[data-testid=model-status]')"
                            ".textContent.replace(/[,\\s]/g, '').includes('1251')")
-    tid(page, "lr-input").fill("0.01")
-    tid(page, "lr-input").dispatch_event("change")
-    tid(page, "epochs-input").fill("60")
-    tid(page, "epochs-input").dispatch_event("change")
-    tid(page, "batch-size-input").fill("32")
-    tid(page, "batch-size-input").dispatch_event("change")
+    fill(page, "lr-input", "0.01")
+    fill(page, "epochs-input", "60")
+    fill(page, "batch-size-input", "32")
     tid(page, "start-btn").click()
     wait_state(page, ["done"])
     acc = page.evaluate("window.ournnStudio.job.history.val_accuracy")
@@ -237,11 +238,7 @@ def test_toy_decision_boundary(studio, browser, shots):
 def test_csv_upload_link_pause_and_stop(studio, browser, tmp_path):
     import numpy as np
     url, _ = studio
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
+    context, page, errors = open_page(browser, url)
 
     # a file that is not a CSV of numbers: a clear message, nothing breaks
     page.get_by_text("Upload a CSV file").click()        # the section opens
@@ -272,14 +269,12 @@ def test_csv_upload_link_pause_and_stop(studio, browser, tmp_path):
                            ".textContent.replace(/[,\\s]/g, '').includes('131')")
     for name, value in (("epochs-input", "400"), ("batch-size-input", "8"),
                         ("lr-input", "0.003")):
-        tid(page, name).fill(value)
-        tid(page, name).dispatch_event("change")
+        fill(page, name, value)
 
     # the link reproduces the layers and settings in another browser (which has not
     # uploaded the CSV, so the dataset falls back to a built-in one)
     link = page.url
-    page2 = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    page2.goto(link)
+    _, page2, _ = open_page(browser, link)
     page2.wait_for_function("document.querySelectorAll('[data-testid=layer-row]').length == 4")
     assert tid(page2, "epochs-input").input_value() == "400"
     assert tid(page2, "lr-input").input_value() == "0.003"
