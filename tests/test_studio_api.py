@@ -5,6 +5,7 @@ import io
 import json
 import os
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -278,6 +279,29 @@ def test_pause_resume_stop_keeps_a_complete_checkpoint(client):
     from ournn.io import load
     state = load(job["checkpoint"], rebuild=False)
     assert state["trainer"]["global_step"] >= job["global_step"] - 1
+
+
+def test_a_diverging_run_fails_with_a_message_and_keeps_the_last_good_checkpoint(client):
+    layers = [{"type": "Linear", "out_features": 64}, {"type": "ReLU"},
+              {"type": "Linear", "out_features": 64}, {"type": "ReLU"},
+              {"type": "Linear", "out_features": 2}]
+    status, _ = client.post("/api/train", {"dataset": "moons", "layers": layers, "epochs": 5,
+                                           "optimizer": "sgd", "lr": 10.0, "seed": 0})
+    assert status == 202
+    job = client.wait_job()
+    assert job["state"] == "failed"
+    failed_at = re.search(r"loss became (nan|inf|-inf) at epoch (\d+), step \d+", job["error"])
+    assert failed_at and "lower learning rate" in job["error"], job["error"]
+    if job["checkpoint"]:          # the last good one: from the epoch before
+        from ournn.io import load
+        epoch = load(job["checkpoint"], rebuild=False)["trainer"]["epoch"]
+        assert epoch == int(failed_at.group(2)) - 1
+    else:
+        assert failed_at.group(2) == "1"
+    # the session can start again at once
+    status, _ = client.post("/api/train", {"dataset": "moons", "layers": layers, "epochs": 1})
+    assert status == 202
+    assert client.wait_job()["state"] == "done"
 
 
 # ---------------------------------------------------------------- checkpoints from users
