@@ -217,6 +217,9 @@ def test_train_events_tabs_predict_save_load(server, client, tmp_path):
     assert job["state"] == "done" and job["history"]["epoch"] == [1, 2]
     assert job["history"]["val_accuracy"][-1] > 0.8
     assert len(job["steps"]["loss"]) == 80
+    stats = job["layer_stats"]
+    assert stats[0] is None and stats[2] is None and stats[1]["grad_rms"] > 0
+    assert stats[3]["weight_rms"] > 0
     assert os.path.exists(job["checkpoint"])
 
     # a drawn "1": a vertical bar

@@ -165,6 +165,9 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
         "points")
     assert path_d and len(path_d) > 100
     assert tid(page, "confusion-cell").count() == 100
+    # the rows show the live size of each layer's weights and gradients
+    stats = [tid(page, "layer-stats").nth(i).inner_text() for i in range(4)]
+    assert stats[0] == stats[2] == "" and "w " in stats[1] and "∇ " in stats[3], stats
     val = page.evaluate("window.ournnStudio.job.history.val_accuracy")
     assert len(val) == 2 and val[-1] > 0.85
     tab2.close()

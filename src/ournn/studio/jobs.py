@@ -25,6 +25,7 @@ from ..train.loop import NonFiniteLossError, fit
 BATCH_EVENT_INTERVAL = 0.2      # seconds between "batch" events
 BOUNDARY_INTERVAL = 0.5         # seconds between decision-boundary redraws
 BOUNDARY_GRID = 60
+LAYER_STATS_INTERVAL = 1.0      # seconds between per-layer weight/gradient statistics
 MAX_STEP_POINTS = 2000
 CONFUSION_SAMPLES = 2000
 VAL_SIZE = 10000
@@ -70,6 +71,7 @@ class Job:
         self.steps = {"step": [], "loss": []}
         self.boundary = None
         self.confusion = None
+        self.layer_stats = None
         self.checkpoint = None
         self._pause = threading.Event()
         self._stop = threading.Event()
@@ -133,7 +135,7 @@ class Job:
     def snapshot(self):
         out = self.status()
         out.update(history=self.history, steps=self.steps, boundary=self.boundary,
-                   confusion=self.confusion)
+                   confusion=self.confusion, layer_stats=self.layer_stats)
         return out
 
     def _set_state(self, state):
@@ -177,7 +179,7 @@ class StudioCallback(Callback):
 
     def __init__(self, job):
         self.job = job
-        self._last_batch = self._last_boundary = 0.0
+        self._last_batch = self._last_boundary = self._last_stats = 0.0
         self._window = (0.0, 0)     # (time, samples) at the start of the speed window
         self._samples = 0
         self._pending = []          # (global step, loss) not yet sent
@@ -217,11 +219,15 @@ class StudioCallback(Callback):
         if not self._pending:
             return
         logs = trainer.running_logs()
-        job.channel.publish("batch", {
+        event = {
             "global_step": trainer.global_step, "epoch": trainer.epoch, "step": trainer.step,
             "loss": self._pending[-1][1], "accuracy": logs.get("accuracy"),
             "samples_per_sec": job.samples_per_sec,
-            "steps": [s for s, _ in self._pending], "losses": [v for _, v in self._pending]})
+            "steps": [s for s, _ in self._pending], "losses": [v for _, v in self._pending]}
+        if now - self._last_stats >= LAYER_STATS_INTERVAL:
+            self._last_stats = now
+            job.layer_stats = event["layer_stats"] = layer_stats(job.model)
+        job.channel.publish("batch", event)
         self._pending = []
 
     def _between_steps(self, trainer):
@@ -285,6 +291,23 @@ class StudioCallback(Callback):
         job.confusion = {"matrix": matrix.tolist(), "classes": ds.classes,
                          "misclassified": samples, "samples": n}
         job.channel.publish("confusion", job.confusion)
+
+
+def layer_stats(model):
+    """For each layer of the Sequential ``model``: None for a layer without weights, else the
+    root mean square of its weight and of the weight's gradient from the last step (what
+    shows a layer that stopped learning, or one whose gradients explode)."""
+    out = []
+    for module in model:
+        weight = getattr(module, "weight", None)
+        if weight is None:
+            out.append(None)
+            continue
+        w = weight.data.ravel()
+        g = None if weight.grad is None else np.asarray(weight.grad).ravel()
+        out.append({"weight_rms": float(np.sqrt(np.dot(w, w) / w.size)),
+                    "grad_rms": None if g is None else float(np.sqrt(np.dot(g, g) / g.size))})
+    return out
 
 
 def decision_boundary(model, dataset, n=BOUNDARY_GRID):

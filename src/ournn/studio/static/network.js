@@ -99,7 +99,8 @@ export class LayerEditor {
       el("div", { class: "row-info" },
         el("span", { class: "shape", "data-testid": "layer-shape", title: "output shape (without the batch)" }, "…"),
         el("span", { class: "row-params" }),
-        el("span", { class: "row-title" })));
+        el("span", { class: "row-title" }),
+        el("span", { class: "row-stats", "data-testid": "layer-stats" })));
   }
 
   /** One parameter input: a checkbox for booleans, a number box for the rest. */
@@ -155,6 +156,29 @@ export class LayerEditor {
     this.onChange("structure");
   }
 
+  /**
+   * Show the live weight and gradient sizes of a training job on the rows (stats: one entry
+   * per layer, null for layers without weights; null = clear). The bar grows with
+   * log10(gradient rms) from 1e-6 to 1, so a layer whose gradients vanish is easy to spot.
+   */
+  showStats(stats) {
+    const rows = [...this.list.querySelectorAll('[data-testid="layer-row"]')];
+    rows.forEach((row, i) => {
+      const cell = row.querySelector(".row-stats");
+      const s = stats && stats.length === rows.length ? stats[i] : null;
+      if (!s) {
+        cell.replaceChildren();
+        return;
+      }
+      const grad = s.grad_rms;
+      const width = grad ? Math.max(2, Math.min(100, (Math.log10(grad) + 6) / 6 * 100)) : 0;
+      cell.title = "root mean square of the weight (w) and of its gradient (∇) at the last step";
+      cell.replaceChildren(
+        `w ${formatSmall(s.weight_rms)} · ∇ ${grad === null ? "–" : formatSmall(grad)}`,
+        el("span", { class: "grad-bar" }, el("span", { style: `width: ${width.toFixed(0)}%` })));
+    });
+  }
+
   /** True when some parameter input holds a value that was not accepted. */
   hasBadInput() {
     return this.list.querySelector("input.bad") !== null;
@@ -180,4 +204,10 @@ export class LayerEditor {
       }
     });
   }
+}
+
+/** 0.0512 -> "0.051", 0.000021 -> "2.1e-5". */
+function formatSmall(x) {
+  if (x === 0) return "0";
+  return Math.abs(x) >= 0.01 && Math.abs(x) < 1000 ? x.toPrecision(2) : x.toExponential(1);
 }

@@ -275,6 +275,7 @@ async function runCheck() {
 function showCheck(check, err) {
   state.check = check;
   state.editor.showCheck(check);
+  showLayerStats();
   const status = $("model-status");
   const graph = $("graph");
   status.className = "model-status";
@@ -399,6 +400,15 @@ function renderJob() {
   error.hidden = !(job && job.error);
   error.textContent = job?.error ? `Training failed: ${job.error}` : "";
   updateButtons();
+  showLayerStats();
+}
+
+/** The job's live weight/gradient sizes on the layer rows, while the rows show its network. */
+function showLayerStats() {
+  const job = studio.job;
+  const same = job && job.setup && studio.setup &&
+    JSON.stringify(job.setup.layers) === JSON.stringify(studio.setup.layers);
+  state.editor.showStats(same ? job.layer_stats : null);
 }
 
 function progressText(job) {
@@ -472,7 +482,7 @@ function onSnapshot({ job }) {
 function onBatch(ev) {
   const job = studio.job;
   if (!job) return;
-  for (const key of ["global_step", "step", "samples_per_sec"]) if (ev[key] !== undefined) job[key] = ev[key];
+  for (const key of ["global_step", "step", "samples_per_sec", "layer_stats"]) if (ev[key] !== undefined) job[key] = ev[key];
   // every step since the previous batch event; skip the ones the snapshot already had
   const steps = studio.steps;
   const last = steps.step.length ? steps.step[steps.step.length - 1] : -Infinity;
