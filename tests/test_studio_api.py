@@ -284,6 +284,15 @@ def test_pause_resume_stop_keeps_a_complete_checkpoint(client):
     assert state["trainer"]["global_step"] >= job["global_step"] - 1
 
 
+def test_two_starts_at_once_give_one_job(client):
+    client.get("/api/options")                     # the session cookie first
+    setup = {"dataset": "moons", "layers": TOY, "epochs": 3}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: client.post("/api/train", setup)[0], range(4)))
+    assert sorted(answers) == [202, 409, 409, 409]
+    assert client.wait_job()["state"] == "done"
+
+
 def test_a_diverging_run_fails_with_a_message_and_keeps_the_last_good_checkpoint(client):
     layers = [{"type": "Linear", "out_features": 64}, {"type": "ReLU"},
               {"type": "Linear", "out_features": 64}, {"type": "ReLU"},

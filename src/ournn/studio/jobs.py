@@ -114,7 +114,15 @@ class Job:
             return fn()
         future = concurrent.futures.Future()
         self._calls.append((fn, future))
-        return future.result(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return future.result(0.1)
+            except concurrent.futures.TimeoutError:
+                if not self.thread.is_alive():      # the job ended after we queued the call
+                    self._serve_calls()
+                elif time.monotonic() > deadline:
+                    raise
 
     def _serve_calls(self):
         while self._calls:

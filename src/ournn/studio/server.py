@@ -6,6 +6,7 @@ insist on ``Content-Type: application/json`` (uploads on their own types): a pag
 site cannot send those to the studio without a CORS preflight, which the studio never grants.
 """
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -245,16 +246,17 @@ async def zoo(request, studio, session):
 @endpoint
 async def train(request, studio, session):
     data = await _json(request)
+    setup = check_setup(data, studio.datasets_for(session))
+    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
+    # no await from here on: two requests of one session cannot both pass the checks
     if session.job and session.job.active:
         raise HTTPError(409, "a training job is already running in this session: stop it "
                              "first")
+    if studio.closing:
+        raise HTTPError(503, "the studio is shutting down")
     if len(studio.running_jobs()) >= MAX_JOBS:
         raise HTTPError(503, f"the server is already running {MAX_JOBS} training jobs; try "
                              "again when one ends")
-    if studio.closing:
-        raise HTTPError(503, "the studio is shutting down")
-    setup = check_setup(data, studio.datasets_for(session))
-    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
     from .. import random as _random
     _random.manual_seed(setup["seed"])           # the same setup gives the same initial weights
     model, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes),
@@ -288,10 +290,8 @@ async def get_job(request, studio, session):
     return JSONResponse({"job": session.job.snapshot() if session.job else None})
 
 
-async def events(request):
-    studio = request.app.state.studio
-    session, new = studio.session(request)
-
+@endpoint
+async def events(request, studio, session):
     def message(event, data, event_id=None):
         head = f"id: {event_id}\n" if event_id else ""
         return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
@@ -313,12 +313,8 @@ async def events(request):
                 yield ": keep-alive\n\n"
             await asyncio.sleep(0.1)
 
-    response = StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache",
-                                          "X-Accel-Buffering": "no"})
-    if new:
-        response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
-    return response
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _current_model(session):
@@ -332,7 +328,11 @@ def _on_model(session, fn):
     model, info = _current_model(session)
     job = session.job
     if job is not None and job.model is model:
-        return job.call(lambda: fn(model))
+        try:
+            return job.call(lambda: fn(model))
+        except concurrent.futures.TimeoutError:
+            raise HTTPError(503, "the model is busy training (one step took over a minute); "
+                                 "pause the job and try again") from None
     return fn(model)
 
 
