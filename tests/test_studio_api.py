@@ -411,6 +411,31 @@ def test_exported_script_runs_and_trains(client, tmp_path):
                  "classes")
 
 
+def test_exported_scripts_for_mnist_and_a_csv_run(client, tmp_path):
+    def run(setup, name):
+        status, script = client.post("/api/export", setup)
+        assert status == 200
+        (tmp_path / name).write_bytes(script)
+        out = subprocess.run([sys.executable, name], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return eval(out.stdout.strip().splitlines()[-1], {})
+
+    mnist = {"dataset": "mnist", "layers": MLP, "epochs": 1, "train_size": 2000}
+    assert run(mnist, "mnist_studio.py")["accuracy"] > 0.5        # it learns (chance: 0.1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2))
+    text = _csv([[round(a, 4), round(b, 4), "in" if a * a + b * b < 1 else "out"]
+                 for a, b in x])
+    (tmp_path / "ring.csv").write_text(text)
+    status, r = client.post("/api/csv?name=ring.csv", text, content_type="text/csv")
+    layers = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"},
+              {"type": "Linear", "out_features": 2}]
+    result = run({"dataset": r["dataset"]["name"], "layers": layers, "epochs": 60,
+                  "lr": 0.01, "batch_size": 16}, "ring_studio.py")
+    assert result["accuracy"] > 0.85
+
+
 # ---------------------------------------------------------------- stopping the server
 def wait_for(client, key, at_least, timeout=60):
     """Until the job's ``key`` (global_step, epoch) reaches ``at_least``."""
