@@ -215,6 +215,7 @@ def test_train_events_tabs_predict_save_load(server, client, tmp_path):
     assert np.sum(confusion["matrix"]) == confusion["samples"]
     job = client.wait_job()
     assert job["state"] == "done" and job["history"]["epoch"] == [1, 2]
+    assert job["samples_per_sec"] > 0 and len(job["history"]["time"]) == 2
     assert job["history"]["val_accuracy"][-1] > 0.8
     assert len(job["steps"]["loss"]) == 80
     stats = job["layer_stats"]

@@ -199,6 +199,9 @@ class StudioCallback(Callback):
         job.channel.publish("status", job.status())
         self._boundary(trainer, force=True)
 
+    def on_epoch_begin(self, trainer):
+        self._window = (time.perf_counter(), self._samples)     # validation is not training
+
     def on_batch_end(self, trainer, loss):
         job = self.job
         job.step, job.global_step = trainer.step, trainer.global_step
@@ -220,7 +223,7 @@ class StudioCallback(Callback):
         job = self.job
         self._last_batch = now
         t0, n0 = self._window
-        if now > t0:
+        if now > t0 and self._samples > n0:       # training speed over the last 2 s or so
             job.samples_per_sec = (self._samples - n0) / (now - t0)
         if now - t0 > 2.0:
             self._window = (now, self._samples)
