@@ -370,6 +370,14 @@ def test_csv_upload_and_training(client):
     assert_error(*Client(client.base).get(f"/api/datasets/{ds['name']}/samples"), 404)
 
 
+def test_uploads_are_bounded_in_all(client, monkeypatch):
+    from ournn.studio import server as studio_server
+    monkeypatch.setattr(studio_server, "UPLOADS_MAX_BYTES", 4000)
+    rows = "\n".join(f"{i},{i % 7},{i % 2}" for i in range(300))
+    status, r = client.post("/api/csv?name=big.csv", "a,b,label\n" + rows, content_type="text/csv")
+    assert_error(status, r, 413, "at most")
+
+
 @pytest.mark.parametrize("text, words", [
     ("a,b,label\n1,2,x\n3,oops,y\n", ("row 3", "'b'", "not a number")),
     ("a,b,label\n1,2,x\n3,4\n", ("row 3", "2 values")),
@@ -511,3 +519,84 @@ def test_without_the_extra_the_command_says_what_to_install(monkeypatch, capsys)
     assert main(["studio", "--no-browser"]) == 1
     err = capsys.readouterr().err
     assert "pip install 'ournn[studio]'" in err and "starlette" in err
+
+
+# ---------------------------------------------------------------- never a crash
+def _json_values():
+    from hypothesis import strategies as st
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10 ** 12, 10 ** 12),
+                        st.floats(allow_nan=False, allow_infinity=False),
+                        st.text(max_size=12),
+                        st.sampled_from(["Linear", "Conv2d", "mnist", "moons", "adam", "relu"]))
+    return st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=12), inner, max_size=5)),
+        max_leaves=20)
+
+
+def _layer_dicts():
+    from hypothesis import strategies as st
+    from ournn.studio.spec import LAYERS
+    param = st.sampled_from(sorted({p for params in LAYERS.values() for p in params}))
+    value = st.one_of(st.none(), st.booleans(), st.integers(-5, 5000),
+                      st.floats(-2, 2, allow_nan=False), st.text(max_size=3))
+    return st.builds(lambda t, extra: {"type": t, **extra},
+                     st.sampled_from(sorted(LAYERS) + ["Bogus"]),
+                     st.dictionaries(param, value, max_size=3))
+
+
+def test_random_requests_never_crash_the_server(server):
+    """Any JSON at all, and networks of random layers with random parameters, get a 2xx or a
+    4xx with a message: never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    client = Client(server.url)
+    client.get("/api/options")
+    setups = st.fixed_dictionaries(
+        {"dataset": st.sampled_from(["mnist", "moons", "spirals", "nope"]),
+         "layers": st.lists(_layer_dicts(), max_size=6)},
+        optional={"epochs": st.integers(-1, 3), "batch_size": st.integers(-1, 5000),
+                  "lr": st.floats(-1, 20, allow_nan=False), "train_size": st.integers(-1, 300),
+                  "optimizer": st.sampled_from(["adam", "sgd", "x"])})
+
+    def post(path, body):
+        status, answer = client.post(path, body)
+        assert status < 500, (path, body, answer)
+        if status >= 400:
+            assert answer["error"], answer
+        return status
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=st.one_of(_json_values(), setups), path=st.sampled_from(
+        ["/api/model/check", "/api/export", "/api/predict", "/api/model/save", "/api/train"]))
+    def check(body, path):
+        if post(path, body) == 202:          # a valid setup started training: stop it
+            client.post("/api/train/stop")
+            client.wait_job()
+
+    check()
+
+
+def test_random_csv_files_are_read_or_refused_with_a_message():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ournn.studio.datasets import parse_csv
+    from ournn.studio.spec import SpecError
+    cell = st.one_of(st.integers(-5, 5).map(str), st.floats(-1e3, 1e3).map(str),
+                     st.sampled_from(["", "a", "nan", "inf", " ", '"x,y"', "1e40", "-"]))
+    rows = st.lists(st.lists(cell, min_size=1, max_size=4), max_size=8)
+    text = st.one_of(rows.map(lambda rs: "\n".join(",".join(r) for r in rs)),
+                     st.text(max_size=60))
+
+    @settings(max_examples=300, deadline=None)
+    @given(data=st.one_of(text.map(str.encode), st.binary(max_size=60)))
+    def check(data):
+        try:
+            ds = parse_csv(data, "random.csv")
+        except SpecError as e:
+            assert str(e)
+        else:
+            assert np.isfinite(ds.x).all() and len(ds.classes) >= 2
+            assert len(ds.x) + len(ds.tx) >= 2
+
+    check()

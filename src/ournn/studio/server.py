@@ -35,6 +35,7 @@ CKPT_MAX_BYTES = 512 * 1024 * 1024
 MAX_JOBS = 2                     # training jobs running at once on the server
 MAX_SESSIONS = 200
 MAX_CSV_PER_SESSION = 8
+UPLOADS_MAX_BYTES = 1024 ** 3    # the arrays of all uploaded CSV files, all sessions together
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 ZOO_FOR_IMAGES = ("mlp", "lenet5", "cnn", "seed_alexnet", "kerascnn")
 
@@ -487,6 +488,12 @@ async def upload_csv(request, studio, session):
     name = os.path.basename(name)[:80] or "upload.csv"
     label = request.query_params.get("label") or None
     ds = await asyncio.to_thread(parse_csv, raw, name, label)
+    held = sum(d.x.nbytes + d.tx.nbytes for s in list(studio.sessions.values())
+               for d in s.datasets.values() if d.name != ds.name or s is not session)
+    if held + ds.x.nbytes + ds.tx.nbytes > UPLOADS_MAX_BYTES:
+        raise HTTPError(413, f"the studio already holds {held / 2 ** 20:.0f} MB of uploaded "
+                             f"data (at most {UPLOADS_MAX_BYTES / 2 ** 30:.0f} GB in all); "
+                             "restart it to free them", "file")
     if len(session.datasets) >= MAX_CSV_PER_SESSION and ds.name not in session.datasets:
         oldest = next(iter(session.datasets))
         del session.datasets[oldest]
