@@ -294,6 +294,7 @@ def test_two_starts_at_once_give_one_job(client):
     assert client.wait_job()["state"] == "done"
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # the overflow is the point
 def test_a_diverging_run_fails_with_a_message_and_keeps_the_last_good_checkpoint(client):
     layers = [{"type": "Linear", "out_features": 64}, {"type": "ReLU"},
               {"type": "Linear", "out_features": 64}, {"type": "ReLU"},
