@@ -94,6 +94,14 @@ class Studio:
             raise HTTPError(404, f"unknown dataset {name!r}; known: {', '.join(known)}", field)
         return ds
 
+    def info(self, session, name, field="dataset"):
+        """What the page shows of a dataset, without loading a built-in one."""
+        if isinstance(name, str) and name in session.datasets:
+            return session.datasets[name].info()
+        if name in Registry.NAMES:
+            return self.registry.describe(name)
+        return self.dataset(session, name, field).info()      # raises the 404
+
     def datasets_for(self, session):
         return {**{n: _Lazy(self, n) for n in Registry.NAMES}, **session.datasets}
 
@@ -236,11 +244,11 @@ async def zoo(request, studio, session):
     if name not in ZOO_FOR_IMAGES:
         raise HTTPError(404, f"unknown zoo model {name!r}; choose one of "
                              f"{', '.join(ZOO_FOR_IMAGES)}", "name")
-    ds = studio.dataset(session, request.query_params.get("dataset", "mnist"))
-    if ds.kind != "image":
-        raise HTTPError(400, f"zoo model {name} takes 28x28 images; {ds.label} is not an "
+    info = studio.info(session, request.query_params.get("dataset", "mnist"))
+    if info["kind"] != "image":
+        raise HTTPError(400, f"zoo model {name} takes 28x28 images; {info['label']} is not an "
                              "image dataset", "dataset")
-    model = get_model(name, num_classes=len(ds.classes))
+    model = get_model(name, num_classes=len(info["classes"]))
     return JSONResponse({"layers": layers_of(model)})
 
 
