@@ -239,6 +239,12 @@ def test_train_events_tabs_predict_save_load(server, client, tmp_path):
     assert_error(*client.post("/api/model/save", {"name": "../../etc/passwd"}), 400, "name")
     status, s = client.post("/api/model/save", {"name": "mlp-test"})
     assert status == 200 and s["path"].endswith("mlp-test.ckpt") and os.path.exists(s["path"])
+    # saving again under the same name keeps the first file
+    status, s2 = client.post("/api/model/save", {"name": "mlp-test"})
+    assert s2["name"] == "mlp-test-2" and os.path.exists(s["path"]) and os.path.exists(s2["path"])
+    status, s3 = client.post("/api/model/save", {"name": "mlp-test", "overwrite": True})
+    assert s3["path"] == s["path"]
+    assert_error(*client.post("/api/model/save", {"name": "x", "overwrite": "yes"}), 400)
     status, blob = client.get(s["download"], raw=True)
     assert status == 200 and blob == open(s["path"], "rb").read()
     assert_error(*client.get("/api/model/download?name=nope"), 404)

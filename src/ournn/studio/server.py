@@ -54,7 +54,8 @@ class Studio:
         os.makedirs(self.workdir, exist_ok=True)
         self.registry = Registry(data_dir)
         self.sessions = {}
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()          # the sessions
+        self.save_lock = threading.Lock()     # choosing a free file name and writing it
         self.closing = False
         _remove_partial_files(self.workdir)
 
@@ -399,7 +400,10 @@ def _model_path(studio, name):
 @endpoint
 async def save_model(request, studio, session):
     data = await _json(request)
-    path = _model_path(studio, data.get("name", "model"))
+    name = _name(data.get("name", "model"))
+    overwrite = data.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise HTTPError(400, "overwrite must be true or false", "overwrite")
     model, info = _current_model(session)
     ds = info["dataset"]
     payload = {"classes": ds.classes, "input_shape": ds.input_shape,
@@ -408,10 +412,17 @@ async def save_model(request, studio, session):
         payload["dataset"] = ds.name
 
     def write(m):
-        ournn_io.save({"model": m, **payload}, path)
-    await asyncio.to_thread(_on_model, session, write)
-    name = os.path.basename(path)[:-5]
-    return JSONResponse({"path": path, "download": f"/api/model/download?name={name}"})
+        path = _model_path(studio, name)
+        with studio.save_lock:                # pick a free name: a save never replaces another
+            stem, k = name, 2
+            while not overwrite and os.path.exists(path):
+                stem = f"{name}-{k}"[:64]
+                path, k = _model_path(studio, stem), k + 1
+            ournn_io.save({"model": m, **payload}, path)
+        return path, stem
+    path, stem = await asyncio.to_thread(_on_model, session, write)
+    return JSONResponse({"path": path, "name": stem,
+                         "download": f"/api/model/download?name={stem}"})
 
 
 @endpoint

@@ -734,7 +734,7 @@ async function saveModel() {
     const link = document.createElement("a");
     link.dataset.testid = "download-link";
     link.href = apiUrl(answer.download);
-    link.download = `${name}.ckpt`;
+    link.download = `${answer.name || name}.ckpt`;   // a taken name gets a suffix (-2, -3...)
     link.textContent = "download";
     const path = document.createElement("code");
     path.textContent = answer.path;
