@@ -35,7 +35,7 @@ RUNNING_STATES = ("running", "paused", "stopping")
 class Channel:
     """An append-only list of (id, event, data) that any number of readers poll."""
 
-    def __init__(self, keep=2000):
+    def __init__(self, keep=500):   # readers poll every 0.1 s; a new tab starts from a snapshot
         self._events = collections.deque(maxlen=keep)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
