@@ -170,10 +170,36 @@ def test_zoo_layers_check_and_match_the_zoo_model(client):
     ({"optimizer": "lbfgs"}, ("unknown optimizer",)),
     ({"train_size": 70000}, ("train_size",)),
     ({"colour": "red"}, ("unknown setting",)),
+    ({"schedule": "warm"}, ("unknown schedule",)),
+    ({"augment": "flip"}, ("unknown augment",)),
+    ({"weight_decay": 2}, ("weight_decay",)),
 ])
 def test_bad_training_setups(client, setup, words):
     body = {"dataset": "mnist", "layers": MLP, **setup}
     assert_error(*client.post("/api/train", body), 400, *words)
+
+
+def test_augmentation_is_for_images(client):
+    assert_error(*client.post("/api/train", {"dataset": "moons", "layers": TOY,
+                                             "augment": "shift"}), 400, "not an image dataset")
+
+
+def test_the_exported_script_trains_exactly_as_the_studio(client, tmp_path):
+    setup = {"dataset": "mnist", "layers": MLP, "epochs": 2, "train_size": 1500,
+             "batch_size": 50, "optimizer": "nesterov", "lr": 0.05, "weight_decay": 1e-4,
+             "schedule": "onecycle", "augment": "shift"}
+    status, _ = client.post("/api/train", setup)
+    assert status == 202
+    job = client.wait_job()
+    assert job["state"] == "done"
+    status, script = client.post("/api/export", setup)
+    (tmp_path / "run.py").write_bytes(script)
+    out = subprocess.run([sys.executable, "run.py"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = eval(out.stdout.strip().splitlines()[-1], {})
+    assert result["accuracy"] == job["history"]["val_accuracy"][-1]
+    assert abs(result["loss"] - job["history"]["val_loss"][-1]) < 1e-6
 
 
 def test_a_batch_that_cannot_fit_in_memory_is_refused(client):

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -147,6 +148,10 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     # train for a short budget
     fill(page, "epochs-input", "2")
     fill(page, "train-size-input", "4000")
+    tid(page, "schedule-select").select_option("cosine")
+    tid(page, "augment-select").select_option("shift")
+    assert "shift" in urllib.parse.unquote(page.url)
+    tid(page, "augment-select").select_option("none")
     tid(page, "start-btn").click()
     wait_state(page, ["running", "done"])
     # a second tab of the same browser sees the same job
@@ -169,7 +174,10 @@ def test_build_train_draw_save_eval_load(studio, browser, shots, tmp_path):
     stats = [tid(page, "layer-stats").nth(i).inner_text() for i in range(4)]
     assert stats[0] == stats[2] == "" and "w " in stats[1] and "∇ " in stats[3], stats
     val = page.evaluate("window.ournnStudio.job.history.val_accuracy")
-    assert len(val) == 2 and val[-1] > 0.85
+    assert len(val) == 2 and val[-1] > 0.8
+    job = page.evaluate("window.ournnStudio.job")
+    assert job["setup"]["schedule"] == "cosine" and job["setup"]["augment"] == "none"
+    assert job["history"]["lr"][1] < job["history"]["lr"][0] < 1e-3     # the cosine decay
     tab2.close()
     shots(page, "studio-trained.png", readme=False)
 
@@ -266,6 +274,7 @@ def test_csv_upload_link_pause_and_stop(studio, browser, tmp_path):
     tid(page, "csv-upload").click()
     page.wait_for_function("document.querySelector('[data-testid=dataset-select]').value"
                            " === 'csv:blobs'")
+    assert tid(page, "augment-select").is_disabled()        # only images are augmented
     set_layers(page, [("Linear", {"out_features": 16}), ("ReLU", {}),
                       ("Dropout", {"p": 0.1}), ("Linear", {"out_features": 3})])
     page.wait_for_function("document.querySelector('[data-testid=model-status]')"

@@ -19,8 +19,10 @@ import uuid
 
 import numpy as np
 
+from ..data import ArrayDataset, DataLoader
 from ..train.callbacks import Callback, ModelCheckpoint
-from ..train.loop import NonFiniteLossError, fit
+from ..train.loop import NonFiniteLossError, fit, make_optimizer
+from ..train.run import make_augmentation, schedule_callbacks
 
 BATCH_EVENT_INTERVAL = 0.2      # seconds between "batch" events
 BOUNDARY_INTERVAL = 0.5         # seconds between decision-boundary redraws
@@ -163,10 +165,17 @@ class Job:
         checkpoint = ModelCheckpoint(self.folder, monitor="val_accuracy", extra=extra)
         self.checkpoint_path = checkpoint.last_path
         callback = StudioCallback(self)
+        # the same pieces as `ournn train`: data loader, augmentation, optimizer, schedule
+        loader = DataLoader(ArrayDataset(x, y), batch_size=setup["batch_size"], shuffle=True,
+                            seed=setup["seed"],
+                            transform=make_augmentation(setup["augment"], setup["seed"]))
+        optimizer = make_optimizer(setup["optimizer"], self.model.parameters(), setup["lr"],
+                                   setup["weight_decay"])
+        schedule = schedule_callbacks({**setup, "warmup_epochs": 0}, optimizer, len(loader))
         try:
-            fit(self.model, (x, y), epochs=setup["epochs"], optimizer=setup["optimizer"],
-                lr=setup["lr"], batch_size=setup["batch_size"], validation_data=(vx, vy),
-                callbacks=[callback, checkpoint], verbose=0, seed=setup["seed"])
+            fit(self.model, loader, epochs=setup["epochs"], optimizer=optimizer,
+                validation_data=(vx, vy), callbacks=[callback, checkpoint, *schedule],
+                verbose=0, seed=setup["seed"])
         except NonFiniteLossError as e:
             self.error = str(e)
             self.state = "failed"

@@ -117,10 +117,11 @@ class Studio:
 
 
 class _Lazy:
-    """A built-in dataset's size without loading it (for setup validation)."""
+    """A built-in dataset's size and kind without loading it (for setup validation)."""
 
     def __init__(self, studio, name):
-        self.train_size = studio.registry.describe(name)["train_size"]
+        info = studio.registry.describe(name)
+        self.train_size, self.kind = info["train_size"], info["kind"]
 
 
 def _remove_partial_files(folder):

@@ -39,9 +39,12 @@ LAYERS = {
     "GELU": {},
 }
 OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
+SCHEDULES = ("none", "cosine", "onecycle", "step")     # as `ournn train --schedule`
+AUGMENTS = ("none", "shift", "affine")                 # as `ournn train --augment` (images)
 
 SETUP_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 3,
-                  "train_size": None, "seed": 0}
+                  "train_size": None, "seed": 0, "weight_decay": 0.0, "schedule": "none",
+                  "augment": "none"}
 
 
 class SpecError(OurnnError, ValueError):
@@ -58,7 +61,8 @@ def options():
     for name, params in LAYERS.items():
         layers[name] = {p: {"type": kind, "min": lo, "max": hi, "default": default}
                         for p, (kind, lo, hi, default) in params.items()}
-    return {"layers": layers, "optimizers": list(OPTIMIZERS), "limits": dict(LIMITS)}
+    return {"layers": layers, "optimizers": list(OPTIMIZERS), "schedules": list(SCHEDULES),
+            "augments": list(AUGMENTS), "limits": dict(LIMITS)}
 
 
 # ---------------------------------------------------------------- checking values
@@ -136,6 +140,14 @@ def check_setup(setup, datasets):
     if clean["optimizer"] not in OPTIMIZERS:
         raise SpecError(f"unknown optimizer {clean['optimizer']!r}; choose one of "
                         f"{', '.join(OPTIMIZERS)}", "optimizer")
+    for key, allowed in (("schedule", SCHEDULES), ("augment", AUGMENTS)):
+        if clean[key] not in allowed:
+            raise SpecError(f"unknown {key} {clean[key]!r}; choose one of "
+                            f"{', '.join(allowed)}", key)
+    if clean["augment"] != "none" and getattr(datasets[name], "kind", "image") != "image":
+        raise SpecError(f"augment={clean['augment']!r} moves images; {name} is not an image "
+                        "dataset (use augment='none')", "augment")
+    clean["weight_decay"] = _number(clean["weight_decay"], "float", 0.0, 1.0, "weight_decay")
     clean["lr"] = _number(clean["lr"], "float", 1e-8, 10.0, "lr")
     clean["batch_size"] = _number(clean["batch_size"], "int", 1, LIMITS["max_batch_size"],
                                   "batch_size")
@@ -321,29 +333,66 @@ def _layer_code(layer, shape):
     return f"nn.{kind}()"
 
 
+_OPTIMIZER_CODE = {
+    "adam": "Adam({params}, lr={lr}{wd})", "adamw": "AdamW({params}, lr={lr}{wd})",
+    "sgd": "SGD({params}, lr={lr}{wd})", "momentum": "SGD({params}, lr={lr}, momentum=0.9{wd})",
+    "nesterov": "SGD({params}, lr={lr}, momentum=0.9, nesterov=True{wd})",
+    "rmsprop": "RMSprop({params}, lr={lr}{wd})", "adagrad": "Adagrad({params}, lr={lr}{wd})",
+}
+_SCHEDULE_CODE = {
+    "cosine": "lr_scheduler.CosineAnnealingLR(optimizer, T_max={epochs} * len(loader))",
+    "step": "lr_scheduler.StepLR(optimizer, step_size={third} * len(loader), gamma=0.1)",
+    "onecycle": ("lr_scheduler.OneCycleLR(optimizer, max_lr={lr}, epochs={epochs}, "
+                 "steps_per_epoch=len(loader))"),
+}
+_AUGMENT_CODE = {
+    "shift": "transforms.RandomShift(2, seed={seed})",
+    "affine": ("transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), "
+               "seed={seed})"),
+}
+
+
 def export_script(setup, dataset, rows):
-    """A short, runnable ournn script that rebuilds the network of ``setup`` and trains it."""
+    """A short, runnable ournn script that rebuilds the network of ``setup`` and trains it as
+    the studio does (same loader, optimizer, schedule and augmentation)."""
     shapes = [tuple(dataset.input_shape)] + [tuple(r["shape"]) for r in rows]
     lines = [_layer_code(layer, shapes[i]) for i, layer in enumerate(setup["layers"])]
     body = ",\n    ".join(lines)
-    data = dataset.python_loader()
     limit = ""
     if setup.get("train_size"):
         limit = f"x, y = x[:{setup['train_size']}], y[:{setup['train_size']}]\n"
-    return f'''"""{dataset.label}: the network built in ournn studio, trained with fit."""
+    lr, epochs, seed = repr(setup["lr"]), setup["epochs"], setup["seed"]
+    wd = f", weight_decay={setup['weight_decay']!r}" if setup.get("weight_decay") else ""
+    optimizer = _OPTIMIZER_CODE[setup["optimizer"]].format(params="model.parameters()", lr=lr,
+                                                           wd=wd)
+    augment = setup.get("augment", "none")
+    transform = (f", transform={_AUGMENT_CODE[augment].format(seed=seed)}"
+                 if augment != "none" else "")
+    schedule = setup.get("schedule", "none")
+    callbacks, imports = "", ["from ournn.data import ArrayDataset, DataLoader"]
+    if transform:
+        imports.append("from ournn.data import transforms")
+    if schedule != "none":
+        imports += ["from ournn.optim import lr_scheduler",
+                    "from ournn.train.callbacks import LRScheduler"]
+        code = _SCHEDULE_CODE[schedule].format(epochs=epochs, third=max(1, epochs // 3), lr=lr)
+        callbacks = f"\nschedule = LRScheduler({code}, interval=\"step\")"
+    fit_callbacks = ", callbacks=[schedule]" if schedule != "none" else ""
+    return f'''"""{dataset.label}: the network built in ournn studio, trained as the studio does."""
 import ournn
 from ournn import nn
+{chr(10).join(imports)}
 
-{data}{limit}
-ournn.manual_seed({setup["seed"]})
+{dataset.python_loader()}{limit}
+ournn.manual_seed({seed})
 model = nn.Sequential(
     {body},
 )
 model.summary(input_shape={tuple(dataset.input_shape)!r})
 
-history = model.fit((x, y), epochs={setup["epochs"]}, batch_size={setup["batch_size"]},
-                    optimizer="{setup["optimizer"]}", lr={setup["lr"]!r},
-                    validation_data=(test_x, test_y))
+loader = DataLoader(ArrayDataset(x, y), batch_size={setup["batch_size"]}, shuffle=True, seed={seed}{transform})
+optimizer = ournn.optim.{optimizer}{callbacks}
+history = model.fit(loader, epochs={epochs}, optimizer=optimizer, validation_data=(test_x, test_y){fit_callbacks})
 print(model.evaluate((test_x, test_y)))
 ournn.save(model, "{dataset.file_stem}-model.ckpt")
 '''

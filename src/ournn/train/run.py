@@ -69,7 +69,8 @@ def load_dataset(name, data_dir=None):
     return x, y, tx, ty, list(train.classes)
 
 
-def _augmentation(kind, seed):
+def make_augmentation(kind, seed):
+    """The batch transform for ``augment`` = 'none' (None), 'shift' or 'affine'."""
     from ..data import transforms
     if kind == "shift":
         return transforms.RandomShift(2, seed=seed)
@@ -79,7 +80,9 @@ def _augmentation(kind, seed):
     return None
 
 
-def _schedulers(cfg, optimizer, steps_per_epoch):
+def schedule_callbacks(cfg, optimizer, steps_per_epoch):
+    """LRScheduler callbacks (stepped per step) for ``cfg['schedule']`` ('none', 'cosine',
+    'onecycle', 'step') over ``cfg['epochs']``, after ``cfg['warmup_epochs']`` of warm-up."""
     from ..optim import lr_scheduler as S
     epochs, warm = cfg["epochs"], int(cfg["warmup_epochs"])
     if cfg["schedule"] == "onecycle":
@@ -130,7 +133,7 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
         vx, vy = tx, ty
     model = get_model(cfg["model"], **cfg["model_kwargs"])
     loader = DataLoader(ArrayDataset(x, y), batch_size=cfg["batch_size"], shuffle=True,
-                        seed=cfg["seed"], transform=_augmentation(cfg["augment"], cfg["seed"]))
+                        seed=cfg["seed"], transform=make_augmentation(cfg["augment"], cfg["seed"]))
     val_loader = DataLoader(ArrayDataset(vx, vy), batch_size=1000)
     optimizer = make_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"],
                                cfg["weight_decay"], cfg["momentum"])
@@ -143,7 +146,7 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
     checkpoint = ModelCheckpoint(out, monitor="val_accuracy", extra=extra)
     callbacks = [checkpoint, CSVLogger(os.path.join(out, "metrics.csv")),
                  JSONLogger(os.path.join(out, "history.json"))]
-    callbacks += _schedulers(cfg, optimizer, len(loader))
+    callbacks += schedule_callbacks(cfg, optimizer, len(loader))
     callbacks += list(extra_callbacks)
     resume_state = None
     if state is not None:

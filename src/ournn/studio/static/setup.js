@@ -1,12 +1,14 @@
 // A "setup" is the whole state of the page (docs/studio.md):
-//   {dataset, layers, optimizer, lr, batch_size, epochs, train_size, seed}
+//   {dataset, layers, optimizer, lr, batch_size, epochs, train_size, seed, weight_decay,
+//    schedule, augment}
 // This module knows the defaults and turns untrusted setups (from a link, a checkpoint or the
 // server) into valid ones, gently: what is unknown or out of range is replaced and reported.
 "use strict";
 
 import { defaultLayer, parseParam } from "./network.js";
 
-const SETTINGS = ["dataset", "layers", "optimizer", "lr", "batch_size", "epochs", "train_size", "seed"];
+const SETTINGS = ["dataset", "layers", "optimizer", "lr", "batch_size", "epochs", "train_size", "seed",
+                  "weight_decay", "schedule", "augment"];
 
 export class SetupRules {
   /**
@@ -39,7 +41,8 @@ export class SetupRules {
     const name = this.datasets.has("mnist") ? "mnist" : [...this.datasets.keys()][0];
     const info = this.datasets.get(name);
     return { dataset: name, layers: this.defaultLayers(info), optimizer: "adam", lr: 0.001,
-             batch_size: 64, epochs: 3, train_size: info ? info.train_size : 60000, seed: 0 };
+             batch_size: 64, epochs: 3, train_size: info ? info.train_size : 60000, seed: 0,
+             weight_decay: 0, schedule: "none", augment: "none" };
   }
 
   /** Bounds of a training setting: [kind, min, max] (the kinds of parseParam). */
@@ -52,6 +55,7 @@ export class SetupRules {
       epochs: ["int", 1, limits.max_epochs ?? 500],
       train_size: ["int?", 1, info ? info.train_size : 1e9],     // empty = all
       seed: ["int", 0, 2 ** 31 - 1],
+      weight_decay: ["float", 0, 1],
     }[key];
   }
 
@@ -117,7 +121,16 @@ export class SetupRules {
       if (this.options.optimizers.includes(raw.optimizer)) setup.optimizer = raw.optimizer;
       else warnings.push(`unknown optimizer ${JSON.stringify(raw.optimizer)}; ${setup.optimizer} is used`);
     }
-    for (const key of ["lr", "batch_size", "epochs", "train_size", "seed"]) {
+    for (const [key, allowed] of [["schedule", this.options.schedules], ["augment", this.options.augments]]) {
+      if (raw[key] === undefined) continue;
+      if ((allowed || ["none"]).includes(raw[key])) setup[key] = raw[key];
+      else warnings.push(`unknown ${key} ${JSON.stringify(raw[key])}; ${setup[key]} is used`);
+    }
+    if (setup.augment !== "none" && info && info.kind !== "image") {
+      warnings.push(`augmentation applies to images; none is used for ${info.label ?? info.name}`);
+      setup.augment = "none";
+    }
+    for (const key of ["lr", "batch_size", "epochs", "train_size", "seed", "weight_decay"]) {
       if (raw[key] === undefined) continue;
       const parsed = this.parseSetting(key, raw[key] === null ? "" : String(raw[key]), setup.dataset);
       if (parsed.ok) setup[key] = parsed.value;

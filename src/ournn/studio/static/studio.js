@@ -114,8 +114,10 @@ function applySetup(setup) {
   studio.setup = setup;
   $("dataset-select").value = setup.dataset;
   $("optimizer-select").value = setup.optimizer;
+  $("schedule-select").value = setup.schedule;
+  $("augment-select").value = setup.augment;
   const settings = { lr: "lr-input", batch_size: "batch-size-input", epochs: "epochs-input",
-                     train_size: "train-size-input", seed: null };
+                     train_size: "train-size-input", weight_decay: "weight-decay-input", seed: null };
   for (const [key, testid] of Object.entries(settings)) {
     const input = testid ? $(testid) : document.getElementById("seed-input");
     input.value = setup[key] === null || setup[key] === undefined ? "" : String(setup[key]);
@@ -359,7 +361,7 @@ function isActive(job) {
 function setLocked(locked) {
   state.locked = locked;
   const ids = ["dataset-select", "csv-file", "csv-label", "csv-upload", "add-layer-type", "add-layer", "optimizer-select", "lr-input", "batch-size-input",
-               "epochs-input", "train-size-input", "load-file"];
+               "epochs-input", "train-size-input", "weight-decay-input", "schedule-select", "load-file"];
   for (const id of ids) $(id).disabled = locked;
   document.getElementById("seed-input").disabled = locked;
   document.getElementById("use-default-net").hidden = locked || Boolean(state.check?.ok);
@@ -368,11 +370,17 @@ function setLocked(locked) {
   updateButtons();
 }
 
-/** The zoo holds networks for 28x28 images only. */
+/** The zoo holds networks for 28x28 images only, and only images can be augmented. */
 function updateZoo() {
   const image = datasetInfo(studio.setup?.dataset)?.kind === "image";
   $("zoo-select").disabled = $("zoo-load").disabled = state.locked || !image;
   $("zoo-select").title = image ? "Networks of the ournn model zoo" : "The zoo has networks for 28x28 images only";
+  $("augment-select").disabled = state.locked || !image;
+  if (!image && studio.setup && studio.setup.augment !== "none") {
+    studio.setup.augment = "none";
+    $("augment-select").value = "none";
+    updateUrl();
+  }
 }
 
 function updateButtons() {
@@ -814,8 +822,11 @@ function wireControls() {
   $("zoo-load").addEventListener("click", loadZoo);
   $("add-layer").addEventListener("click", () => state.editor.add($("add-layer-type").value));
   document.getElementById("use-default-net").addEventListener("click", useDefaultNetwork);
-  $("optimizer-select").addEventListener("change", (e) => { studio.setup.optimizer = e.target.value; setupChanged({ recheck: false }); });
-  const settings = { lr: "lr-input", batch_size: "batch-size-input", epochs: "epochs-input", train_size: "train-size-input" };
+  for (const key of ["optimizer", "schedule", "augment"]) {
+    $(`${key}-select`).addEventListener("change", (e) => { studio.setup[key] = e.target.value; setupChanged({ recheck: false }); });
+  }
+  const settings = { lr: "lr-input", batch_size: "batch-size-input", epochs: "epochs-input", train_size: "train-size-input",
+                     weight_decay: "weight-decay-input" };
   for (const [key, testid] of Object.entries(settings)) {
     $(testid).addEventListener("input", (e) => onSettingInput(key, e.target));
   }
@@ -849,6 +860,8 @@ async function main() {
   state.rules = new SetupRules(options, state.datasets);
   fillDatasetSelect();
   fillSelect($("optimizer-select"), options.optimizers);
+  fillSelect($("schedule-select"), options.schedules || ["none"]);
+  fillSelect($("augment-select"), options.augments || ["none"]);
   fillSelect($("add-layer-type"), Object.keys(options.layers));
   fillSelect($("zoo-select"), options.zoo || []);
   state.editor = new LayerEditor($("layer-list"), options.layers,
