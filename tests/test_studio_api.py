@@ -610,7 +610,7 @@ def test_random_requests_never_crash_the_server(server):
 
 
 def test_random_csv_files_are_read_or_refused_with_a_message():
-    from hypothesis import given, settings
+    from hypothesis import example, given, settings
     from hypothesis import strategies as st
 
     from ournn.studio.datasets import parse_csv
@@ -623,6 +623,8 @@ def test_random_csv_files_are_read_or_refused_with_a_message():
 
     @settings(max_examples=300, deadline=None)
     @given(data=st.one_of(text.map(str.encode), st.binary(max_size=60)))
+    @example(data=b"\r0")
+    @example(data=b'a,b\n"1,2\n3,4')
     def check(data):
         try:
             ds = parse_csv(data, "random.csv")

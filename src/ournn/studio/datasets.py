@@ -147,7 +147,11 @@ def parse_csv(data, name="upload.csv", label=None, seed=0):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text, newline=""), dialect)
+                if any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise SpecError(f"the file is not a valid CSV file ({e})", "file") from None
     if len(rows) < 3:
         raise SpecError("the CSV needs a header row and at least two data rows", "file")
     header = [h.strip() for h in rows[0]]
