@@ -179,6 +179,13 @@ def test_bad_training_setups(client, setup, words):
     assert_error(*client.post("/api/train", body), 400, *words)
 
 
+def test_a_full_server_says_so(client, monkeypatch):
+    from ournn.studio import server as studio_server
+    monkeypatch.setattr(studio_server, "MAX_JOBS", 0)
+    assert_error(*client.post("/api/train", {"dataset": "moons", "layers": TOY}), 503,
+                 "already running 0 training jobs")
+
+
 def test_augmentation_is_for_images(client):
     assert_error(*client.post("/api/train", {"dataset": "moons", "layers": TOY,
                                              "augment": "shift"}), 400, "not an image dataset")
