@@ -165,14 +165,15 @@ class Job:
         checkpoint = ModelCheckpoint(self.folder, monitor="val_accuracy", extra=extra)
         self.checkpoint_path = checkpoint.last_path
         callback = StudioCallback(self)
-        # the same pieces as `ournn train`: data loader, augmentation, optimizer, schedule
-        loader = DataLoader(ArrayDataset(x, y), batch_size=setup["batch_size"], shuffle=True,
-                            seed=setup["seed"],
-                            transform=make_augmentation(setup["augment"], setup["seed"]))
-        optimizer = make_optimizer(setup["optimizer"], self.model.parameters(), setup["lr"],
-                                   setup["weight_decay"])
-        schedule = schedule_callbacks({**setup, "warmup_epochs": 0}, optimizer, len(loader))
         try:
+            # the same pieces as `ournn train`: data loader, augmentation, optimizer, schedule
+            loader = DataLoader(ArrayDataset(x, y), batch_size=setup["batch_size"],
+                                shuffle=True, seed=setup["seed"],
+                                transform=make_augmentation(setup["augment"], setup["seed"]))
+            optimizer = make_optimizer(setup["optimizer"], self.model.parameters(),
+                                       setup["lr"], setup["weight_decay"])
+            schedule = schedule_callbacks({**setup, "warmup_epochs": 0}, optimizer,
+                                          len(loader))
             fit(self.model, loader, epochs=setup["epochs"], optimizer=optimizer,
                 validation_data=(vx, vy), callbacks=[callback, checkpoint, *schedule],
                 verbose=0, seed=setup["seed"])
