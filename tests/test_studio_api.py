@@ -642,3 +642,38 @@ def test_random_csv_files_are_read_or_refused_with_a_message():
             assert len(ds.x) + len(ds.tx) >= 2
 
     check()
+
+
+def test_ournn_studio_opens_the_page_in_a_browser(tmp_path):
+    """Without --no-browser the command opens the page's address (webbrowser stubbed)."""
+    from studio_server import free_port
+    port = free_port()
+    code = ("import webbrowser, sys\n"
+            "webbrowser.open = lambda url: print('OPENED', url, flush=True)\n"
+            "from ournn.cli import main\n"
+            f"sys.exit(main(['studio', '--port', '{port}', '--workdir', {str(tmp_path)!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("OPENED"):
+                break
+        assert f"OPENED http://127.0.0.1:{port}/" in "".join(lines), lines
+        assert any("ournn studio at" in line for line in lines)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+
+
+def test_the_studio_client_example(server, capsys):
+    import runpy
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "studio_client.py")
+    saved = runpy.run_path(example)["main"](["--url", server.url, "--epochs", "20"])
+    out = capsys.readouterr().out
+    assert "354 parameters" in out and "training done" in out
+    assert "epoch  20" in out and os.path.exists(saved["path"])
+    assert "point [-1.0, 0.5]: class 0" in out           # upper arc: class 0
