@@ -194,10 +194,20 @@ def test_matmul(sa, sb):
     check_op([sa, sb], lambda a, b: a @ b, lambda a, b: a @ b)
 
 
-@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3)])
-def test_linear(shape):
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (1, 3), (1, 1, 3)])   # batch 1: an outer
+def test_linear(shape):                                                        # product for W
     check_op([shape, (4, 3), (4,)], F.linear, T.nn.functional.linear if T else None)
     check_op([shape, (4, 3)], F.linear, T.nn.functional.linear if T else None)
+
+
+def test_linear_weight_gradient_at_batch_one_is_the_matmul_exactly():
+    rng = np.random.default_rng(0)
+    x = ournn.tensor(rng.standard_normal((1, 784)).astype(np.float32))
+    w = ournn.tensor(rng.standard_normal((512, 784)).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((1, 512)).astype(np.float32)
+    F.linear(x, w).backward(g)
+    assert w.grad.dtype == np.float32
+    assert np.array_equal(w.grad, g.T @ x.data)
 
 
 def test_astype_is_differentiable():
