@@ -279,8 +279,10 @@ def test_train_events_tabs_predict_save_load(server, client, tmp_path):
     assert s3["path"] == s["path"]
     assert_error(*client.post("/api/model/save", {"name": "x", "overwrite": "yes"}), 400)
     status, blob = client.get(s["download"], raw=True)
-    assert status == 200 and blob == open(s["path"], "rb").read()
+    with open(s["path"], "rb") as f:
+        assert status == 200 and blob == f.read()
     assert_error(*client.get("/api/model/download?name=nope"), 404)
+    assert_error(*Client(server.url).get(s["download"]), 404)     # another session's save
     fresh = Client(server.url)
     status, loaded = fresh.post("/api/model/load", blob)
     assert status == 200, loaded
@@ -521,6 +523,7 @@ def test_stopping_the_server_mid_training_saves_a_complete_checkpoint(tmp_path, 
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.stdout.close()
     ckpts = _checkpoints_complete(tmp_path)
     assert len(ckpts) == 1
     from ournn.io import load
@@ -545,10 +548,12 @@ def test_a_killed_server_never_leaves_a_half_written_checkpoint(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.stdout.close()
     assert len(_checkpoints_complete(tmp_path)) >= 1
     proc, url = start_cli_server(tmp_path)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) in (0, -signal.SIGTERM)
+    proc.stdout.close()
     assert [f for _, _, fs in os.walk(tmp_path) for f in fs if f.endswith(".part")] == []
     _checkpoints_complete(tmp_path)
 
@@ -667,6 +672,7 @@ def test_ournn_studio_opens_the_page_in_a_browser(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+        proc.stdout.close()
 
 
 def test_the_studio_client_example(server, capsys):

@@ -42,6 +42,7 @@ def studio(tmp_path_factory):
         proc.wait(30)
     except subprocess.TimeoutExpired:
         proc.kill()
+    proc.stdout.close()
 
 
 @pytest.fixture(scope="module")

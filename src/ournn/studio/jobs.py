@@ -359,5 +359,6 @@ class Session:
         self.model = None            # the last trained or loaded model
         self.model_info = None       # {"setup", "dataset"} of that model
         self.datasets = {}           # CSV uploads, by name
+        self.saved = set()           # names of the models this session saved (downloadable)
         self.channel = Channel()
         self.touched = time.time()

@@ -422,14 +422,16 @@ async def save_model(request, studio, session):
             ournn_io.save({"model": m, **payload}, path)
         return path, stem
     path, stem = await asyncio.to_thread(_on_model, session, write)
+    session.saved.add(stem)
     return JSONResponse({"path": path, "name": stem,
                          "download": f"/api/model/download?name={stem}"})
 
 
 @endpoint
 async def download_model(request, studio, session):
-    path = _model_path(studio, request.query_params.get("name"))
-    if not os.path.exists(path):
+    name = request.query_params.get("name")
+    path = _model_path(studio, name)
+    if name not in session.saved or not os.path.exists(path):    # only this session's saves
         raise HTTPError(404, f"no saved model named {os.path.basename(path)[:-5]!r}", "name")
     return FileResponse(path, media_type="application/octet-stream",
                         filename=os.path.basename(path))
