@@ -427,6 +427,7 @@ def test_uploads_are_bounded_in_all(client, monkeypatch):
     ("just one line\n", ("header row",)),
     ("a\n1\n2\n3\n", ("at least two columns",)),
     ("a,b,label\n1,nan,x\n2,3,y\n", ("NaN",)),
+    ("a,b,label\n1,2,x\n2,1e40,y\n", ("row 3", "'b'", "too large")),
 ])
 def test_bad_csv_files(client, text, words):
     assert_error(*client.post("/api/csv", text, content_type="text/csv"), 400, *words)

@@ -175,7 +175,7 @@ def parse_csv(data, name="upload.csv", label=None, seed=0):
                             f"{', '.join(header)}", "label")
         col = header.index(label)
     features = [j for j in range(len(header)) if j != col]
-    x = np.empty((len(body), len(features)), dtype=np.float32)
+    x = np.empty((len(body), len(features)), dtype=np.float64)
     for i, r in enumerate(body):
         for k, j in enumerate(features):
             try:
@@ -185,6 +185,10 @@ def parse_csv(data, name="upload.csv", label=None, seed=0):
                                 "(every column but the label must be numeric)", "file") from None
     if not np.isfinite(x).all():
         raise SpecError("the features contain NaN or infinite values", "file")
+    if np.abs(x).max() > np.finfo(np.float32).max:
+        i, k = np.unravel_index(np.abs(x).argmax(), x.shape)
+        raise SpecError(f"row {i + 2}, column {header[features[k]]!r}: {x[i, k]:g} is too large "
+                        "for float32", "file")
     raw = [r[col].strip() for r in body]
     classes = sorted(set(raw), key=_natural_key)
     if len(classes) < 2:
@@ -195,10 +199,10 @@ def parse_csv(data, name="upload.csv", label=None, seed=0):
                         f"(at most {CSV_MAX_CLASSES} classes): is it the right column?", "label")
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[v] for v in raw], dtype=np.int64)
-    # standardise the features, so that a default learning rate works
+    # standardise the features (in float64), so that a default learning rate works
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std == 0] = 1.0
-    x = (x - mean) / std
+    x = ((x - mean) / std).astype(np.float32)
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = max(1, len(x) // 5)
     test, train = order[:n_test], order[n_test:]
