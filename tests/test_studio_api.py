@@ -483,9 +483,13 @@ def test_exported_scripts_for_mnist_and_a_csv_run(client, tmp_path):
     status, r = client.post("/api/csv?name=ring.csv", text, content_type="text/csv")
     layers = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"},
               {"type": "Linear", "out_features": 2}]
-    result = run({"dataset": r["dataset"]["name"], "layers": layers, "epochs": 60,
-                  "lr": 0.01, "batch_size": 16}, "ring_studio.py")
+    setup = {"dataset": r["dataset"]["name"], "layers": layers, "epochs": 60, "lr": 0.01,
+             "batch_size": 16}
+    result = run(setup, "ring_studio.py")
     assert result["accuracy"] > 0.85
+    # the same data, split and training as in the studio: the same accuracy
+    assert client.post("/api/train", setup)[0] == 202
+    assert result["accuracy"] == client.wait_job()["history"]["val_accuracy"][-1]
 
 
 # ---------------------------------------------------------------- stopping the server
