@@ -20,7 +20,6 @@ We report medians over repetitions and the ratio studio / fit (1.0 = no overhead
 import argparse
 import http.cookiejar
 import json
-import os
 import socket
 import statistics
 import sys

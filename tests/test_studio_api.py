@@ -2,7 +2,6 @@
 never a crash), sessions shared by tabs, training, events, predictions, save/load, export, CSV."""
 import concurrent.futures
 import io
-import json
 import os
 import pickle
 import re

@@ -184,6 +184,7 @@ def cmd_predict(args):
     import numpy as np
 
     from .data.images import find_images, load_image
+    from .ops.activation import softmax_array
     from .train.run import load_model
     model, meta = load_model(args.ckpt)
     classes = meta.get("classes") or [str(i) for i in range(10)]
@@ -191,9 +192,7 @@ def cmd_predict(args):
     if not files:
         raise ValueError("no image files found in " + " ".join(args.images))
     batch = np.stack([load_image(f) for f in files])[:, None]
-    logits = model.predict(batch)
-    z = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    probs = softmax_array(model.predict(batch), axis=1)
     for f, p in zip(files, probs):
         order = np.argsort(-p)[:max(1, args.top)]
         if args.json:

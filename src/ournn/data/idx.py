@@ -12,13 +12,13 @@ Anything wrong with a file raises :class:`ournn.errors.DatasetError` naming the 
 import gzip
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
+from ..io import atomic_write_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -115,20 +115,6 @@ def write_idx(path, array):
         content = gzip.compress(content, compresslevel=6, mtime=0)
     atomic_write_bytes(path, content)
     return Path(path)
-
-
-def atomic_write_bytes(path, content):
-    """Write ``content`` to ``path`` via a temporary file and ``os.replace``: readers see the old
-    file or the whole new one, never half of it; the temporary file is removed on error."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
 
 
 def _remove_quietly(path):

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from .idx import atomic_write_bytes, idx_bytes, parse_idx, read_bytes
+from ..io import atomic_write_bytes
+from .idx import idx_bytes, parse_idx, read_bytes
 
 DATASETS = ("mnist", "fashion-mnist")
 SPLIT_FILES = {

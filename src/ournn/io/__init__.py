@@ -32,12 +32,34 @@ def _umask():
     return mask
 
 
+# Temporary files of atomic writes: ``.tmp-XXXXXXXX.part`` beside the file being written.
+_TMP_PREFIX, _TMP_SUFFIX = ".tmp-", ".part"
+
+
+def temporary_file(folder):
+    """``(fd, path)`` of a new temporary file in ``folder``, named as atomic writes name
+    theirs (so ``remove_partial_writes`` cleans it up if a killed process leaves it)."""
+    return tempfile.mkstemp(dir=folder, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
+
+
+def remove_partial_writes(folder):
+    """Delete the temporary files that killed processes left under ``folder`` (an atomic
+    write renames its file only when complete, so these are never a finished file)."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX):
+                try:
+                    os.unlink(os.path.join(root, name))
+                except OSError:
+                    pass
+
+
 def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    fd, tmp = temporary_file(folder)
     try:
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it owner-only; use normal rights
         with os.fdopen(fd, "wb") as f:

@@ -102,12 +102,18 @@ class GELU(Function):
         return grad * (ctx.cdf + x * pdf)
 
 
+def softmax_array(x, axis=-1):
+    """Softmax of an array along ``axis`` (shifted by the max, so large scores do not
+    overflow): probabilities from a model's outputs, without the autograd."""
+    xp = get_array_module(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
-        xp = get_array_module(x)
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        out = e / e.sum(axis=axis, keepdims=True)
+        out = softmax_array(x, axis)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out

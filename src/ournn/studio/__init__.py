@@ -38,9 +38,7 @@ def serve(host="127.0.0.1", port=8765, open_browser=True, workdir="studio-runs",
         def handle_exit(self, sig, frame):
             # end the event streams and stop the jobs at once; uvicorn would otherwise wait
             # for the open streams to close before shutting down
-            studio.closing = True
-            for job in studio.running_jobs():
-                job.stop()
+            studio.begin_shutdown()
             super().handle_exit(sig, frame)
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,

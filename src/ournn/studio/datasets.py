@@ -16,6 +16,11 @@ CSV_MAX_FEATURES = 1024
 CSV_MAX_CLASSES = 100
 
 
+def image_bytes(images):
+    """Images (..., 28, 28) in [0, 1] as uint8 0..255, how the page receives them."""
+    return np.clip(images * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 class StudioDataset:
     """Arrays and what the page needs to know about them.
 
@@ -48,7 +53,7 @@ class StudioDataset:
     def samples(self, n):
         if self.kind == "image":
             n = max(1, min(int(n), 200))
-            images = np.clip(self.x[:n, 0] * 255 + 0.5, 0, 255).astype(np.uint8)
+            images = image_bytes(self.x[:n, 0])
             return {"kind": "image", "images": images.reshape(n, -1).tolist(),
                     "labels": self.y[:n].tolist(), "classes": self.classes}
         if self.kind == "points":

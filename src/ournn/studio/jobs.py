@@ -20,6 +20,8 @@ import uuid
 import numpy as np
 
 from ..data import ArrayDataset, DataLoader
+from .datasets import image_bytes
+from ..ops.activation import softmax_array
 from ..train.callbacks import Callback, ModelCheckpoint
 from ..train.loop import NonFiniteLossError, fit, make_optimizer
 from ..train.run import make_augmentation, schedule_callbacks
@@ -32,6 +34,7 @@ MAX_STEP_POINTS = 2000
 CONFUSION_SAMPLES = 2000
 VAL_SIZE = 10000
 RUNNING_STATES = ("running", "paused", "stopping")
+EPOCH_LOGS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")   # kept per epoch
 
 
 class Channel:
@@ -68,8 +71,7 @@ class Job:
         self.global_step = 0
         self.steps_per_epoch = 0
         self.samples_per_sec = None
-        self.history = {k: [] for k in ("epoch", "loss", "accuracy", "val_loss",
-                                        "val_accuracy", "lr", "time")}
+        self.history = {k: [] for k in ("epoch",) + EPOCH_LOGS}
         self.steps = {"step": [], "loss": []}
         self.boundary = None
         self.confusion = None
@@ -266,7 +268,7 @@ class StudioCallback(Callback):
         self._publish_batch(trainer, time.perf_counter())
         job.epoch = trainer.epoch
         entry = {"epoch": trainer.epoch}
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"):
+        for key in EPOCH_LOGS:
             value = logs.get(key)
             job.history[key].append(None if value is None else float(value))
             entry[key] = job.history[key][-1]
@@ -307,7 +309,7 @@ class StudioCallback(Callback):
         for i in wrong:
             pixels = None
             if ds.kind == "image":
-                pixels = np.clip(tx[i, 0] * 255 + 0.5, 0, 255).astype(np.uint8).ravel().tolist()
+                pixels = image_bytes(tx[i, 0]).ravel().tolist()
             samples.append({"pixels": pixels, "label": int(ty[i]), "pred": int(pred[i])})
         job.confusion = {"matrix": matrix.tolist(), "classes": ds.classes,
                          "misclassified": samples, "samples": n}
@@ -341,9 +343,7 @@ def decision_boundary(model, dataset, n=BOUNDARY_GRID):
     ys = np.linspace(hi[1], lo[1], n, dtype=np.float32)        # row 0 is the top
     gx, gy = np.meshgrid(xs, ys)
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    logits = model.predict(grid)
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs = z / z.sum(axis=1, keepdims=True)
+    probs = softmax_array(model.predict(grid), axis=1)
     return {"n": n, "xrange": [float(lo[0]), float(hi[0])],
             "yrange": [float(lo[1]), float(hi[1])],
             "pred": probs.argmax(axis=1).tolist(),

@@ -10,7 +10,6 @@ import concurrent.futures
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 import uuid
@@ -22,8 +21,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import io as ournn_io
+from .. import random as _random
 from ..errors import OurnnError
 from ..models import get_model, list_models
+from ..ops.activation import softmax_array
 from .datasets import CSV_MAX_BYTES, Registry, parse_csv
 from .jobs import Job, Session
 from .spec import SpecError, build, check_layers, check_setup, export_script, layers_of, options
@@ -57,7 +58,7 @@ class Studio:
         self.lock = threading.Lock()          # the sessions
         self.save_lock = threading.Lock()     # choosing a free file name and writing it
         self.closing = False
-        _remove_partial_files(self.workdir)
+        ournn_io.remove_partial_writes(self.workdir)     # what a killed studio left
 
     # ----- sessions -----
     def session(self, request):
@@ -103,37 +104,23 @@ class Studio:
             return self.registry.describe(name)
         return self.dataset(session, name, field).info()      # raises the 404
 
-    def datasets_for(self, session):
-        return {**{n: _Lazy(self, n) for n in Registry.NAMES}, **session.datasets}
+    def infos(self, session):
+        """Every dataset this session can use, by name: built-in ones, then its uploads."""
+        return {n: self.info(session, n) for n in (*Registry.NAMES, *session.datasets)}
 
-    def shutdown(self, timeout=60):
-        """Stop every job (each saves a complete last.ckpt) and wait for them."""
+    def begin_shutdown(self):
+        """End the event streams, refuse new jobs, ask every job to stop after its step.
+        Returns the jobs that were running."""
         self.closing = True
         jobs = self.running_jobs()
         for job in jobs:
             job.stop()
-        for job in jobs:
+        return jobs
+
+    def shutdown(self, timeout=60):
+        """Stop every job (each saves a complete last.ckpt) and wait for them."""
+        for job in self.begin_shutdown():
             job.join(timeout)
-
-
-class _Lazy:
-    """A built-in dataset's size and kind without loading it (for setup validation)."""
-
-    def __init__(self, studio, name):
-        info = studio.registry.describe(name)
-        self.train_size, self.kind = info["train_size"], info["kind"]
-
-
-def _remove_partial_files(folder):
-    """Temporary files of writes that a killed process left behind (never a checkpoint:
-    checkpoints are written to a temporary name and renamed when complete)."""
-    for root, _, files in os.walk(folder):
-        for f in files:
-            if f.startswith(".tmp-") and f.endswith(".part"):
-                try:
-                    os.unlink(os.path.join(root, f))
-                except OSError:
-                    pass
 
 
 # ---------------------------------------------------------------- request helpers
@@ -200,8 +187,7 @@ async def page(request, studio, session):
 @endpoint
 async def get_options(request, studio, session):
     out = options()
-    out["datasets"] = [studio.registry.describe(n) for n in Registry.NAMES]
-    out["datasets"] += [ds.info() for ds in session.datasets.values()]
+    out["datasets"] = list(studio.infos(session).values())
     out["zoo"] = [m for m in ZOO_FOR_IMAGES if m in list_models()]
     return JSONResponse(out)
 
@@ -216,22 +202,18 @@ async def samples(request, studio, session):
     return JSONResponse(ds.samples(n))
 
 
-def _check(studio, session, data, batch_size=1):
-    ds = studio.dataset(session, data.get("dataset"))
-    layers = check_layers(data.get("layers"))
-    model, rows, error = build(layers, ds.input_shape, len(ds.classes), batch_size)
-    return ds, layers, model, rows, error
-
-
 @endpoint
 async def model_check(request, studio, session):
     data = await _json(request)
-    ds, layers, model, rows, error = await asyncio.to_thread(_check, studio, session, data)
+    info = studio.info(session, data.get("dataset"))          # shapes only: no images read
+    layers = check_layers(data.get("layers"))
+    model, rows, error = await asyncio.to_thread(build, layers, info["input_shape"],
+                                                 len(info["classes"]))
     if error:
         return JSONResponse({"ok": False, "rows": rows, "error": error})
-    svg = await asyncio.to_thread(_graph_svg, model, ds.input_shape)
+    svg = await asyncio.to_thread(_graph_svg, model, info["input_shape"])
     return JSONResponse({"ok": True, "rows": rows, "total_params": sum(r["params"] for r in rows),
-                         "input_shape": ds.input_shape, "output_shape": rows[-1]["shape"],
+                         "input_shape": info["input_shape"], "output_shape": rows[-1]["shape"],
                          "svg": svg})
 
 
@@ -257,7 +239,7 @@ async def zoo(request, studio, session):
 @endpoint
 async def train(request, studio, session):
     data = await _json(request)
-    setup = check_setup(data, studio.datasets_for(session))
+    setup = check_setup(data, studio.infos(session))
     ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
     # no await from here on: two requests of one session cannot both pass the checks
     if session.job and session.job.active:
@@ -268,7 +250,6 @@ async def train(request, studio, session):
     if len(studio.running_jobs()) >= MAX_JOBS:
         raise HTTPError(503, f"the server is already running {MAX_JOBS} training jobs; try "
                              "again when one ends")
-    from .. import random as _random
     _random.manual_seed(setup["seed"])           # the same setup gives the same initial weights
     model, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes),
                                setup["batch_size"])
@@ -367,8 +348,7 @@ async def predict(request, studio, session):
     else:
         raise HTTPError(400, "send {\"pixels\": [[...]]} (a drawing) or {\"features\": [...]}")
     logits = await asyncio.to_thread(_on_model, session, lambda m: m.predict(x))
-    z = np.exp(logits[0] - logits[0].max())
-    probs = z / z.sum()
+    probs = softmax_array(logits[0])
     return JSONResponse({"probabilities": [float(p) for p in probs], "classes": ds.classes,
                          "prediction": int(probs.argmax())})
 
@@ -452,7 +432,7 @@ def _read_checkpoint(studio, session, raw):
     from ..train.run import load_model as read_model
     folder = os.path.join(studio.workdir, "uploads")
     os.makedirs(folder, exist_ok=True)
-    fd, path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    fd, path = ournn_io.temporary_file(folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
@@ -491,7 +471,7 @@ def _read_checkpoint(studio, session, raw):
 @endpoint
 async def export(request, studio, session):
     data = await _json(request)
-    setup = check_setup(data, studio.datasets_for(session))
+    setup = check_setup(data, studio.infos(session))
     ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
     _, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes))
     if error:

@@ -120,8 +120,8 @@ def check_layers(layers):
 
 
 def check_setup(setup, datasets):
-    """A clean setup dict; ``datasets`` maps names to dataset objects (for the name and the
-    training-set size)."""
+    """A clean setup dict; ``datasets`` maps names to dataset descriptions (``info()``: the
+    kind and the training-set size are checked against)."""
     if not isinstance(setup, dict):
         raise SpecError("the setup must be a JSON object", None)
     known = {"dataset", "layers"} | set(SETUP_DEFAULTS)
@@ -144,7 +144,7 @@ def check_setup(setup, datasets):
         if clean[key] not in allowed:
             raise SpecError(f"unknown {key} {clean[key]!r}; choose one of "
                             f"{', '.join(allowed)}", key)
-    if clean["augment"] != "none" and getattr(datasets[name], "kind", "image") != "image":
+    if clean["augment"] != "none" and datasets[name]["kind"] != "image":
         raise SpecError(f"augment={clean['augment']!r} moves images; {name} is not an image "
                         "dataset (use augment='none')", "augment")
     clean["weight_decay"] = _number(clean["weight_decay"], "float", 0.0, 1.0, "weight_decay")
@@ -153,7 +153,7 @@ def check_setup(setup, datasets):
                                   "batch_size")
     clean["epochs"] = _number(clean["epochs"], "int", 1, LIMITS["max_epochs"], "epochs")
     clean["seed"] = _number(clean["seed"], "int", 0, 2 ** 31 - 1, "seed")
-    size = datasets[name].train_size
+    size = datasets[name]["train_size"]
     if clean["train_size"] is not None:
         clean["train_size"] = _number(clean["train_size"], "int", 1, size, "train_size")
     return clean

@@ -196,6 +196,10 @@ def _write_plots(out, history, model, tx, ty, classes):
         pass
 
 
+# What a checkpoint may say beside the model: what `ournn eval`/`predict` and the studio read.
+META_KEYS = ("dataset", "classes", "input_shape", "run_config", "studio_setup")
+
+
 def load_model(path):
     """The model stored in a checkpoint (a training checkpoint from ``ournn train`` or a
     model saved with ``ournn.save(model, path)``), and the checkpoint's metadata."""
@@ -210,8 +214,7 @@ def load_model(path):
                                   "load_state_dict")
         model = module_from_config(config)
         model.load_state_dict(trainer["model"])
-        meta = {k: obj.get(k) for k in ("dataset", "classes", "input_shape", "run_config",
-                                        "studio_setup")}
+        meta = {k: obj.get(k) for k in META_KEYS}
     elif isinstance(obj, dict) and "config" in obj and "state_dict" in obj:
         model = module_from_config(obj["config"])
         model.load_state_dict(obj["state_dict"])
@@ -219,7 +222,7 @@ def load_model(path):
             "config" in obj["model"]:
         model = module_from_config(obj["model"]["config"])
         model.load_state_dict(obj["model"]["state_dict"])
-        meta = {k: obj.get(k) for k in ("dataset", "classes", "input_shape", "studio_setup")}
+        meta = {k: obj.get(k) for k in META_KEYS}
     else:
         raise CheckpointError(f"{path}: holds no model (a state dict alone has no "
                               "architecture; save the model itself: ournn.save(model, path))")

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..autograd.function import no_grad
 from ..io import atomic_write_bytes
+from ..ops.activation import softmax_array
 from ..tensor import Tensor
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'ournn[viz]'"
@@ -497,12 +498,6 @@ def plot_confusion_matrix(y_true, y_pred, path, class_names=None, normalize=Fals
     return _save(fig, path)
 
 
-def _softmax(logits):
-    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def _percent(p):
     """A probability as a percentage that never rounds a near-certainty up to 100%."""
     text = f"{p:.1%}" if p >= 0.99 else f"{p:.0%}"
@@ -527,7 +522,7 @@ def worst_predictions(y_true, logits, n=16):
         raise ValueError(f"y_true and logits differ in length ({len(t)} vs {len(scores)})")
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    probs = _softmax(scores)
+    probs = softmax_array(scores.astype(np.float64), axis=1)
     predicted = probs.argmax(axis=1)
     confidence = probs[np.arange(len(probs)), predicted]
     wrong = np.flatnonzero(predicted != t)
