@@ -246,3 +246,26 @@ def test_zoo_parameter_counts():
     with pytest.raises(ValueError, match="unknown model"):
         ournn.models.get_model("resnet1000")
     assert json.dumps(ournn.nn.config.module_config(ournn.models.get_model("cnn")))
+
+
+def test_fit_with_a_callable_metric_validates_with_it():
+    def error_rate(output, target):
+        pred = output.numpy().argmax(axis=1)
+        target = np.asarray(target)
+        return float((pred != target).sum()), len(target)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    ournn.manual_seed(0)
+    model = small_mlp()
+    history = model.fit((x, y), epochs=2, batch_size=16, metrics=[error_rate, "accuracy"],
+                        validation_data=(x[:32], y[:32]), verbose=0)
+    assert sorted(history.history) == sorted(["loss", "error_rate", "accuracy", "lr",
+                                              "val_loss", "val_error_rate", "val_accuracy",
+                                              "time"])
+    for prefix in ("", "val_"):
+        for e, a in zip(history.history[prefix + "error_rate"],
+                        history.history[prefix + "accuracy"]):
+            assert e == pytest.approx(1 - a)
+    result = ournn.train.evaluate(model, (x[:32], y[:32]), metrics=[error_rate, "accuracy"])
+    assert result["error_rate"] == pytest.approx(history.history["val_error_rate"][-1])

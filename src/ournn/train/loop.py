@@ -20,7 +20,7 @@ from .. import random as _random
 from ..autograd.function import no_grad
 from ..errors import OurnnError
 from ..tensor import Tensor
-from .metrics import get_metric
+from .metrics import resolve_metrics
 
 
 class NonFiniteLossError(OurnnError, FloatingPointError):
@@ -57,6 +57,11 @@ class History:
 
 
 # ---------------------------------------------------------------- inputs
+def _as_array(a):
+    """The NumPy array of a Tensor or of anything array-like."""
+    return a.numpy() if isinstance(a, Tensor) else np.asarray(a)
+
+
 def _to_loader(data, batch_size, shuffle, name):
     from ..data import ArrayDataset, DataLoader
     if data is None:
@@ -64,7 +69,7 @@ def _to_loader(data, batch_size, shuffle, name):
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = (np.asarray(getattr(a, "data", a)) for a in data)
+        x, y = (_as_array(a) for a in data)
         if len(x) != len(y):
             raise ValueError(f"{name}: inputs and targets differ in length ({len(x)} vs "
                              f"{len(y)})")
@@ -123,7 +128,7 @@ class Trainer:
         self.train_loader = train_loader
         self.val_loader = val_loader
         self.callbacks = list(callbacks)
-        self.metrics = [get_metric(m) for m in metrics]
+        self.metrics = resolve_metrics(metrics)     # (name, function) pairs, resolved once
         self.schedulers = list(schedulers)
         self.history = History()
         self.epoch = 0           # the epoch in progress (0-based)
@@ -177,7 +182,7 @@ class Trainer:
     def train_step(self, x, y):
         output = self.model(x)
         loss = self.loss_fn(output, y)
-        value = float(loss.data)
+        value = float(loss.numpy())
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"loss became {value} at epoch {self.epoch + 1}, step {self.step + 1}: training "
@@ -248,8 +253,7 @@ class Trainer:
         logs = self.running_logs()
         logs["lr"] = self.current_lr()
         if self.val_loader is not None:
-            val = evaluate(self.model, self.val_loader, self.loss_fn,
-                           [m for m, _ in self.metrics])
+            val = evaluate(self.model, self.val_loader, self.loss_fn, self.metrics)
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["time"] = time.perf_counter() - self.epoch_start_time
         self.history.append(self.epoch + 1, logs)
@@ -336,9 +340,11 @@ def _batches(data, batch_size):
 def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_size=256):
     """Mean loss and metrics of ``model`` on ``data`` (eval mode, no graph).
 
-    Returns a dict such as ``{"loss": 0.031, "accuracy": 0.991}``."""
+    ``metrics``: names, callables ``(output, target) -> (sum, count)`` or ``(name,
+    function)`` pairs (see ``ournn.train.metrics``). Returns a dict such as ``{"loss": 0.031,
+    "accuracy": 0.991}``."""
     loss_fn = _loss_fn(loss)
-    metric_fns = [get_metric(m) for m in metrics]
+    metric_fns = resolve_metrics(metrics)
     loader = _batches(data, batch_size)
     was_training = model.training
     model.eval()
@@ -350,7 +356,7 @@ def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_siz
                 x, y = batch[0], batch[1]
                 out = model(x)
                 n = len(y)
-                total += float(loss_fn(out, y).data) * n
+                total += float(loss_fn(out, y).numpy()) * n
                 count += n
                 for name, fn in metric_fns:
                     s, c = fn(out, y)
@@ -372,12 +378,12 @@ def predict(model, x, batch_size=256):
     try:
         with no_grad():
             if isinstance(x, (np.ndarray, Tensor, list)):
-                arr = np.asarray(getattr(x, "data", x))
+                arr = _as_array(x)
                 for i in range(0, len(arr), batch_size):
-                    outputs.append(model(arr[i:i + batch_size]).data)
+                    outputs.append(model(arr[i:i + batch_size]).numpy())
             else:
                 for batch in _batches(x, batch_size):
-                    outputs.append(model(batch[0]).data)
+                    outputs.append(model(batch[0]).numpy())
     finally:
         model.train(was_training)
     return np.concatenate(outputs) if outputs else np.empty((0,))

@@ -1,5 +1,18 @@
-"""Metrics computed per batch as (sum over the batch, number of samples)."""
+"""Metrics computed per batch as (sum over the batch, number of samples).
+
+A metric is named by a string (``"accuracy"``), given as a callable ``(output, target) ->
+(sum, count)`` (named by its ``__name__``), or given already resolved as a pair ``(name,
+callable)``. ``get_metric`` turns any of these into the pair; the training loop resolves its
+metrics once and hands the pairs on (to ``evaluate`` as well), so a callable is never looked
+up by name.
+"""
 import numpy as np
+
+
+def _array(x):
+    """The NumPy array of a Tensor (``numpy()``) or of anything array-like."""
+    return x.numpy() if hasattr(x, "numpy") and not isinstance(x, np.ndarray) else \
+        np.asarray(x)
 
 
 def accuracy(output, target):
@@ -7,8 +20,8 @@ def accuracy(output, target):
 
     output (N, C) logits or probabilities, target (N,) ints. For one output column (binary
     logits), the class is ``output > 0``."""
-    out = output.data if hasattr(output, "data") and not isinstance(output, np.ndarray) else output
-    target = np.asarray(getattr(target, "data", target))
+    out = _array(output)
+    target = _array(target)
     if out.ndim == 2 and out.shape[1] > 1:
         pred = out.argmax(axis=1)
     else:
@@ -21,9 +34,24 @@ METRICS = {"accuracy": accuracy, "acc": accuracy}
 
 
 def get_metric(metric):
+    """``(name, function)`` for a metric name, a callable, or an already resolved pair."""
+    if isinstance(metric, tuple) and len(metric) == 2 and isinstance(metric[0], str) \
+            and callable(metric[1]):
+        return metric
     if callable(metric):
         return getattr(metric, "__name__", "metric"), metric
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(METRICS)} or pass a "
                          "callable (output, target) -> (sum, count)")
     return ("accuracy" if metric == "acc" else metric), METRICS[metric]
+
+
+def resolve_metrics(metrics):
+    """Each of ``metrics`` as a ``(name, function)`` pair; a name given twice raises."""
+    pairs = [get_metric(m) for m in metrics]
+    names = [name for name, _ in pairs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"metric name(s) {', '.join(twice)} given twice; give each callable "
+                         "its own __name__ or pass (name, function) pairs")
+    return pairs
