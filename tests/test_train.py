@@ -269,3 +269,48 @@ def test_fit_with_a_callable_metric_validates_with_it():
             assert e == pytest.approx(1 - a)
     result = ournn.train.evaluate(model, (x[:32], y[:32]), metrics=[error_rate, "accuracy"])
     assert result["error_rate"] == pytest.approx(history.history["val_error_rate"][-1])
+
+
+def test_callbacks_run_by_priority_whatever_order_they_are_listed_in(tmp_path):
+    from ournn.train.callbacks import PRIORITY_DEFAULT, PRIORITY_RECORD, PRIORITY_UPDATE
+    calls = []
+
+    class Probe(ournn.train.Callback):
+        def __init__(self, name, priority=None):
+            self.name = name
+            if priority is not None:
+                self.priority = priority
+
+        def on_batch_end(self, trainer, loss):
+            calls.append(self.name)
+
+    model = small_mlp()
+    opt = ournn.optim.SGD(model.parameters(), lr=1.0)
+    sched = ournn.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    lrs_seen_by_checkpoint = []
+
+    class Checkpoint(ModelCheckpoint):
+        def on_epoch_end(self, trainer, logs):
+            lrs_seen_by_checkpoint.append(trainer.current_lr())
+            super().on_epoch_end(trainer, logs)
+    callbacks = [Checkpoint(tmp_path), Probe("record", PRIORITY_RECORD), Probe("a"),
+                 LambdaCallback(on_batch_end=lambda t, loss: calls.append("lambda")),
+                 Probe("update", PRIORITY_UPDATE), Probe("b"), Probe("first", 1000)]
+    assert ModelCheckpoint.priority == PRIORITY_RECORD == ournn.train.CSVLogger.priority
+    assert LRScheduler.priority == PRIORITY_UPDATE and Probe("x").priority == PRIORITY_DEFAULT
+    x = np.zeros((16, 784), dtype=np.float32)
+    y = np.zeros(16, dtype=np.int64)
+    h = model.fit((x, y), epochs=2, batch_size=16, optimizer=opt, schedulers=[sched],
+                  callbacks=callbacks, verbose=0)
+    assert calls == ["first", "update", "a", "lambda", "b", "record"] * 2
+    assert h.history["lr"] == [1.0, 0.5]
+    assert lrs_seen_by_checkpoint == [0.5, 0.25]    # after the schedule's epoch step
+    assert ournn.load(tmp_path / "last.ckpt", rebuild=False)["trainer"]["optimizer"][
+        "param_groups"][0]["lr"] == 0.25
+
+
+def test_plateau_schedule_cannot_be_stepped_per_step():
+    opt = ournn.optim.SGD(small_mlp().parameters(), lr=0.1)
+    plateau = ournn.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match="per epoch"):
+        LRScheduler(plateau, interval="step")

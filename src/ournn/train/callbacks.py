@@ -1,9 +1,22 @@
 """Callbacks: everything around the training loop that is not the loop itself.
 
-A callback overrides any of ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
-``on_epoch_end``, ``on_interrupt``, ``on_train_end``; each receives the ``Trainer`` (its
-``model``, ``optimizer``, ``epoch``, ``step``, ``history``; set ``trainer.stop_training`` to
-stop). The names follow Keras.
+A callback subclasses ``Callback`` and overrides any of its hooks (``on_train_begin``,
+``on_epoch_begin``, ``on_batch_end``, ``on_epoch_end``, ``on_interrupt``, ``on_train_end``);
+each receives the ``Trainer`` (its ``model``, ``optimizer``, ``epoch``, ``step``, ``history``;
+set ``trainer.stop_training`` to stop). The names follow Keras.
+
+The trainer calls the callbacks of one event in the order of their ``priority`` (highest
+first; equal priorities in the order given), as Chainer orders its extensions:
+
+- ``PRIORITY_UPDATE`` (300): callbacks that change the state of the run: ``LRScheduler``.
+- ``PRIORITY_DEFAULT`` (200): everything else, such as ``EarlyStopping`` and
+  ``LambdaCallback``.
+- ``PRIORITY_RECORD`` (100): callbacks that only read the run and write it out:
+  ``ModelCheckpoint``, ``CSVLogger``, ``JSONLogger``, ``ProgressBar``.
+
+So a checkpoint written at the end of a step or an epoch holds the state after every update
+of that step or epoch (a schedule's epoch step included), and resuming from it continues the
+run exactly, whatever order the callbacks were listed in.
 """
 import csv
 import io
@@ -14,29 +27,78 @@ import time
 
 from ..io import atomic_write_text, save
 
+PRIORITY_UPDATE = 300
+PRIORITY_DEFAULT = 200
+PRIORITY_RECORD = 100
+
 
 class Callback:
+    """The training loop's extension point: override the hooks you need (each does nothing
+    here).
+
+    Every hook receives the running ``Trainer`` first: ``trainer.model``,
+    ``trainer.optimizer``, ``trainer.epoch`` (0-based; the epoch in progress, or after
+    ``on_epoch_end`` the number of epochs done), ``trainer.step`` (steps done in this epoch),
+    ``trainer.global_step``, ``trainer.epochs`` (the epochs asked of ``fit``),
+    ``trainer.history``. Setting ``trainer.stop_training = True`` ends the run after the
+    current step (from ``on_batch_end``) or epoch (from ``on_epoch_end``).
+
+    Attributes:
+        priority: the order in which the trainer calls the callbacks of each event, highest
+            first; callbacks of equal priority are called in the order they were given. Use
+            ``PRIORITY_UPDATE`` (300) for a callback that changes the state of the run (the
+            learning rate, the weights), ``PRIORITY_RECORD`` (100) for one that only reads it
+            and writes it somewhere (checkpoints, logs, progress), so that what is written
+            includes every update of that step or epoch. The default is
+            ``PRIORITY_DEFAULT`` (200), between the two.
+    """
+
+    priority = PRIORITY_DEFAULT
+
     def on_train_begin(self, trainer):
-        pass
+        """Called once by ``Trainer.fit`` before the first step, after a resumed state has
+        been loaded (``trainer.epoch``, ``trainer.step`` and ``trainer.history`` already show
+        where the run continues)."""
 
     def on_epoch_begin(self, trainer):
-        pass
+        """Called at the start of each epoch, before its first step (``trainer.step`` is 0).
+        Not called for an epoch resumed in its middle."""
 
     def on_batch_end(self, trainer, loss):
-        pass
+        """Called after each training step: the optimizer has stepped, ``trainer.step`` and
+        ``trainer.global_step`` count it, and ``trainer.history.steps`` has its loss and lr.
+
+        Args:
+            trainer: the Trainer.
+            loss: the step's loss, a Python float.
+        """
 
     def on_epoch_end(self, trainer, logs):
-        pass
+        """Called at the end of each epoch, after validation; ``trainer.epoch`` is already
+        the number of epochs done and ``logs`` is already in ``trainer.history``.
+
+        Args:
+            trainer: the Trainer.
+            logs: the epoch's values, a dict: ``loss`` and each metric (mean over the
+                epoch), ``lr`` (the rate at the end of the epoch, before any per-epoch
+                schedule step), ``val_loss`` and ``val_<metric>`` when there is validation
+                data, ``time`` (seconds).
+        """
 
     def on_interrupt(self, trainer):
-        pass
+        """Called once when the run stops on Ctrl-C (or a callback sets
+        ``trainer.stop_reason = "interrupt"``), after the step in progress, possibly in the
+        middle of an epoch; before ``on_train_end``. ``trainer.state_dict()`` then resumes
+        the run exactly."""
 
     def on_train_end(self, trainer):
-        pass
+        """Called once when ``Trainer.fit`` ends: all epochs done, stopped early or
+        interrupted (not when an exception such as ``NonFiniteLossError`` ends it)."""
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda t, logs: ...)``."""
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda t, logs: ...)``;
+    ``priority=`` sets its priority (default ``PRIORITY_DEFAULT``)."""
 
     def __init__(self, **hooks):
         for name, fn in hooks.items():
@@ -70,6 +132,8 @@ class ProgressBar(Callback):
     """A progress bar per epoch (loss, accuracy, samples/s, time left) on a terminal; one line
     per epoch when the output is not a terminal (a log file, CI). ``mode``: 'auto', 1 (bar),
     2 (one line per epoch)."""
+
+    priority = PRIORITY_RECORD
 
     def __init__(self, stream=None, mode="auto", width=24, min_interval=0.1):
         self.stream = stream or sys.stdout
@@ -125,6 +189,8 @@ class ProgressBar(Callback):
 class CSVLogger(Callback):
     """Write one row of metrics per epoch to a CSV file (rewritten atomically each epoch)."""
 
+    priority = PRIORITY_RECORD
+
     def __init__(self, path):
         self.path = path
 
@@ -146,6 +212,8 @@ def _fmt(v):
 class JSONLogger(Callback):
     """Write the whole history (per epoch and per step) to a JSON file after every epoch."""
 
+    priority = PRIORITY_RECORD
+
     def __init__(self, path):
         self.path = path
 
@@ -160,7 +228,10 @@ class ModelCheckpoint(Callback):
     A checkpoint holds the model (architecture and weights), the optimizer, schedulers, the
     data loader's position and the random state: ``fit(..., resume=load(path)["trainer"])``
     continues exactly. Writes are atomic; after a non-finite loss nothing is saved, so the last
-    good checkpoint stays."""
+    good checkpoint stays. It runs after the callbacks that update the run (its priority is
+    ``PRIORITY_RECORD``), so what it saves includes the step's or the epoch's schedule step."""
+
+    priority = PRIORITY_RECORD
 
     def __init__(self, folder, monitor="val_accuracy", mode="auto", save_best=True,
                  save_last=True, extra=None):
@@ -243,12 +314,20 @@ class EarlyStopping(Callback):
 
 class LRScheduler(Callback):
     """Step an LR scheduler each epoch (``interval='epoch'``) or each step
-    (``interval='step'``, e.g. OneCycleLR). ReduceLROnPlateau gets ``monitor``'s value."""
+    (``interval='step'``, e.g. OneCycleLR). ReduceLROnPlateau (per epoch only) gets
+    ``monitor``'s value, or the training loss when ``monitor`` is not in the logs.
+
+    Its priority is ``PRIORITY_UPDATE``: it steps before checkpoints and logs are written."""
+
+    priority = PRIORITY_UPDATE
 
     def __init__(self, scheduler, interval="epoch", monitor="val_loss"):
         if interval not in ("epoch", "step"):
             raise ValueError(f"interval must be 'epoch' or 'step', got {interval!r}")
         self.scheduler, self.interval, self.monitor = scheduler, interval, monitor
+        if interval == "step" and self._is_plateau():
+            raise ValueError("LRScheduler: ReduceLROnPlateau steps on a metric once per "
+                             "epoch; use interval='epoch'")
 
     def _is_plateau(self):
         return type(self.scheduler).__name__ == "ReduceLROnPlateau"
@@ -267,5 +346,5 @@ class LRScheduler(Callback):
             self.scheduler.step()
 
 
-__all__ = ["Callback", "LambdaCallback", "ProgressBar", "CSVLogger", "JSONLogger",
+__all__ = ["PRIORITY_UPDATE", "PRIORITY_DEFAULT", "PRIORITY_RECORD", "Callback", "LambdaCallback", "ProgressBar", "CSVLogger", "JSONLogger",
            "ModelCheckpoint", "EarlyStopping", "LRScheduler"]

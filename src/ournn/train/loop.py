@@ -117,8 +117,19 @@ def make_optimizer(name, params, lr=None, weight_decay=0.0, momentum=0.9):
 
 
 # ---------------------------------------------------------------- the engine
+def _by_priority(callbacks):
+    """The callbacks in the order the trainer calls them: highest ``priority`` first, equal
+    priorities in the order given (see ``ournn.train.callbacks``)."""
+    from .callbacks import PRIORITY_DEFAULT
+    return sorted(callbacks, key=lambda cb: -getattr(cb, "priority", PRIORITY_DEFAULT))
+
+
 class Trainer:
-    """Runs the training loop and fires callbacks. Usually reached through ``fit``."""
+    """Runs the training loop and fires callbacks. Usually reached through ``fit``.
+
+    ``callbacks`` are called by ``priority`` (highest first; see ``ournn.train.callbacks``),
+    so the updates of a step or epoch (schedules) come before what records it (checkpoints,
+    logs). ``schedulers`` are the schedulers whose state ``state_dict()`` saves, in order."""
 
     def __init__(self, model, optimizer, loss, train_loader, val_loader=None, callbacks=(),
                  metrics=("accuracy",), schedulers=()):
@@ -127,7 +138,7 @@ class Trainer:
         self.loss_fn = _loss_fn(loss)
         self.train_loader = train_loader
         self.val_loader = val_loader
-        self.callbacks = list(callbacks)
+        self.callbacks = _by_priority(callbacks)
         self.metrics = resolve_metrics(metrics)     # (name, function) pairs, resolved once
         self.schedulers = list(schedulers)
         self.history = History()
@@ -303,8 +314,11 @@ def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
         validation_data: like ``train_data``; evaluated after every epoch (``val_`` logs).
         callbacks: ``ournn.train.callbacks`` objects. A progress bar is added unless
             ``verbose=0``.
-        schedulers: LR schedulers stepped once per epoch (use the ``LRScheduler`` callback
-            for per-step schedules or ``ReduceLROnPlateau``).
+        schedulers: LR schedulers stepped once per epoch (``ReduceLROnPlateau`` on
+            ``val_loss``, or ``loss`` without validation data); use the ``LRScheduler``
+            callback for per-step schedules or another monitor. Like every update of the
+            run, they step before checkpoints and logs are written (callbacks run by
+            ``priority``).
         seed: seeds ``ournn``'s generator (init is already done; this fixes shuffling and
             dropout).
         resume: a training state (``Trainer.state_dict()``, e.g. from a checkpoint's
