@@ -38,8 +38,48 @@ _TMP_PREFIX, _TMP_SUFFIX = ".tmp-", ".part"
 
 def temporary_file(folder):
     """``(fd, path)`` of a new temporary file in ``folder``, named as atomic writes name
-    theirs (so ``remove_partial_writes`` cleans it up if a killed process leaves it)."""
-    return tempfile.mkstemp(dir=folder, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
+    theirs, ``.tmp-PID-XXXXXXXX.part`` (so ``remove_partial_writes`` cleans it up if a killed
+    process leaves it, and ``remove_stale_partial_writes`` knows whether its writer lives)."""
+    return tempfile.mkstemp(dir=folder, prefix=f"{_TMP_PREFIX}{os.getpid()}-",
+                            suffix=_TMP_SUFFIX)
+
+
+def _writer_alive(name):
+    """Whether the process that created temporary file ``name`` still runs (names without a
+    process id come from older versions: their writer is gone)."""
+    pid = name[len(_TMP_PREFIX):].split("-", 1)[0]
+    if not pid.isdigit() or "-" not in name[len(_TMP_PREFIX):]:
+        return False
+    pid = int(pid)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True          # someone else's process (or unknowable): leave its file alone
+    return True
+
+
+def remove_stale_partial_writes(folder):
+    """Delete, in ``folder`` only, the temporary files of atomic writes whose writer is no
+    longer running (a ``kill -9`` during a save). Live writers' files are kept. Returns the
+    names removed. Called by every atomic write and by ``ournn train --resume``."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX) \
+                and not _writer_alive(name):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
 
 
 def remove_partial_writes(folder):
@@ -54,11 +94,30 @@ def remove_partial_writes(folder):
                     pass
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+def check_save_path(path):
+    """Refuse, before anything is written, a file name with control characters (a trailing
+    newline from a script, an escape sequence) and a path that is a folder. Returns the path
+    as a string."""
     path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    bad = sorted({c for c in path if ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise CheckpointError(f"cannot save to {path!r}: the name contains control "
+                              f"character(s) {', '.join(repr(c) for c in bad)}")
+    if not path or os.path.isdir(path) or path.endswith(("/", os.sep)):
+        raise CheckpointError(f"cannot save to {path!r}: it is a folder; give a file name "
+                              f"inside it, e.g. {os.path.join(path or '.', 'model.ckpt')}")
+    return path
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+    Temporary files that killed writers left in that folder are removed first."""
+    path = check_save_path(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    remove_stale_partial_writes(folder)
     fd, tmp = temporary_file(folder)
     try:
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it owner-only; use normal rights
@@ -99,7 +158,7 @@ def _encode(obj, arrays):
     """Turn ``obj`` into JSON-able data, moving arrays into ``arrays``."""
     from ..nn.module import Module
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.numpy()
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
             raise CheckpointError("cannot save an array of Python objects (dtype=object)")
@@ -130,26 +189,222 @@ def _encode(obj, arrays):
                           "state_dict() instead")
 
 
-def _decode(data, arrays, rebuild):
+def _decode(data, arrays, rebuild, where="tree"):
+    """Rebuild what ``_encode`` wrote. Anything malformed raises ``CheckpointError`` naming
+    the field (``where``, a path like ``tree.trainer.model``)."""
     if isinstance(data, list):
-        return [_decode(v, arrays, rebuild) for v in data]
+        return [_decode(v, arrays, rebuild, f"{where}[{i}]") for i, v in enumerate(data)]
     if not isinstance(data, dict):
         return data
     if "__array__" in data:
-        return arrays[data["__array__"]]
+        key = data["__array__"]
+        if not isinstance(key, str) or key not in arrays:
+            raise CheckpointError(f"field {where}: refers to array {key!r}, which the file "
+                                  "does not hold")
+        return arrays[key]
     if "__tuple__" in data:
-        return tuple(_decode(v, arrays, rebuild) for v in data["__tuple__"])
+        items = data["__tuple__"]
+        if not isinstance(items, list):
+            raise CheckpointError(f"field {where}.__tuple__: expected a list, got "
+                                  f"{type(items).__name__}")
+        return tuple(_decode(v, arrays, rebuild, f"{where}[{i}]") for i, v in enumerate(items))
     if "__module__" in data:
-        state = _decode(data["state_dict"], arrays, rebuild)
+        if not isinstance(data.get("state_dict"), dict):
+            raise CheckpointError(f"field {where}.state_dict: a saved model needs a dict of "
+                                  "weights")
+        state = _decode(data["state_dict"], arrays, rebuild, f"{where}.state_dict")
         if not rebuild:
             return {"config": data["__module__"], "state_dict": state}
-        from ..nn.config import module_from_config
-        model = module_from_config(data["__module__"])
-        model.load_state_dict(state)
-        return model
-    int_keys = set(data.get("__int_keys__", ()))
-    return {(int(k) if k in int_keys else k): _decode(v, arrays, rebuild)
+        return build_model(data["__module__"], state, f"{where}.__module__")
+    int_keys = data.get("__int_keys__", [])
+    if not (isinstance(int_keys, list) and all(isinstance(k, str) and k.lstrip("-").isdigit()
+                                               and len(k) < 30 for k in int_keys)):
+        raise CheckpointError(f"field {where}.__int_keys__: expected a list of integer "
+                              f"strings, got {str(int_keys)[:80]}")
+    int_keys = set(int_keys)
+    return {(int(k) if k in int_keys else k): _decode(v, arrays, rebuild, f"{where}.{k}")
             for k, v in data.items() if k != "__int_keys__"}
+
+
+def _count_elements(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.size
+    if isinstance(obj, dict):
+        return sum(_count_elements(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_count_elements(v) for v in obj)
+    return 0
+
+
+def build_model(config, state, where="model"):
+    """Build the model ``config`` describes and load ``state`` (its state dict) into it,
+    checking first that the parameters the config declares fit in the numbers ``state``
+    holds and under ``LIMITS['parameters']``: a small file cannot make us allocate a huge
+    model. Errors are ``CheckpointError`` naming ``where``."""
+    from ..nn.config import module_from_config
+    if not isinstance(state, dict):
+        raise CheckpointError(f"field {where}: the model's weights are "
+                              f"{type(state).__name__}, not a state dict")
+    held = _count_elements(state)
+    try:
+        model = module_from_config(config, max_parameters=held, held_by="the file")
+    except CheckpointError as e:
+        raise CheckpointError(f"field {where}: {e}") from None
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"field {where}: bad model config ({e})") from None
+    try:
+        model.load_state_dict(state)
+    except CheckpointError as e:
+        raise CheckpointError(f"field {where}: {e}") from None
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"field {where}: weights do not fit the model ({e})") from None
+    return model
+
+
+# ---------------------------------------------------------------- reading archives safely
+# Limits on what a checkpoint may make ``load`` allocate, checked from the archive's
+# directory and the arrays' headers before any array is read. Change them here (e.g.
+# ``ournn.io.LIMITS["archive_bytes"] = 64 * 2**30``) to read larger files.
+LIMITS = {
+    "archive_bytes": 8 * 2**30,      # all arrays together, uncompressed
+    "compression_ratio": 50,         # uncompressed / compressed size of a member (> 1 MiB)
+    "meta_bytes": 64 * 2**20,        # the __meta__.json document
+    "members": 100_000,              # entries in the archive
+    "parameters": 2_000_000_000,     # parameters a model config may declare
+    "layers": 10_000,                # layers a model config may declare
+}
+_ALLOWED_KINDS = "biufcUS"           # bool, ints, floats, complex, strings: never objects
+
+
+def _limit(name):
+    return f"ournn.io.LIMITS[{name!r}] = {LIMITS[name]:,}"
+
+
+def _size(n):
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+
+
+def _what_file_is(path, head):
+    """A few words on what a file that is not a zip archive is (for the error message)."""
+    if not head:
+        return "an empty file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array"
+    if head[:1] == b"\x80":
+        return "a Python pickle (which ournn never loads)"
+    if head.startswith((b"\x1f\x8b",)):
+        return "a gzip file"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
+        return "an image"
+    try:
+        head.decode("utf-8")
+        return "a text file"
+    except UnicodeDecodeError:
+        return "a binary file of another format"
+
+
+def _read_member_array(zf, info, path, budget):
+    """One .npy member as an array, after checking its header (dtype, shape) against the
+    member's size, and the size against what is left of ``budget`` (a one-item list)."""
+    name = info.filename
+    with zf.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except (ValueError, SyntaxError, TypeError) as e:
+            raise CheckpointError(f"{path}: member {name}: not a valid .npy array header "
+                                  f"({str(e)[:120]})") from None
+        if dtype.hasobject or dtype.kind not in _ALLOWED_KINDS or dtype.fields:
+            raise CheckpointError(f"{path}: member {name} declares an array of dtype "
+                                  f"{dtype}; ournn checkpoints hold only numbers and strings "
+                                  "(arrays of Python objects are never loaded)")
+        count = 1
+        for d in shape:
+            count *= int(d)
+        nbytes = count * dtype.itemsize
+        data_size = info.file_size - f.tell()
+        if nbytes != data_size:
+            raise CheckpointError(f"{path}: member {name} declares shape {tuple(shape)} of "
+                                  f"{dtype} ({_size(nbytes)}) but holds {_size(max(0, data_size))}")
+        if nbytes > budget[0]:
+            raise CheckpointError(f"{path}: the arrays exceed {_limit('archive_bytes')} bytes")
+        budget[0] -= nbytes
+        raw = bytearray(nbytes)
+        got = f.readinto(raw) if nbytes else 0
+        if got != nbytes:
+            raise CheckpointError(f"{path}: member {name} is truncated")
+    order = "F" if fortran and len(shape) > 1 else "C"
+    return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
+
+
+def _read_archive(path):
+    """(meta, arrays) of a checkpoint file, every declared size checked before reading."""
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: not a regular file (a device, pipe or socket), not a "
+                              "checkpoint")
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head.startswith(b"PK"):
+        raise CheckpointError(f"{path}: not an ournn checkpoint: it is "
+                              f"{_what_file_is(path, head)}, not a zip (.npz) archive")
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if len(infos) > LIMITS["members"]:
+            raise CheckpointError(f"{path}: {len(infos):,} entries, over {_limit('members')}")
+        names = {i.filename for i in infos}
+        if _META not in names:
+            raise CheckpointError(f"{path}: not an ournn checkpoint (no {_META} entry)")
+        if sum(i.compress_size for i in infos) > file_size:
+            raise CheckpointError(f"{path}: corrupt archive (its entries claim more bytes than "
+                                  "the file has)")
+        total = 0
+        for info in infos:
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise CheckpointError(f"{path}: member {info.filename} uses compression "
+                                      f"method {info.compress_type}; only stored or deflated "
+                                      "entries are read")
+            if info.flag_bits & 0x1:
+                raise CheckpointError(f"{path}: member {info.filename} is encrypted")
+            if info.file_size > max(2**20, LIMITS["compression_ratio"] * info.compress_size):
+                raise CheckpointError(
+                    f"{path}: member {info.filename} would expand from "
+                    f"{_size(info.compress_size)} to {_size(info.file_size)}, over "
+                    f"{_limit('compression_ratio')} (uncompressed : compressed)")
+            if info.filename != _META and not info.filename.endswith(".npy"):
+                raise CheckpointError(f"{path}: unexpected member {info.filename!r} (an ournn "
+                                      "checkpoint holds .npy arrays and one JSON document)")
+            total += info.file_size
+        if total > LIMITS["archive_bytes"]:
+            raise CheckpointError(f"{path}: the archive expands to {_size(total)}, over "
+                                  f"{_limit('archive_bytes')} bytes")
+        meta_info = zf.getinfo(_META)
+        if meta_info.file_size > LIMITS["meta_bytes"]:
+            raise CheckpointError(f"{path}: {_META} is {_size(meta_info.file_size)}, over "
+                                  f"{_limit('meta_bytes')} bytes")
+        with zf.open(meta_info) as f:
+            raw_meta = f.read(LIMITS["meta_bytes"] + 1)
+        try:
+            meta = json.loads(raw_meta.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise CheckpointError(f"{path}: field {_META}: not valid JSON ({str(e)[:120]})") \
+                from None
+        except RecursionError:
+            raise CheckpointError(f"{path}: field {_META}: nested too deeply") from None
+        budget = [LIMITS["archive_bytes"]]
+        arrays = {info.filename[:-4]: _read_member_array(zf, info, path, budget)
+                  for info in infos if info.filename != _META}
+    return meta, arrays
 
 
 # ---------------------------------------------------------------- public API
@@ -173,29 +428,40 @@ def load(path, rebuild=True):
     """Load what ``save`` wrote. Models are rebuilt from their architecture (set
     ``rebuild=False`` to get ``{"config", "state_dict"}`` instead).
 
-    Raises ``CheckpointError`` naming the file when it is missing, corrupt or not ours."""
+    Before anything large is allocated, the archive's entries (uncompressed sizes, array
+    shapes and dtypes) are checked against the file's size and ``LIMITS``, and a model's
+    declared parameters against the numbers the file holds. Raises ``CheckpointError``
+    naming the file (and the field or limit) when it is missing, corrupt, not ours or too
+    large; nothing is ever unpickled."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if _META not in archive.files:
-                raise CheckpointError(f"{path}: not an ournn checkpoint (no {_META} entry)")
-            meta = json.loads(bytes(archive[_META]).decode("utf-8"))
-            arrays = {name: archive[name] for name in archive.files if name != _META}
+        meta, arrays = _read_archive(path)
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, KeyError, EOFError,
-            UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({e})") from e
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, KeyError, EOFError,
+            NotImplementedError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint "
+                              f"({type(e).__name__}: {str(e)[:160]})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: field {_META}: expected a JSON object, got "
+                              f"{type(meta).__name__}")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an ournn checkpoint (format {meta.get('format')!r})")
-    if meta.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path}: not an ournn checkpoint (field format: "
+                              f"{str(meta.get('format'))[:40]!r})")
+    version = meta.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise CheckpointError(f"{path}: field version: expected a non-negative integer, got "
+                              f"{str(version)[:40]!r}")
+    if version > VERSION:
         raise CheckpointError(f"{path}: written by a newer ournn (format version "
-                              f"{meta['version']}); upgrade ournn to read it")
+                              f"{version}); upgrade ournn to read it")
+    if "tree" not in meta:
+        raise CheckpointError(f"{path}: field tree: missing")
     try:
         return _decode(meta["tree"], arrays, rebuild)
     except CheckpointError as e:
-        raise CheckpointError(f"{path}: {e}") from e
-    except KeyError as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint (missing array {e})") from e
+        raise CheckpointError(f"{path}: {e}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: field tree: nested too deeply") from None

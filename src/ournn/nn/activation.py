@@ -1,5 +1,6 @@
 """Activation layers: thin modules over ``ournn.nn.functional``."""
 from . import functional as F
+from .config import check_float, check_int
 from .module import Module
 
 
@@ -15,6 +16,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     config_keys = ("negative_slope",)
     def __init__(self, negative_slope=0.01, inplace=False):
+        check_float("LeakyReLU", "negative_slope", negative_slope)
         super().__init__()
         self.negative_slope = negative_slope
 
@@ -43,6 +45,8 @@ class GELU(Module):
     config_keys = ("approximate",)
 
     def __init__(self, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         super().__init__()
         self.approximate = approximate
 
@@ -57,6 +61,7 @@ class Softmax(Module):
     config_keys = ("dim",)
 
     def __init__(self, dim=-1):
+        check_int(type(self).__name__, "dim", dim, minimum=-64)
         super().__init__()
         self.dim = dim
 

@@ -4,7 +4,95 @@
 what lets ``ournn.load`` (and ``ournn predict``/``eval``) rebuild a saved model without the
 user's code. Zoo models are described by their zoo name and arguments.
 """
+import contextvars
+import numbers
+
+import numpy as np
+
 from ..errors import CheckpointError
+
+# ---------------------------------------------------------------- constructor arguments
+# Every layer checks its arguments at the top of ``__init__`` with these, so a bad value is a
+# ValueError naming the layer and the argument (never a ZeroDivisionError later), and a layer
+# built from a file's config reserves its parameters before allocating them.
+
+
+def check_int(layer, name, value, minimum=1):
+    """``value`` as an int >= ``minimum`` (bools and floats refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{layer}: {name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{layer}: {name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_pair(layer, name, value, minimum=1):
+    """An int or a pair of ints, each >= ``minimum``, as a tuple of two ints."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"{layer}: {name} must be an integer or a pair, got {value!r}")
+        return tuple(check_int(layer, name, v, minimum) for v in value)
+    v = check_int(layer, name, value, minimum)
+    return (v, v)
+
+
+def check_float(layer, name, value, low=None, high=None):
+    """A finite real number in [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or \
+            not np.isfinite(value) or (low is not None and value < low) or \
+            (high is not None and value > high):
+        rng = f" in [{low}, {high}]" if low is not None and high is not None else \
+            f" >= {low}" if low is not None else ""
+        raise ValueError(f"{layer}: {name} must be a finite number{rng}, got {value!r}")
+    return value
+
+
+def check_dtype(layer, dtype):
+    """A floating dtype for parameters (float16/32/64)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"{layer}: dtype must be a floating dtype, got {dtype!r}") from None
+    if dt.kind != "f":
+        raise ValueError(f"{layer}: dtype must be a floating dtype, got {dt}")
+    return dtype
+
+
+_BUDGET = contextvars.ContextVar("ournn_layer_budget", default=None)
+
+
+class _Budget:
+    def __init__(self, max_parameters, held_by):
+        from ..io import LIMITS
+        self.limits = LIMITS
+        self.max_parameters = max_parameters
+        self.held_by = held_by
+        self.parameters = 0
+        self.layers = 0
+
+
+def reserve(layer, parameters):
+    """Account for a layer about to allocate ``parameters`` numbers (weights and buffers).
+    Outside ``module_from_config`` this does nothing; inside, a config declaring more
+    layers or parameters than the file holds or the limits allow is refused here, before
+    the arrays exist."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget.layers += 1
+    budget.parameters += int(parameters)
+    limits = budget.limits
+    if budget.layers > limits["layers"]:
+        raise CheckpointError(f"the model config declares more than {limits['layers']:,} "
+                              f"layers (limit ournn.io.LIMITS['layers'])")
+    if budget.parameters > limits["parameters"]:
+        raise CheckpointError(f"the model config declares more than "
+                              f"{limits['parameters']:,} parameters ({layer} alone has "
+                              f"{int(parameters):,}; limit ournn.io.LIMITS['parameters'])")
+    if budget.max_parameters is not None and budget.parameters > budget.max_parameters:
+        raise CheckpointError(f"the model config declares at least {budget.parameters:,} "
+                              f"parameters ({layer} alone has {int(parameters):,}) but "
+                              f"{budget.held_by} holds only {budget.max_parameters:,} numbers")
 
 
 def _layer_classes():
@@ -32,26 +120,65 @@ def module_config(module):
     return {"class": name, "config": config}
 
 
-def module_from_config(config):
-    """Build the module ``config`` describes (inverse of ``module_config``)."""
+def module_from_config(config, max_parameters=None, held_by="the checkpoint"):
+    """Build the module ``config`` describes (inverse of ``module_config``).
+
+    Every layer reserves its parameters before allocating them (see ``reserve``): the total
+    may not exceed ``ournn.io.LIMITS`` nor ``max_parameters`` (the numbers the file holds,
+    ``held_by`` names it), so a tiny file declaring a huge layer is refused at once."""
+    if _BUDGET.get() is None:
+        token = _BUDGET.set(_Budget(max_parameters, held_by))
+        try:
+            return module_from_config(config, max_parameters, held_by)
+        finally:
+            _BUDGET.reset(token)
     if not isinstance(config, dict):
         raise CheckpointError(f"model config must be a dict, got {type(config).__name__}")
     if "zoo" in config:
         from ..models import get_model
         spec = config["zoo"]
-        return get_model(spec["name"], **spec.get("kwargs", {}))
+        if not (isinstance(spec, dict) and isinstance(spec.get("name"), str) and
+                isinstance(spec.get("kwargs", {}), dict)):
+            raise CheckpointError("zoo: expected {\"name\": str, \"kwargs\": {...}}, got "
+                                  f"{str(spec)[:80]}")
+        try:
+            return get_model(spec["name"], **spec.get("kwargs", {}))
+        except CheckpointError:
+            raise
+        except (ValueError, TypeError) as e:
+            raise CheckpointError(f"bad zoo model {spec['name'][:40]!r}: {e}") from None
     name = config.get("class")
     classes = _layer_classes()
-    if name not in classes:
-        raise CheckpointError(f"unknown layer type {name!r} in model config")
-    kwargs = dict(config.get("config", {}))
+    if not isinstance(name, str) or name not in classes:
+        raise CheckpointError(f"unknown layer type {str(name)[:40]!r} in model config")
+    kwargs = config.get("config", {})
+    if not isinstance(kwargs, dict):
+        raise CheckpointError(f"{name}: config must be a dict, got {type(kwargs).__name__}")
+    kwargs = dict(kwargs)
     if name == "Sequential":
         from collections import OrderedDict
-        layers = [module_from_config(c) for c in kwargs.get("layers", [])]
-        names = kwargs.get("names") or [str(i) for i in range(len(layers))]
+        layers, names = kwargs.get("layers", []), kwargs.get("names")
+        if not isinstance(layers, list):
+            raise CheckpointError("Sequential: layers must be a list")
+        if names is not None and not (isinstance(names, list) and len(names) == len(layers)
+                                      and all(isinstance(n, str) and n and "." not in n
+                                              for n in names)
+                                      and len(set(names)) == len(names)):
+            raise CheckpointError("Sequential: names must be distinct non-empty strings "
+                                  "without '.', one per layer")
+        reserve("Sequential", 0)
+        layers = [module_from_config(c) for c in layers]
+        names = names or [str(i) for i in range(len(layers))]
         return classes[name](OrderedDict(zip(names, layers)))
+    budget = _BUDGET.get()
+    counted = budget.layers
     try:
-        return classes[name](**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in kwargs.items()})
-    except TypeError as e:
-        raise CheckpointError(f"bad arguments for {name} in model config: {e}") from e
+        layer = classes[name](**{k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in kwargs.items()})
+    except (TypeError, ValueError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"bad arguments for {name} in model config: {e}") from None
+    if budget.layers == counted:       # a layer without parameters: count it here
+        reserve(name, 0)
+    return layer

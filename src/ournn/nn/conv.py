@@ -7,6 +7,7 @@ from ..errors import ShapeError
 from . import functional as F
 from . import init
 from .linear import _as_input
+from .config import check_dtype, check_int, check_pair, reserve
 from .module import Module, Parameter
 
 
@@ -18,6 +19,14 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  dtype=np.float32):
+        in_channels = check_int("Conv2d", "in_channels", in_channels)
+        out_channels = check_int("Conv2d", "out_channels", out_channels)
+        kh, kw = check_pair("Conv2d", "kernel_size", kernel_size)
+        check_pair("Conv2d", "stride", stride)
+        check_pair("Conv2d", "padding", padding, minimum=0)
+        check_dtype("Conv2d", dtype)
+        reserve(f"Conv2d({in_channels}, {out_channels}, {kh}x{kw})",
+                (in_channels * kh * kw + 1) * out_channels)
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = F._pair(kernel_size, "kernel_size")

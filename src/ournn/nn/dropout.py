@@ -1,5 +1,6 @@
 """Dropout and Flatten."""
 from . import functional as F
+from .config import check_float, check_int
 from .module import Module
 
 
@@ -8,9 +9,8 @@ class Dropout(Module):
     """Inverted dropout with probability ``p`` in training; identity in eval mode."""
 
     def __init__(self, p=0.5, inplace=False):
+        check_float("Dropout", "p", p, 0, 1)
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):
@@ -25,6 +25,8 @@ class Flatten(Module):
     """Flatten dims ``start_dim..end_dim`` (default: all but the batch dim)."""
 
     def __init__(self, start_dim=1, end_dim=-1):
+        check_int("Flatten", "start_dim", start_dim, minimum=-64)
+        check_int("Flatten", "end_dim", end_dim, minimum=-64)
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 

@@ -7,6 +7,7 @@ from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from .config import check_dtype, check_int, reserve
 from .module import Module, Parameter
 
 
@@ -17,6 +18,11 @@ class Linear(Module):
     1/sqrt(in)) (kaiming_uniform_ with a=sqrt(5))."""
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+        in_features = check_int("Linear", "in_features", in_features)
+        out_features = check_int("Linear", "out_features", out_features)
+        check_dtype("Linear", dtype)
+        reserve(f"Linear({in_features}, {out_features})",
+                (in_features + 1) * out_features)
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))

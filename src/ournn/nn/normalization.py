@@ -3,6 +3,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from . import functional as F
+from .config import check_dtype, check_float, check_int, reserve
 from .module import Module, Parameter
 
 
@@ -12,6 +13,14 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=np.float32):
+        layer = type(self).__name__
+        num_features = check_int(layer, "num_features", num_features)
+        check_float(layer, "eps", eps, low=0)
+        if eps <= 0:
+            raise ValueError(f"{layer}: eps must be a finite number > 0, got {eps!r}")
+        check_float(layer, "momentum", momentum, 0, 1)
+        check_dtype(layer, dtype)
+        reserve(f"{layer}({num_features})", 4 * num_features + 1)
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats

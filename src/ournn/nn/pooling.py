@@ -1,5 +1,6 @@
 """Pooling layers on NCHW input."""
 from . import functional as F
+from .config import check_pair
 from .module import Module
 
 
@@ -7,6 +8,14 @@ class _Pool2d(Module):
     config_keys = ("kernel_size", "stride", "padding")
 
     def __init__(self, kernel_size, stride=None, padding=0):
+        layer = type(self).__name__
+        kernel = check_pair(layer, "kernel_size", kernel_size)
+        if stride is not None:
+            check_pair(layer, "stride", stride)
+        pad = check_pair(layer, "padding", padding, minimum=0)
+        if pad[0] * 2 > kernel[0] or pad[1] * 2 > kernel[1]:
+            raise ValueError(f"{layer}: padding must be at most half of kernel_size "
+                             f"{kernel_size}, got {padding}")
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
