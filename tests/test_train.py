@@ -38,6 +38,9 @@ def test_fit_learns_and_returns_history(mnist_slice):
     assert result["accuracy"] == pytest.approx(history.history["val_accuracy"][-1])
     logits = model.predict(tx)
     assert logits.shape == (500, 10) and logits.dtype == np.float32
+    again, outputs = ournn.train.evaluate(model, (tx, ty), return_outputs=True)
+    assert again == result
+    np.testing.assert_array_equal(outputs, logits)
     assert np.mean(logits.argmax(1) == ty) == pytest.approx(result["accuracy"])
     assert model.training   # evaluate/predict restore the mode
 

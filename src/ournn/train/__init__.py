@@ -1,10 +1,11 @@
 """Training: ``fit`` / ``evaluate`` / ``predict`` (one engine) and its callbacks."""
 from . import callbacks, metrics
-from .callbacks import (Callback, CSVLogger, EarlyStopping, JSONLogger, LambdaCallback,
-                        LRScheduler, ModelCheckpoint, ProgressBar)
+from .callbacks import (PRIORITY_DEFAULT, PRIORITY_RECORD, PRIORITY_UPDATE, Callback, CSVLogger,
+                        EarlyStopping, JSONLogger, LambdaCallback, LRScheduler, ModelCheckpoint,
+                        ProgressBar)
 from .loop import History, NonFiniteLossError, Trainer, evaluate, fit, make_optimizer, predict
 
 __all__ = ["fit", "evaluate", "predict", "Trainer", "History", "NonFiniteLossError",
            "make_optimizer", "Callback", "LambdaCallback", "ProgressBar", "CSVLogger",
            "JSONLogger", "ModelCheckpoint", "EarlyStopping", "LRScheduler", "callbacks",
-           "metrics"]
+           "metrics", "PRIORITY_UPDATE", "PRIORITY_DEFAULT", "PRIORITY_RECORD"]

@@ -351,12 +351,15 @@ def _batches(data, batch_size):
     return _to_loader(data, batch_size, False, "data")
 
 
-def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_size=256):
+def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_size=256,
+             return_outputs=False):
     """Mean loss and metrics of ``model`` on ``data`` (eval mode, no graph).
 
     ``metrics``: names, callables ``(output, target) -> (sum, count)`` or ``(name,
     function)`` pairs (see ``ournn.train.metrics``). Returns a dict such as ``{"loss": 0.031,
-    "accuracy": 0.991}``."""
+    "accuracy": 0.991}``. With ``return_outputs=True``, returns ``(result, outputs)``:
+    ``outputs`` is the model's outputs on ``data`` as one NumPy array (what ``predict``
+    gives), so a caller that needs both does not run the model twice."""
     loss_fn = _loss_fn(loss)
     metric_fns = resolve_metrics(metrics)
     loader = _batches(data, batch_size)
@@ -364,11 +367,14 @@ def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_siz
     model.eval()
     total, count = 0.0, 0
     sums = {name: [0.0, 0] for name, _ in metric_fns}
+    outputs = []
     try:
         with no_grad():
             for batch in loader:
                 x, y = batch[0], batch[1]
                 out = model(x)
+                if return_outputs:
+                    outputs.append(out.numpy())
                 n = len(y)
                 total += float(loss_fn(out, y).numpy()) * n
                 count += n
@@ -380,6 +386,8 @@ def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_siz
         model.train(was_training)
     result = {"loss": total / max(count, 1)}
     result.update({name: s / max(c, 1) for name, (s, c) in sums.items()})
+    if return_outputs:
+        return result, (np.concatenate(outputs) if outputs else np.empty((0,)))
     return result
 
 
