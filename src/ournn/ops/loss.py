@@ -105,6 +105,14 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, p, y, reduction="mean"):
         xp = get_array_module(p)
+        for arr, what in ((p, "input"), (y, "target")):     # as PyTorch; NaN fails too
+            inside = (arr >= 0) & (arr <= 1)
+            if arr.size and not bool(inside.all()):
+                bad = arr[~inside]
+                raise ValueError(f"binary_cross_entropy: every {what} must be in [0, 1]; got "
+                                 f"{bad.size} outside, e.g. {float(bad.ravel()[0]):.6g}"
+                                 + (" (use binary_cross_entropy_with_logits for logits)"
+                                    if what == "input" else ""))
         log_p = xp.maximum(xp.log(p), -100)
         log_1p = xp.maximum(xp.log(1 - p), -100)
         ctx.save_for_backward(p, y)
