@@ -59,7 +59,7 @@ def test_plain_pytorch_style_loop(mnist_slice):
             opt.step()
     model.eval()
     with ournn.no_grad():
-        acc = (model(tx).data.argmax(1) == ty).mean()
+        acc = (model(tx).numpy().argmax(1) == ty).mean()
     assert acc > 0.8
 
 
@@ -121,7 +121,7 @@ def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, mnist_slice):
 
     def explode(t, loss):
         if t.epoch == 1 and t.step == 1:
-            model[1].weight.data[...] = np.nan
+            model[1].weight.numpy()[...] = np.nan
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 2"):
         model.fit((x[:128], y[:128]), epochs=2, batch_size=64, verbose=0, shuffle=False,
                   callbacks=[LambdaCallback(on_batch_end=explode), ckpt],
@@ -181,7 +181,7 @@ def test_save_load_round_trips(tmp_path):
     x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
     custom.eval()
     back["model"].eval()
-    np.testing.assert_array_equal(custom(x).data, back["model"](x).data)
+    np.testing.assert_array_equal(custom(x).numpy(), back["model"](x).numpy())
     sd = custom.state_dict()
     ournn.save(sd, tmp_path / "sd.npz")
     loaded = ournn.load(tmp_path / "sd.npz")
@@ -239,7 +239,7 @@ def test_atomic_save_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
 
 def test_zoo_parameter_counts():
-    counts = {n: sum(p.size for p in ournn.models.get_model(n).parameters())
+    counts = {n: sum(p.numel() for p in ournn.models.get_model(n).parameters())
               for n in ournn.models.list_models()}
     assert counts["seed_alexnet"] == 2_201_322
     assert counts["mlp"] == 784 * 512 + 512 + 512 * 1024 + 1024 + 1024 * 10 + 10
@@ -317,3 +317,20 @@ def test_plateau_schedule_cannot_be_stepped_per_step():
     plateau = ournn.optim.lr_scheduler.ReduceLROnPlateau(opt)
     with pytest.raises(ValueError, match="per epoch"):
         LRScheduler(plateau, interval="step")
+
+
+def test_early_stopping_puts_back_the_best_weights():
+    rng = np.random.default_rng(1)
+    x = rng.random((32, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 32)
+    model = small_mlp()
+    after_epoch = []
+    record = LambdaCallback(on_epoch_end=lambda t, logs: after_epoch.append(
+        {k: np.array(v) for k, v in model.state_dict().items()}))
+    stop = EarlyStopping(monitor="loss", patience=1, min_delta=10.0, restore_best_weights=True)
+    history = model.fit((x, y), epochs=5, batch_size=16, optimizer="sgd", lr=0.1,
+                        callbacks=[record, stop], verbose=0)
+    assert len(history.epoch) == 2 and stop.stopped_epoch == 2
+    assert not all(np.array_equal(a, after_epoch[1][k]) for k, a in after_epoch[0].items())
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, after_epoch[0][name], err_msg=name)

@@ -25,6 +25,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 from ..io import atomic_write_text, save
 
 PRIORITY_UPDATE = 300
@@ -301,7 +303,8 @@ class EarlyStopping(Callback):
         if self.best is None or _better(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.copy() for k, v in trainer.model.state_dict().items()}
+                self.best_weights = {k: np.array(v)     # a copy, of an array or a Tensor
+                                     for k, v in trainer.model.state_dict().items()}
             return
         self.wait += 1
         if self.wait >= self.patience:
