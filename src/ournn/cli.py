@@ -7,6 +7,45 @@ import os
 import sys
 
 from . import __version__
+from .train.run import SETTINGS, Setting, SettingError
+
+# Every value the command line takes is checked by one mechanism: a ``Setting`` (range,
+# kind, choices) whose ``parse`` is the flag's argparse type. Training flags share theirs
+# with the keys of a TOML file (``ournn.train.run.SETTINGS``, checked by check_config).
+TOP = Setting("int", 1, 1, 1000, flag="--top")
+TRIALS = Setting("int", 8, 1, 100_000, flag="--trials")
+WORKERS = Setting("int", 1, 1, 256, flag="--workers")
+PORT = Setting("int", 8765, 1, 65535, flag="--port")
+for _name, _s in (("top", TOP), ("trials", TRIALS), ("workers", WORKERS), ("port", PORT)):
+    _s.name = _name
+MAX_INPUT_ELEMENTS = 50_000_000     # ournn summary --input: one sample's numbers
+
+
+def _setting(p, key, help=None, setting=None, **kw):
+    """A flag whose value ``SETTINGS[key]`` (or ``setting``) checks."""
+    s = setting or SETTINGS[key]
+    text = help or ""
+    p.add_argument(s.flag, type=s.parse, dest=key, help=(text + " " if text else "") +
+                   f"({s.accepted()})", **kw)
+
+
+def _shape(text):
+    """argparse type for --input: a shape like 1,28,28 of positive sizes, not too large."""
+    import argparse
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must look like 1,28,28, got {text!r}") from None
+    if not shape or len(shape) > 4 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 to 4 sizes >= 1 like 1,28,28, got "
+                                         f"{text!r}")
+    n = 1
+    for d in shape:
+        n *= d
+    if n > MAX_INPUT_ELEMENTS:
+        raise argparse.ArgumentTypeError(f"one input of shape {shape} has {n:,} numbers, "
+                                         f"over the limit of {MAX_INPUT_ELEMENTS:,}")
+    return shape
 
 
 def _add_train(sub):
@@ -15,46 +54,35 @@ def _add_train(sub):
                                    "MNIST for 5 epochs, into runs/mlp-mnist.")
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file "
                    "(flags given on the command line win)")
-    p.add_argument("--model", help="zoo model name (see `ournn summary --list`)")
-    p.add_argument("--dataset", help="mnist or fashion-mnist")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--optimizer", help="sgd, momentum, nesterov, adam, adamw, adagrad, rmsprop")
-    p.add_argument("--lr", type=float, help="learning rate (peak rate for onecycle)")
-    p.add_argument("--weight-decay", type=float, dest="weight_decay")
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--schedule", help="none, cosine, onecycle or step")
-    p.add_argument("--warmup-epochs", type=int, dest="warmup_epochs")
-    p.add_argument("--augment", help="none, shift or affine")
-    p.add_argument("--label-smoothing", type=float, dest="label_smoothing")
-    p.add_argument("--val-split", type=int, dest="val_split",
-                   help="hold out the last N training images for validation (default: "
-                        "validate on the test set)")
-    p.add_argument("--limit", type=int, help="use only the first N training and test images "
-                   "(quick trials)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
-    p.add_argument("--data-dir", dest="data_dir", help="folder with the dataset files")
+    _setting(p, "model", "zoo model name (see `ournn summary --list`)")
+    _setting(p, "dataset")
+    _setting(p, "epochs")
+    _setting(p, "batch_size")
+    _setting(p, "optimizer")
+    _setting(p, "lr", "learning rate (peak rate for onecycle)")
+    _setting(p, "weight_decay")
+    _setting(p, "momentum")
+    _setting(p, "schedule")
+    _setting(p, "warmup_epochs")
+    _setting(p, "augment")
+    _setting(p, "label_smoothing")
+    _setting(p, "val_split", "hold out the last N training images for validation (default "
+             "0: validate on the test set)")
+    _setting(p, "limit", "use only the first N training and test images (quick trials; 0: "
+             "all)")
+    _setting(p, "seed")
+    _setting(p, "out", "run folder (default runs/MODEL-DATASET)")
+    _setting(p, "data_dir", "folder with the dataset files")
     p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/last.ckpt (same seed: same result)")
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2),
-                   help="0 silent, 1 progress bar, 2 one line per epoch (default: bar on a "
-                        "terminal)")
-    p.add_argument("--model-kwargs", type=_json_object, dest="model_kwargs", metavar="JSON",
-                   help="arguments of the zoo model as a JSON object, e.g. "
-                        "'{\"width\": 32, \"dropout\": 0.2}' for cnn")
-
-
-def _json_object(text):
-    """argparse type: a JSON object (dict); anything else is a usage error."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object like '{{\"width\": 32}}', "
-                                         f"got {text!r}")
-    return value
+                   help="continue from OUT/last.ckpt (same seed: same result); settings that "
+                        "differ from the saved run are refused unless --override")
+    p.add_argument("--override", action="store_true",
+                   help="with --resume: continue with the lr, weight decay, momentum, label "
+                        "smoothing or augmentation given now instead of the saved ones")
+    _setting(p, "verbose", "0 silent, 1 progress bar, 2 one line per epoch (default: bar on a "
+             "terminal)")
+    _setting(p, "model_kwargs", "arguments of the zoo model as a JSON object, e.g. "
+             "'{\"width\": 32, \"dropout\": 0.2}' for cnn", metavar="JSON")
 
 
 def _add_tune(sub):
@@ -65,42 +93,40 @@ def _add_tune(sub):
                                    "results.json and scatter.png go into the study folder and "
                                    "the best configuration is printed as an `ournn train` "
                                    "command.")
-    p.add_argument("--model", help="zoo model name (default mlp)")
-    p.add_argument("--dataset", help="mnist or fashion-mnist (default mnist)")
-    p.add_argument("--optimizer", help="fixed optimizer of every trial (default adam)")
+    _setting(p, "model", "zoo model name (default mlp)")
+    _setting(p, "dataset", "(default mnist)")
+    _setting(p, "optimizer", "fixed optimizer of every trial (default adam)")
     p.add_argument("--search", choices=("random", "grid"), default="random")
     p.add_argument("--space", metavar="FILE.toml",
                    help="the search space: a [space] table, e.g. lr = {loguniform = [1e-4, "
                         "1e-2]}, batch_size = {choice = [64, 128]}, width = [16, 32] (grid "
                         "values); an optional [train] table fixes settings. Default: a space "
                         "for the model")
-    p.add_argument("--trials", type=int, help="random search: how many trials (default 8)")
-    p.add_argument("--epochs", type=int, help="epochs per trial (default 1)")
-    p.add_argument("--limit", type=int, help="first N training images per trial (default "
-                   "5000; 0: all)")
-    p.add_argument("--val-split", type=int, dest="val_split", help="the last N of those "
-                   "validate each trial (default 1000)")
-    p.add_argument("--workers", type=int, default=1, help="trials at once, in processes")
-    p.add_argument("--seed", type=int, default=0, help="draws the trials and seeds training")
-    p.add_argument("--out", help="study folder (default runs/tune-MODEL-DATASET)")
-    p.add_argument("--data-dir", dest="data_dir", help="folder with the dataset files")
+    _setting(p, "trials", "random search: how many trials (default 8)", setting=TRIALS)
+    _setting(p, "epochs", "epochs per trial (default 1)")
+    _setting(p, "limit", "first N training images per trial (default 5000; 0: all)")
+    _setting(p, "val_split", "the last N of those validate each trial (default 1000)")
+    _setting(p, "workers", "trials at once, in processes", setting=WORKERS, default=1)
+    _setting(p, "seed", "draws the trials and seeds training", default=0)
+    _setting(p, "out", "study folder (default runs/tune-MODEL-DATASET)")
+    _setting(p, "data_dir", "folder with the dataset files")
 
 
 def _add_eval(sub):
     p = sub.add_parser("eval", help="evaluate a checkpoint on a test set")
     p.add_argument("--ckpt", required=True, help="a checkpoint (last.ckpt, best.ckpt or a "
                    "saved model)")
-    p.add_argument("--dataset", help="mnist or fashion-mnist (default: the checkpoint's)")
-    p.add_argument("--data-dir", dest="data_dir")
+    _setting(p, "dataset", "(default: the checkpoint's)")
+    _setting(p, "data_dir")
     p.add_argument("--split", choices=("test", "train"), default="test")
-    p.add_argument("--batch-size", type=int, default=1000, dest="batch_size")
+    _setting(p, "batch_size", default=1000)
 
 
 def _add_predict(sub):
     p = sub.add_parser("predict", help="classify image files (PNG, JPEG...) with a checkpoint")
     p.add_argument("--ckpt", required=True)
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--top", type=int, default=1, help="show the K most likely classes")
+    _setting(p, "top", "show the K most likely classes", setting=TOP, default=1)
     p.add_argument("--json", action="store_true", help="print JSON lines")
 
 
@@ -108,8 +134,8 @@ def _add_summary(sub):
     p = sub.add_parser("summary", help="layers, output shapes and parameter counts of a model")
     p.add_argument("--model", help="zoo model name")
     p.add_argument("--ckpt", help="or a checkpoint")
-    p.add_argument("--input", default="1,28,28", help="input shape without the batch, e.g. "
-                   "1,28,28")
+    p.add_argument("--input", type=_shape, help="input shape without the batch, e.g. "
+                   "1,28,28 (default: the checkpoint's, else 1,28,28)")
     p.add_argument("--list", action="store_true", help="list the zoo models")
     p.add_argument("--graph", metavar="PATH", help="also draw the network as a graph: .dot, "
                    ".svg or .png (Graphviz if installed, else our own layout)")
@@ -120,7 +146,7 @@ def _add_studio(sub):
                        "(needs: pip install 'ournn[studio]')")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                    "127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8765)
+    _setting(p, "port", setting=PORT, default=8765)
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--workdir", default="studio-runs", help="folder for run checkpoints and "
                    "saved models (default: ./studio-runs)")
@@ -128,8 +154,15 @@ def _add_studio(sub):
                    "search: $OURNN_DATA, the cache...)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (``ournn train: error: argument --lr: ...``), exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ournn", description="ournn: deep learning on NumPy with PyTorch's names.")
     parser.add_argument("--version", action="version", version=f"ournn {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -144,19 +177,32 @@ def build_parser():
 
 
 def _read_toml(path):
+    """The [train] table of a TOML file (or the whole file), its keys checked against the
+    same SETTINGS as the flags (usage error naming the file and the key)."""
     from .io import read_toml
-    data = read_toml(path)
-    return {k.replace("-", "_"): v for k, v in data.get("train", data).items()}
+    from .train.run import check_config
+    try:
+        data = read_toml(path)
+    except OSError as e:
+        raise _UsageError(f"--config {path}: cannot read it ({e.strerror or e})") from None
+    except ValueError as e:
+        raise _UsageError(f"--config {path}: not valid TOML ({e})") from None
+    table = data.get("train", data)
+    if not isinstance(table, dict):
+        raise _UsageError(f"--config {path}: [train] must be a table of settings, got "
+                          f"{type(table).__name__}")
+    config = {str(k).replace("-", "_"): v for k, v in table.items()}
+    check_config(config, source=path)
+    return config
 
 
 def cmd_train(args):
     from .train.run import run_training
-    keys = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "weight_decay",
-            "momentum", "schedule", "warmup_epochs", "augment", "label_smoothing", "val_split",
-            "seed", "out", "data_dir", "verbose", "limit", "model_kwargs")
+    if args.override and not args.resume:
+        raise _UsageError("--override only applies with --resume")
     config = _read_toml(args.config) if args.config else {}
-    config.update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
-    result = run_training(config, resume=args.resume)
+    config.update({k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None})
+    result = run_training(config, resume=args.resume, override=args.override)
     test, out = result["test"], result["out"]
     if result["results"]["interrupted"]:
         print(f"Stopped. Checkpoint saved to {os.path.join(out, 'last.ckpt')}; continue with: "
@@ -169,11 +215,14 @@ def cmd_train(args):
 
 def cmd_eval(args):
     from .train.loop import evaluate
-    from .train.run import load_dataset, load_model
+    from .train.run import expected_data, load_dataset, load_model, require_images
     model, meta = load_model(args.ckpt)
-    dataset = args.dataset or meta.get("dataset") or "mnist"
-    x, y, tx, ty, _ = load_dataset(dataset.lower(), args.data_dir)
+    require_images(meta, "eval", args.ckpt)
+    dataset = args.dataset or SETTINGS["dataset"].check(expected_data(meta)[0] or "mnist")
+    x, y, tx, ty, _ = load_dataset(dataset, args.data_dir)
     data = (tx, ty) if args.split == "test" else (x, y)
+    if len(data[1]) == 0:
+        raise ValueError(f"the {dataset} {args.split} set is empty: nothing to evaluate")
     result = evaluate(model, data, batch_size=args.batch_size)
     print(f"{dataset} {args.split}: accuracy {100 * result['accuracy']:.2f}%  loss "
           f"{result['loss']:.4f}  ({len(data[1])} images)")
@@ -184,17 +233,44 @@ def cmd_predict(args):
     import numpy as np
 
     from .data.images import find_images, load_image
+    from .errors import CheckpointError
     from .ops.activation import softmax_array
-    from .train.run import load_model
+    from .train.run import load_model, require_images
     model, meta = load_model(args.ckpt)
-    classes = meta.get("classes") or [str(i) for i in range(10)]
+    require_images(meta, "predict", args.ckpt)
     files = find_images(args.images)
     if not files:
         raise ValueError("no image files found in " + " ".join(args.images))
-    batch = np.stack([load_image(f) for f in files])[:, None]
-    probs = softmax_array(model.predict(batch), axis=1)
-    for f, p in zip(files, probs):
-        order = np.argsort(-p)[:max(1, args.top)]
+    images, failed = {}, {}
+    for f in files:            # one unreadable image is reported on its line, not fatal
+        try:
+            images[f] = load_image(f)
+        except Exception as e:  # noqa: BLE001 - any failure of one file is that file's
+            if args.debug:
+                raise
+            failed[f] = str(e) if str(e).startswith(f) else f"{f}: {e}"
+    probs = {}
+    if images:
+        out = softmax_array(np.asarray(model.predict(np.stack(list(images.values()))[:, None])),
+                            axis=1)
+        probs = dict(zip(images, out))
+        n_out = out.shape[1]
+        classes = meta.get("classes") or [str(i) for i in range(n_out)]
+        if len(classes) != n_out:
+            raise CheckpointError(f"{args.ckpt}: field classes: names {len(classes)} classes "
+                                  f"but the model gives {n_out} outputs")
+        if args.top > n_out:
+            raise _UsageError(f"argument --top: must be from 1 to {n_out} (the model's "
+                              f"classes), got {args.top}")
+    for f in files:
+        if f in failed:
+            if args.json:
+                print(json.dumps({"file": f, "error": failed[f]}))
+            else:
+                print(f"{f}: error: {failed[f][len(f) + 2:] if failed[f].startswith(f + ': ') else failed[f]}")
+            continue
+        p = probs[f]
+        order = np.argsort(-p)[:args.top]
         if args.json:
             print(json.dumps({"file": f, "predictions": [
                 {"class": int(i), "label": classes[i], "probability": float(p[i])}
@@ -202,6 +278,10 @@ def cmd_predict(args):
         else:
             shown = ", ".join(f"{classes[i]} ({100 * p[i]:.1f}%)" for i in order)
             print(f"{f}: {shown}")
+    if failed:
+        print(f"ournn predict: error: {len(failed)} of {len(files)} image(s) could not be "
+              "read (see their lines)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -211,17 +291,17 @@ def cmd_summary(args):
     if args.list:
         print("\n".join(list_models()))
         return 0
+    shape = args.input
     if args.ckpt:
         from .train.run import load_model
-        model, _ = load_model(args.ckpt)
+        model, meta = load_model(args.ckpt)
+        if shape is None and meta.get("input_shape"):
+            shape = tuple(meta["input_shape"])      # what the checkpoint was trained on
     elif args.model:
         model = get_model(args.model)
     else:
         raise _UsageError("summary: give --model NAME, --ckpt PATH or --list")
-    try:
-        shape = tuple(int(s) for s in args.input.replace("x", ",").split(",") if s.strip())
-    except ValueError:
-        raise _UsageError(f"--input must look like 1,28,28, got {args.input!r}") from None
+    shape = shape or (1, 28, 28)
     summary(model, shape)
     if args.graph:
         from .viz.graph import draw_model
@@ -232,10 +312,6 @@ def cmd_summary(args):
 
 def cmd_tune(args):
     from . import tune
-    if args.workers < 1:
-        raise _UsageError(f"--workers must be >= 1, got {args.workers}")
-    if args.trials is not None and args.trials < 1:
-        raise _UsageError(f"--trials must be >= 1, got {args.trials}")
     space, base = tune.load_space(args.space) if args.space else (None, {})
     base.update({k: getattr(args, k) for k in ("model", "dataset", "optimizer", "data_dir")
                  if getattr(args, k) is not None})
@@ -261,14 +337,40 @@ def cmd_tune(args):
     return 0
 
 
-class _UsageError(Exception):
-    pass
+def _check_port_free(host, port):
+    """Bind ``host:port`` once before the server does: a host that is not an address of
+    this machine is a usage error, a port in use (or forbidden) an error, each one line."""
+    import errno
+    import socket
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port,
+                                                          type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise _UsageError(f"argument --host: cannot resolve {host!r} "
+                          f"({getattr(e, 'strerror', None) or e})") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise _UsageError(f"argument --host: {host!r} is not an address of this "
+                                  "machine") from None
+            if e.errno == errno.EADDRINUSE:
+                raise RuntimeError(f"port {port} on {host} is already in use (another studio?"
+                                   "); choose another with --port") from None
+            raise RuntimeError(f"cannot listen on {host}:{port} ({e.strerror})") from None
 
 
 def cmd_studio(args):
     from .studio import serve
+    _check_port_free(args.host, args.port)
     return serve(args.host, args.port, open_browser=not args.no_browser, workdir=args.workdir,
                  data_dir=args.data_dir)
+
+
+class _UsageError(Exception):
+    """A bad command-line value found after parsing (exit 2)."""
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict,
@@ -284,8 +386,8 @@ def main(argv=None):
         return 0
     try:
         return COMMANDS[args.command](args)
-    except _UsageError as e:
-        parser.error(str(e))
+    except (_UsageError, SettingError) as e:
+        parser.exit(2, f"ournn {args.command}: error: {e}\n")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
