@@ -54,25 +54,67 @@ def to_mnist_array(gray, box=20, size=28):
     return np.clip(canvas, 0, 1)
 
 
+MAX_IMAGE_PIXELS = 40_000_000     # a photo is ~12 Mpx; more is refused before decoding
+
+
+def _gray_of(img):
+    """An opened image as float32 grayscale in [0, 1], each mode scaled by its real range:
+    8-bit modes by 255, 16-bit and 32-bit integer images and float images by their own
+    minimum and maximum (a 16-bit scan uses 0..65535, a 12-bit one 0..4095, a float one
+    0..1 or anything), palette images through their palette."""
+    mode = img.mode
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ValueError("the image holds non-finite values (NaN or infinity)")
+        low, high = float(arr.min()), float(arr.max())
+        if high <= low:
+            return np.zeros(arr.shape, dtype=np.float32)
+        return ((arr - low) / (high - low)).astype(np.float32)
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
+        gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255.0
+        if alpha.min() < 0.99:
+            # transparent background: the strokes are wherever it is opaque
+            opaque_dark = np.median(gray[alpha > 0.5]) < 0.5 if (alpha > 0.5).any() \
+                else True
+            gray = alpha * (1 - gray) if opaque_dark else alpha * gray
+        return gray
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
 def load_image(path):
-    """Read an image file as MNIST-like float32 (28, 28) in [0, 1]."""
+    """Read an image file as MNIST-like float32 (28, 28) in [0, 1]. Images of more than
+    ``MAX_IMAGE_PIXELS`` pixels, empty images and files that are not images are refused
+    with a DatasetError naming the file."""
     Image = _pil()
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise DatasetError(f"{path}: is a folder, not an image")
+    if not os.path.exists(path):
+        raise DatasetError(f"{path}: no such file or folder")
     try:
         with Image.open(path) as img:
+            w, h = img.size
+            if w < 1 or h < 1:
+                raise DatasetError(f"{path}: the image is empty ({w}x{h} pixels)")
+            if w * h > MAX_IMAGE_PIXELS:
+                raise DatasetError(f"{path}: {w}x{h} pixels is over the limit of "
+                                   f"{MAX_IMAGE_PIXELS:,} (ournn.data.images."
+                                   "MAX_IMAGE_PIXELS); scale the image down")
             img.load()
-            if img.mode in ("RGBA", "LA") or "transparency" in img.info:
-                rgba = img.convert("RGBA")
-                alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
-                gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255.0
-                if alpha.min() < 0.99:
-                    # transparent background: the strokes are wherever it is opaque
-                    opaque_dark = np.median(gray[alpha > 0.5]) < 0.5 if (alpha > 0.5).any() \
-                        else True
-                    gray = alpha * (1 - gray) if opaque_dark else alpha * gray
-            else:
-                gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-    except (OSError, ValueError) as e:
-        raise DatasetError(f"{path}: cannot read image ({e})") from e
+            gray = _gray_of(img)
+    except DatasetError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise DatasetError(f"{path}: refused: {e}") from None
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
+        raise DatasetError(f"{path}: cannot read image ({e})") from None
+    if gray.ndim != 2 or min(gray.shape) < 1:
+        raise DatasetError(f"{path}: cannot read image (unexpected shape {gray.shape})")
     try:
         return to_mnist_array(gray)
     except DatasetError as e:
@@ -80,15 +122,18 @@ def load_image(path):
 
 
 def find_images(paths):
-    """Expand files and folders into a sorted list of image files."""
+    """Expand files and folders into a sorted list of image files (a path that does not
+    exist stays in the list: reading it fails on its own line)."""
     found = []
     for p in paths:
         if os.path.isdir(p):
-            for name in sorted(os.listdir(p)):
+            try:
+                names = sorted(os.listdir(p))
+            except OSError as e:
+                raise DatasetError(f"{p}: cannot list the folder ({e.strerror})") from None
+            for name in names:
                 if name.lower().endswith(IMAGE_EXTENSIONS):
                     found.append(os.path.join(p, name))
-        elif os.path.exists(p):
-            found.append(p)
         else:
-            raise DatasetError(f"{p}: no such file or folder")
+            found.append(p)
     return found
