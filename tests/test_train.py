@@ -334,3 +334,22 @@ def test_early_stopping_puts_back_the_best_weights():
     assert not all(np.array_equal(a, after_epoch[1][k]) for k, a in after_epoch[0].items())
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, after_epoch[0][name], err_msg=name)
+
+
+def test_best_checkpoint_is_a_copy_of_last_encoded_once_per_epoch(tmp_path, monkeypatch):
+    import ournn.train.callbacks as cbm
+    saves = []
+    real_save = cbm.save
+    monkeypatch.setattr(cbm, "save", lambda obj, path: (saves.append(os.path.basename(path)),
+                                                        real_save(obj, path)))
+    x = np.random.default_rng(2).random((32, 784), dtype=np.float32)
+    y = np.zeros(32, dtype=np.int64)
+    ckpt = ModelCheckpoint(tmp_path, monitor="loss")
+    small_mlp().fit((x, y), epochs=1, batch_size=16, optimizer="sgd", lr=0.1,
+                    callbacks=[ckpt], verbose=0)
+    assert saves == ["last.ckpt"]
+    assert (tmp_path / "best.ckpt").read_bytes() == (tmp_path / "last.ckpt").read_bytes()
+    assert ournn.load(tmp_path / "best.ckpt", rebuild=False)["best"] == ckpt.best
+    only_best = ModelCheckpoint(tmp_path / "b", monitor="loss", save_last=False)
+    small_mlp().fit((x, y), epochs=1, batch_size=16, callbacks=[only_best], verbose=0)
+    assert os.listdir(tmp_path / "b") == ["best.ckpt"]

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from ..io import atomic_write_text, save
+from ..io import atomic_write_bytes, atomic_write_text, save
 
 PRIORITY_UPDATE = 300
 PRIORITY_DEFAULT = 200
@@ -260,7 +260,11 @@ class ModelCheckpoint(Callback):
         if self.save_last:
             save(self._payload(trainer, logs), self.last_path)
         if self.save_best and improved:
-            save(self._payload(trainer, logs), self.best_path)
+            if self.save_last:      # the same payload: copy the file rather than encode again
+                with open(self.last_path, "rb") as f:
+                    atomic_write_bytes(self.best_path, f.read())
+            else:
+                save(self._payload(trainer, logs), self.best_path)
 
     def on_interrupt(self, trainer):
         if self.save_last:
