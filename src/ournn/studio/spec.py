@@ -69,23 +69,26 @@ def options():
 def _number(value, kind, lo, hi, field):
     if kind == "bool":
         if not isinstance(value, bool):
-            raise SpecError(f"{field} must be true or false, got {value!r}", field)
+            raise SpecError(f"{field} must be true or false, got {_short(value)}", field)
         return value
     if kind == "int?" and value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"{field} must be a number, got {value!r}", field)
+        raise SpecError(f"{field} must be a number, got {_short(value)}", field)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{field} must be a finite number, got {value!r}", field)
+    if not lo <= value <= hi:         # exact for ints of any size: no float conversion
+        raise SpecError(f"{field} must be between {lo} and {hi}, got {_short(value)}", field)
     if kind in ("int", "int?"):
-        if float(value) != int(value):
+        if isinstance(value, float) and not value.is_integer():
             raise SpecError(f"{field} must be a whole number, got {value!r}", field)
-        value = int(value)
-    else:
-        value = float(value)
-        if not math.isfinite(value):
-            raise SpecError(f"{field} must be finite, got {value!r}", field)
-    if not lo <= value <= hi:
-        raise SpecError(f"{field} must be between {lo} and {hi}, got {value}", field)
-    return value
+        return int(value)
+    return float(value)
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def check_layer(layer, index):
@@ -94,14 +97,17 @@ def check_layer(layer, index):
     if not isinstance(layer, dict):
         raise SpecError(f"{where} must be an object like {{\"type\": \"Linear\", ...}}", where)
     kind = layer.get("type")
-    if kind not in LAYERS:
-        raise SpecError(f"{where}: unknown layer type {kind!r}; known: {', '.join(LAYERS)}",
+    if not isinstance(kind, str) or kind not in LAYERS:
+        raise SpecError(f"{where}: unknown layer type {_short(kind)}; known: "
+                        f"{', '.join(LAYERS)}",
                         f"{where}.type")
     params = LAYERS[kind]
     unknown = sorted(set(layer) - set(params) - {"type"})
     if unknown:
-        raise SpecError(f"{where} ({kind}): unknown parameter(s) {', '.join(unknown)}; "
-                        f"{kind} takes {', '.join(params) or 'none'}", f"{where}.{unknown[0]}")
+        raise SpecError(f"{where} ({kind}): unknown parameter(s) "
+                        f"{', '.join(_short(u) for u in unknown[:5])}; "
+                        f"{kind} takes {', '.join(params) or 'none'}",
+                        f"{where}.{unknown[0][:64]}")
     clean = {"type": kind}
     for name, (p_kind, lo, hi, default) in params.items():
         value = layer.get(name, default)
@@ -127,22 +133,22 @@ def check_setup(setup, datasets):
     known = {"dataset", "layers"} | set(SETUP_DEFAULTS)
     unknown = sorted(set(setup) - known)
     if unknown:
-        raise SpecError(f"unknown setting(s) {', '.join(unknown)}; known: "
-                        f"{', '.join(sorted(known))}", unknown[0])
+        raise SpecError(f"unknown setting(s) {', '.join(_short(u) for u in unknown[:5])}; "
+                        f"known: {', '.join(sorted(known))}", unknown[0][:64])
     name = setup.get("dataset")
-    if name not in datasets:
-        raise SpecError(f"unknown dataset {name!r}; choose one of {', '.join(datasets)}",
+    if not isinstance(name, str) or name not in datasets:
+        raise SpecError(f"unknown dataset {_short(name)}; choose one of {', '.join(datasets)}",
                         "dataset")
     clean = dict(SETUP_DEFAULTS)
     clean.update({k: v for k, v in setup.items() if v is not None})
     clean["dataset"] = name
     clean["layers"] = check_layers(setup.get("layers"))
-    if clean["optimizer"] not in OPTIMIZERS:
-        raise SpecError(f"unknown optimizer {clean['optimizer']!r}; choose one of "
+    if not isinstance(clean["optimizer"], str) or clean["optimizer"] not in OPTIMIZERS:
+        raise SpecError(f"unknown optimizer {_short(clean['optimizer'])}; choose one of "
                         f"{', '.join(OPTIMIZERS)}", "optimizer")
     for key, allowed in (("schedule", SCHEDULES), ("augment", AUGMENTS)):
-        if clean[key] not in allowed:
-            raise SpecError(f"unknown {key} {clean[key]!r}; choose one of "
+        if not isinstance(clean[key], str) or clean[key] not in allowed:
+            raise SpecError(f"unknown {key} {_short(clean[key])}; choose one of "
                             f"{', '.join(allowed)}", key)
     if clean["augment"] != "none" and datasets[name]["kind"] != "image":
         raise SpecError(f"augment={clean['augment']!r} moves images; {name} is not an image "
@@ -241,7 +247,7 @@ def build(layers, input_shape, num_classes, batch_size=1):
             return None, rows, {"index": i, "message":
                                 f"{layer['type']}: the output would be empty {_fmt(new_shape)}; "
                                 f"the input {_fmt(shape)} is too small"}
-        params = sum(p.size for p in module.parameters())
+        params = sum(p.numpy().size for p in module.parameters())
         total += params
         act_elems += int(np.prod(new_shape))
         if total > LIMITS["max_params"]:
@@ -378,7 +384,11 @@ def export_script(setup, dataset, rows):
         code = _SCHEDULE_CODE[schedule].format(epochs=epochs, third=max(1, epochs // 3), lr=lr)
         callbacks = f"\nschedule = LRScheduler({code}, interval=\"step\")"
     fit_callbacks = ", callbacks=[schedule]" if schedule != "none" else ""
-    return f'''"""{dataset.label}: the network built in ournn studio, trained as the studio does."""
+    # every text that came from a person (a file name, a column name) is written as a repr
+    # literal, never as code or inside a docstring
+    title = repr(f"{dataset.label}: the network built in ournn studio, trained as the studio "
+                 "does.")
+    return f'''{title}
 import ournn
 from ournn import nn
 {chr(10).join(imports)}
@@ -394,5 +404,5 @@ loader = DataLoader(ArrayDataset(x, y), batch_size={setup["batch_size"]}, shuffl
 optimizer = ournn.optim.{optimizer}{callbacks}
 history = model.fit(loader, epochs={epochs}, optimizer=optimizer, validation_data=(test_x, test_y){fit_callbacks})
 print(model.evaluate((test_x, test_y)))
-ournn.save(model, "{dataset.file_stem}-model.ckpt")
+ournn.save(model, {dataset.file_stem + "-model.ckpt"!r})
 '''
