@@ -74,10 +74,12 @@ class Client:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
-    def request(self, method, path, body=None, content_type=None, raw=False, timeout=60):
-        """(status, parsed JSON or bytes when ``raw``)."""
+    def request(self, method, path, body=None, content_type=None, raw=False, timeout=60,
+                headers=None):
+        """(status, parsed JSON or bytes when ``raw``); ``headers`` are added (a ``Host``
+        replaces the real one)."""
         data = None
-        headers = {}
+        headers = dict(headers or {})
         if body is not None:
             if isinstance(body, (bytes, str)):
                 data = body.encode() if isinstance(body, str) else body

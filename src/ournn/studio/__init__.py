@@ -14,11 +14,13 @@ def _require():
                           f"(missing: {e.name})") from e
 
 
-def create_app(workdir="studio-runs", data_dir=None):
-    """The studio as an ASGI application."""
+def create_app(workdir="studio-runs", data_dir=None, host=None, port=None):
+    """The studio as an ASGI application. It answers only for the host names 127.0.0.1,
+    localhost, [::1] and ``host``, on ``port`` (None: the port a request came in on), and
+    refuses requests from other web sites (docs/security.md)."""
     _require()
     from .server import create_app as make
-    return make(workdir, data_dir)
+    return make(workdir, data_dir, host, port)
 
 
 def serve(host="127.0.0.1", port=8765, open_browser=True, workdir="studio-runs",
@@ -31,7 +33,7 @@ def serve(host="127.0.0.1", port=8765, open_browser=True, workdir="studio-runs",
 
     import uvicorn
 
-    app = create_app(workdir, data_dir)
+    app = create_app(workdir, data_dir, host, port or None)
     studio = app.state.studio
 
     class Server(uvicorn.Server):

@@ -326,7 +326,7 @@ def layer_stats(model):
         if weight is None:
             out.append(None)
             continue
-        w = weight.data.ravel()
+        w = weight.numpy().ravel()
         g = None if weight.grad is None else np.asarray(weight.grad).ravel()
         out.append({"weight_rms": float(np.sqrt(np.dot(w, w) / w.size)),
                     "grad_rms": None if g is None else float(np.sqrt(np.dot(g, g) / g.size))})
@@ -362,3 +362,10 @@ class Session:
         self.saved = set()           # names of the models this session saved (downloadable)
         self.channel = Channel()
         self.touched = time.time()
+
+    @property
+    def empty(self):
+        """Whether the session holds no work: no job, model, upload or saved model (only such
+        a session may be forgotten when the studio has too many)."""
+        return (self.job is None and self.model is None and not self.datasets and
+                not self.saved)

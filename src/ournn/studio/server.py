@@ -1,9 +1,11 @@
 """The studio's HTTP server: a Starlette app over the session, job and dataset objects.
 
 Every handler validates its input and answers a 4xx with ``{"error", "field"}`` for anything
-wrong (see docs/studio.md); nothing a request sends reaches NumPy unchecked. JSON endpoints
-insist on ``Content-Type: application/json`` (uploads on their own types): a page on another
-site cannot send those to the studio without a CORS preflight, which the studio never grants.
+wrong (see docs/studio.md and docs/security.md); nothing a request sends reaches NumPy
+unchecked. ``guard.Guard`` runs before every handler: it answers only for the studio's own host
+names and refuses requests other sites send. Every endpoint that changes state insists on a
+content type a cross-site form cannot send without a CORS preflight (``application/json``;
+uploads ``text/csv`` or ``application/octet-stream``), and the studio never grants a preflight.
 """
 import asyncio
 import concurrent.futures
@@ -12,10 +14,13 @@ import os
 import re
 import threading
 import time
+import unicodedata
 import uuid
+import zipfile
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import (FileResponse, JSONResponse, Response, StreamingResponse)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -26,18 +31,27 @@ from ..errors import OurnnError
 from ..models import get_model, list_models
 from ..ops.activation import softmax_array
 from .datasets import CSV_MAX_BYTES, Registry, parse_csv
+from .guard import Guard
 from .jobs import Job, Session
-from .spec import SpecError, build, check_layers, check_setup, export_script, layers_of, options
+from .spec import (LIMITS, SETUP_DEFAULTS, SpecError, build, check_layers, check_setup,
+                   export_script, layers_of, options)
+from .upload import UploadError, inspect_checkpoint, parse_json
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 COOKIE = "ournn_session"
 JSON_MAX_BYTES = 1024 * 1024
+JSON_MAX_DEPTH = 32
 CKPT_MAX_BYTES = 512 * 1024 * 1024
+CKPT_MAX_UNPACKED = 512 * 1024 * 1024       # what an uploaded archive may declare unpacked
 MAX_JOBS = 2                     # training jobs running at once on the server
-MAX_SESSIONS = 200
+MAX_SESSIONS = 200               # full: empty sessions are forgotten, else new ones get a 503
+MAX_STREAMS = 64                 # event streams open at once
+MAX_NAME_TRIES = 100             # "name-2" ... "name-100", then a few random suffixes
 MAX_CSV_PER_SESSION = 8
 UPLOADS_MAX_BYTES = 1024 ** 3    # the arrays of all uploaded CSV files, all sessions together
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")       # fullmatch
+UPLOAD_NAME_MAX = 100
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 ZOO_FOR_IMAGES = ("mlp", "lenet5", "cnn", "seed_alexnet", "kerascnn")
 
 
@@ -56,30 +70,37 @@ class Studio:
         self.registry = Registry(data_dir)
         self.sessions = {}
         self.lock = threading.Lock()          # the sessions
-        self.save_lock = threading.Lock()     # choosing a free file name and writing it
+        self.save_lock = threading.Lock()     # choosing a free model name (bounded work only)
+        self.owners = {}                      # saved model name -> id of the session that saved it
+        self.streams = 0                      # event streams open
         self.closing = False
         ournn_io.remove_partial_writes(self.workdir)     # what a killed studio left
 
     # ----- sessions -----
     def session(self, request):
-        """The request's session and whether it is new (then the cookie must be set)."""
+        """The request's session and whether it is new (then the cookie must be set).
+
+        Sessions are bounded (``MAX_SESSIONS``) without losing anyone's work: when full, the
+        least recently used *empty* session (no job, model, upload or save) is forgotten; when
+        every session holds work, a new one is refused with a 503."""
         sid = request.cookies.get(COOKIE)
         with self.lock:
-            if sid in self.sessions:
+            if isinstance(sid, str) and sid in self.sessions:
                 s = self.sessions[sid]
                 s.touched = time.time()
                 return s, False
             if len(self.sessions) >= MAX_SESSIONS:
-                self._forget_idle_session()
+                self._forget_empty_session()
             s = Session(uuid.uuid4().hex)
             self.sessions[s.id] = s
             return s, True
 
-    def _forget_idle_session(self):
-        idle = [s for s in self.sessions.values() if not (s.job and s.job.active)]
-        if not idle:
-            raise HTTPError(503, "the studio has too many sessions; try again later")
-        del self.sessions[min(idle, key=lambda s: s.touched).id]
+    def _forget_empty_session(self):
+        empty = [s for s in self.sessions.values() if s.empty]
+        if not empty:
+            raise HTTPError(503, f"the studio holds {len(self.sessions)} sessions with work in "
+                                 "them and takes no new ones; try again later", "session")
+        del self.sessions[min(empty, key=lambda s: s.touched).id]
 
     def running_jobs(self):
         return [s.job for s in list(self.sessions.values()) if s.job and s.job.active]
@@ -90,10 +111,12 @@ class Studio:
             try:
                 ds = self.registry.get(name)
             except OurnnError as e:
-                raise HTTPError(500, f"dataset {name!r} could not be loaded: {e}", field)
+                raise HTTPError(503, f"dataset {name!r} could not be loaded on the server: {e}",
+                                field) from None
         if ds is None:
             known = list(Registry.NAMES) + list(session.datasets)
-            raise HTTPError(404, f"unknown dataset {name!r}; known: {', '.join(known)}", field)
+            raise HTTPError(404, f"unknown dataset {_short(name)}; known: {', '.join(known)}",
+                            field)
         return ds
 
     def info(self, session, name, field="dataset"):
@@ -141,21 +164,52 @@ async def _body(request, limit, types):
     return b"".join(chunks)
 
 
-async def _json(request):
+async def _json(request, empty_ok=False):
+    """The body as a JSON object: plain finite numbers only, nested at most JSON_MAX_DEPTH
+    deep. ``empty_ok``: an empty body is ``{}`` (the content type is still required)."""
     raw = await _body(request, JSON_MAX_BYTES, ("application/json",))
+    if empty_ok and not raw.strip():
+        return {}
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise HTTPError(400, f"the body is not valid JSON: {e}") from None
+    try:
+        data = parse_json(text, JSON_MAX_DEPTH, finite=False)   # fields check numbers
+    except UploadError as e:
+        raise HTTPError(e.status, e.message) from None
     if not isinstance(data, dict):
         raise HTTPError(400, "the body must be a JSON object")
     return data
 
 
 def _name(value, field="name"):
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise HTTPError(400, f"{field} must be 1-64 letters, digits, '_', '-' or '.', "
-                             f"not starting with '.' or '-' (got {value!r})", field)
+                             f"not starting with '.' or '-' (got {_short(value)})", field)
+    return value
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _text_param(value, field, limit=UPLOAD_NAME_MAX, path=False):
+    """A name a person typed or a browser sent (a file name, a column name): printable text
+    only, no line breaks or other control characters, at most ``limit`` characters; with
+    ``path``, no folder separators and not '.' or '..'."""
+    if not isinstance(value, str) or not value.strip():
+        raise HTTPError(400, f"{field} must not be empty", field)
+    if len(value) > limit:
+        raise HTTPError(400, f"{field} is longer than {limit} characters", field)
+    bad = [c for c in value if unicodedata.category(c)[0] in "CZ" and c != " "]
+    if bad:
+        raise HTTPError(400, f"{field} must not contain control or separator characters "
+                             f"(found {bad[0]!r})", field)
+    if path and ("/" in value or "\\" in value or value.strip() in (".", "..")):
+        raise HTTPError(400, f"{field} must be a file name, not a path (got {_short(value)})",
+                        field)
     return value
 
 
@@ -171,6 +225,8 @@ def endpoint(handler):
             response, new = JSONResponse({"error": e.message, "field": e.field}, e.status), False
         except SpecError as e:
             response, new = JSONResponse({"error": str(e), "field": e.field}, 400), False
+        except UploadError as e:
+            response, new = JSONResponse({"error": e.message, "field": "file"}, e.status), False
         if new:
             response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
         return response
@@ -226,7 +282,7 @@ def _graph_svg(model, input_shape):
 async def zoo(request, studio, session):
     name = request.path_params["name"]
     if name not in ZOO_FOR_IMAGES:
-        raise HTTPError(404, f"unknown zoo model {name!r}; choose one of "
+        raise HTTPError(404, f"unknown zoo model {_short(name)}; choose one of "
                              f"{', '.join(ZOO_FOR_IMAGES)}", "name")
     info = studio.info(session, request.query_params.get("dataset", "mnist"))
     if info["kind"] != "image":
@@ -269,6 +325,7 @@ async def train(request, studio, session):
 def _control(action):
     @endpoint
     async def handler(request, studio, session):
+        await _json(request, empty_ok=True)       # a JSON request, as every state change
         job = session.job
         if job is None or not job.active:
             raise HTTPError(409, f"there is no running training job to {action}")
@@ -288,7 +345,19 @@ async def events(request, studio, session):
         head = f"id: {event_id}\n" if event_id else ""
         return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
 
+    if studio.streams >= MAX_STREAMS:
+        raise HTTPError(503, f"the studio already serves {MAX_STREAMS} event streams; close "
+                             "some tabs")
+
     async def stream():
+        studio.streams += 1           # counted while the generator runs (ended on disconnect)
+        try:
+            async for part in messages():
+                yield part
+        finally:
+            studio.streams -= 1
+
+    async def messages():
         last = session.channel.last_id
         job = session.job
         yield message("snapshot", {"job": job.snapshot() if job else None})
@@ -344,11 +413,23 @@ async def predict(request, studio, session):
                 not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f)):
             raise HTTPError(400, f"features must be a list of {int(np.prod(ds.input_shape))} "
                                  "numbers", "features")
+        big = [i for i, v in enumerate(f) if not abs(v) <= FLOAT32_MAX]
+        if big:
+            raise HTTPError(400, f"features[{big[0]}] = {_short(f[big[0]])} is beyond the "
+                                 "range of float32", f"features[{big[0]}]")
         x = np.asarray(f, dtype=np.float32).reshape([1] + ds.input_shape)
     else:
         raise HTTPError(400, "send {\"pixels\": [[...]]} (a drawing) or {\"features\": [...]}")
-    logits = await asyncio.to_thread(_on_model, session, lambda m: m.predict(x))
-    probs = softmax_array(logits[0])
+    def run(m):
+        with np.errstate(all="ignore"):     # an overflow shows as a non-finite output below
+            return m.predict(x)
+    logits = await asyncio.to_thread(_on_model, session, run)
+    with np.errstate(all="ignore"):
+        probs = softmax_array(np.asarray(logits[0], dtype=np.float64))
+    if not np.isfinite(probs).all():
+        raise HTTPError(422, "the model's output for this input is not a number (NaN or "
+                             "infinite): the input is too large for it, or its weights are "
+                             "broken", "features" if "features" in data else "pixels")
     return JSONResponse({"probabilities": [float(p) for p in probs], "classes": ds.classes,
                          "prediction": int(probs.argmax())})
 
@@ -357,7 +438,7 @@ def _drawing(pixels):
     """A drawing (nested lists, ink = 1) -> a (1, 1, 28, 28) MNIST-style batch."""
     try:
         arr = np.asarray(pixels, dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise HTTPError(400, "pixels must be a rectangular 2-D list of numbers", "pixels") \
             from None
     if arr.ndim != 2 or not (8 <= arr.shape[0] <= 512 and 8 <= arr.shape[1] <= 512):
@@ -378,6 +459,43 @@ def _model_path(studio, name):
     return os.path.join(studio.workdir, "models", _name(name) + ".ckpt")
 
 
+def _suffixed(name, suffix):
+    """``name`` with ``-suffix``, cut so that the whole stays a valid 64-character name."""
+    suffix = f"-{suffix}"
+    return name[:64 - len(suffix)] + suffix
+
+
+def _choose_name(studio, session, name, overwrite):
+    """The name a save writes to, reserved for ``session`` (call under ``studio.save_lock``).
+
+    A name belongs to the session that first saved it: only that session may overwrite it
+    (``overwrite``); a file the studio did not write in this run belongs to no session. Without
+    ``overwrite`` a taken name gets the first free suffix -2 ... -100, then a random one: the
+    search is bounded, never a loop."""
+    def taken(stem):
+        return stem in studio.owners or os.path.exists(_model_path(studio, stem))
+
+    if overwrite and studio.owners.get(name) == session.id:
+        return name
+    if overwrite and taken(name):
+        raise HTTPError(409, f"the model name {name!r} belongs to another session (or to a "
+                             "file saved before this studio started): only the session that "
+                             "saved it can overwrite it; choose another name", "name")
+    candidates = [name] + [_suffixed(name, k) for k in range(2, MAX_NAME_TRIES + 1)]
+    candidates += [_suffixed(name, uuid.uuid4().hex[:10]) for _ in range(4)]
+    for stem in candidates:
+        if not taken(stem):
+            return stem
+    raise HTTPError(409, f"no free name like {name!r} was found; choose another name", "name")
+
+
+def _copy_model(model):
+    """A copy of the model's current weights (taken between two training steps: fast, so
+    the job never waits for the file to be written)."""
+    import copy
+    return copy.deepcopy(model)
+
+
 @endpoint
 async def save_model(request, studio, session):
     data = await _json(request)
@@ -391,17 +509,19 @@ async def save_model(request, studio, session):
                "studio_setup": info["setup"]}
     if ds.kind == "image":
         payload["dataset"] = ds.name
-
-    def write(m):
-        path = _model_path(studio, name)
-        with studio.save_lock:                # pick a free name: a save never replaces another
-            stem, k = name, 2
-            while not overwrite and os.path.exists(path):
-                stem = f"{name}-{k}"[:64]
-                path, k = _model_path(studio, stem), k + 1
-            ournn_io.save({"model": m, **payload}, path)
-        return path, stem
-    path, stem = await asyncio.to_thread(_on_model, session, write)
+    snapshot = await asyncio.to_thread(_on_model, session, _copy_model)
+    with studio.save_lock:                     # bounded: a name check, never the write
+        stem = _choose_name(studio, session, name, overwrite)
+        new = stem not in studio.owners
+        studio.owners[stem] = session.id
+    path = _model_path(studio, stem)
+    try:
+        await asyncio.to_thread(ournn_io.save, {"model": snapshot, **payload}, path)
+    except BaseException:
+        if new:
+            with studio.save_lock:
+                studio.owners.pop(stem, None)
+        raise
     session.saved.add(stem)
     return JSONResponse({"path": path, "name": stem,
                          "download": f"/api/model/download?name={stem}"})
@@ -411,8 +531,9 @@ async def save_model(request, studio, session):
 async def download_model(request, studio, session):
     name = request.query_params.get("name")
     path = _model_path(studio, name)
-    if name not in session.saved or not os.path.exists(path):    # only this session's saves
-        raise HTTPError(404, f"no saved model named {os.path.basename(path)[:-5]!r}", "name")
+    # only this session's saves: a name another session saved (or overwrote) is not found
+    if studio.owners.get(name) != session.id or not os.path.exists(path):
+        raise HTTPError(404, f"no saved model named {_short(name)} in this session", "name")
     return FileResponse(path, media_type="application/octet-stream",
                         filename=os.path.basename(path))
 
@@ -428,8 +549,21 @@ async def load_model(request, studio, session):
     return JSONResponse(result)
 
 
+def _reword(message, path=None):
+    """A checkpoint reader's message for the page: the temporary path becomes "the uploaded
+    file", and advice about pickles (NumPy's ``allow_pickle``) is never passed on."""
+    if path:
+        message = message.replace(path, "the uploaded file")
+    if "pickle" in message.lower():
+        return ("the uploaded file is not an ournn checkpoint: it is not an archive of plain "
+                "arrays (the studio never reads pickled data)")
+    return message[:500]
+
+
 def _read_checkpoint(studio, session, raw):
     from ..train.run import load_model as read_model
+    # what the file declares, checked before anything is unpacked or built
+    inspect_checkpoint(raw, LIMITS["max_params"], CKPT_MAX_UNPACKED, ZOO_FOR_IMAGES)
     folder = os.path.join(studio.workdir, "uploads")
     os.makedirs(folder, exist_ok=True)
     fd, path = ournn_io.temporary_file(folder)
@@ -438,8 +572,18 @@ def _read_checkpoint(studio, session, raw):
             f.write(raw)
         try:
             model, meta = read_model(path)      # .npz, read with allow_pickle=False
+        except MemoryError:
+            raise HTTPError(413, "the checkpoint's model does not fit in the server's memory",
+                            "file") from None
         except OurnnError as e:
-            raise HTTPError(400, str(e).replace(path, "the uploaded file"), "file") from None
+            message = _reword(str(e), path)
+            if "the uploaded file" not in message:
+                message = f"the uploaded checkpoint does not load: {message}"
+            raise HTTPError(400, message, "file") from None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError, EOFError, OSError, zipfile.BadZipFile) as e:
+            raise HTTPError(400, "the uploaded file is not a valid ournn checkpoint: " +
+                            _reword(f"{type(e).__name__}: {e}", path), "file") from None
     finally:
         os.unlink(path)
     try:
@@ -447,25 +591,52 @@ def _read_checkpoint(studio, session, raw):
     except SpecError as e:
         raise HTTPError(400, f"the checkpoint's model cannot be shown in the studio: {e}",
                         "file") from None
-    setup = dict(meta.get("studio_setup") or {})
+    for p in model.parameters():
+        if not np.isfinite(p.numpy()).all():
+            raise HTTPError(400, "the checkpoint's weights contain NaN or infinite values",
+                            "file")
+    meta = meta if isinstance(meta, dict) else {}
+    setup = meta.get("studio_setup") or {}
+    if not isinstance(setup, dict):
+        raise HTTPError(400, "the checkpoint's metadata is malformed: studio_setup must be an "
+                             f"object, not {type(setup).__name__}", "file")
     name = setup.get("dataset") or meta.get("dataset") or "mnist"
-    ds = session.datasets.get(name) or studio.registry.get(name)
+    if not isinstance(name, str) or len(name) > 200:
+        raise HTTPError(400, "the checkpoint's metadata is malformed: dataset must be a "
+                             f"dataset name, not {_short(name)}", "file")
+    try:
+        ds = session.datasets.get(name) or studio.registry.get(name)
+    except OurnnError as e:
+        raise HTTPError(503, f"dataset {name!r} could not be loaded on the server: {e}",
+                        "file") from None
     if ds is None:
         raise HTTPError(400, f"the checkpoint was trained on {name!r}, which this session "
                              "does not have (upload that CSV first)", "file")
     input_shape = meta.get("input_shape")
-    if input_shape is not None and list(input_shape) != ds.input_shape:
-        raise HTTPError(400, f"the checkpoint takes inputs of shape {list(input_shape)}, "
-                             f"{ds.label} has {ds.input_shape}", "file")
+    if input_shape is not None:
+        if (not isinstance(input_shape, (list, tuple)) or len(input_shape) > 8 or
+                not all(type(d) is int for d in input_shape)):
+            raise HTTPError(400, "the checkpoint's metadata is malformed: input_shape must be "
+                                 f"a list of whole numbers, not {_short(input_shape)}", "file")
+        if list(input_shape) != ds.input_shape:
+            raise HTTPError(400, f"the checkpoint takes inputs of shape {list(input_shape)}, "
+                                 f"{ds.label} has {ds.input_shape}", "file")
     _, rows, error = build(layers, ds.input_shape, len(ds.classes))
     if error:
         raise HTTPError(400, f"the checkpoint's model does not fit {ds.label}: "
                              f"{error['message']}", "file")
-    setup.update(dataset=ds.name, layers=layers)
+    # the setup the page will show and train again: checked as if the page had sent it
+    known = {k: v for k, v in setup.items() if k in SETUP_DEFAULTS}
+    try:
+        setup = check_setup({**known, "dataset": ds.name, "layers": layers},
+                            {ds.name: ds.info()})
+    except SpecError as e:
+        raise HTTPError(400, f"the checkpoint's metadata is malformed: studio_setup: {e}",
+                        "file") from None
     session.model = model
     session.model_info = {"setup": setup, "dataset": ds}
     return {"setup": setup, "dataset": ds.name,
-            "total_params": int(sum(p.size for p in model.parameters()))}
+            "total_params": int(sum(p.numpy().size for p in model.parameters()))}
 
 
 @endpoint
@@ -478,17 +649,18 @@ async def export(request, studio, session):
         raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",
                         f"layers[{error['index']}]")
     script = export_script(setup, ds, rows)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", ds.file_stem)[:60] or "studio"
     return Response(script, media_type="text/x-python", headers={
-        "Content-Disposition": f'attachment; filename="{ds.file_stem}_studio.py"'})
+        "Content-Disposition": f'attachment; filename="{stem}_studio.py"'})
 
 
 @endpoint
 async def upload_csv(request, studio, session):
-    raw = await _body(request, CSV_MAX_BYTES, ("text/csv", "text/plain",
-                                               "application/vnd.ms-excel"))
-    name = request.query_params.get("name") or "upload.csv"
-    name = os.path.basename(name)[:80] or "upload.csv"
-    label = request.query_params.get("label") or None
+    # text/csv or raw bytes: not text/plain, which a page on another site could send
+    raw = await _body(request, CSV_MAX_BYTES, ("text/csv", "application/octet-stream"))
+    name = _text_param(request.query_params.get("name", "upload.csv"), "name", path=True)
+    label = request.query_params.get("label")
+    label = _text_param(label, "label") if label else None
     ds = await asyncio.to_thread(parse_csv, raw, name, label)
     held = sum(d.x.nbytes + d.tx.nbytes for s in list(studio.sessions.values())
                for d in s.datasets.values() if d.name != ds.name or s is not session)
@@ -522,8 +694,10 @@ class _Static(StaticFiles):
         return response
 
 
-def create_app(workdir="studio-runs", data_dir=None):
-    """The studio as an ASGI app (serve it with any ASGI server, e.g. uvicorn)."""
+def create_app(workdir="studio-runs", data_dir=None, host=None, port=None):
+    """The studio as an ASGI app (serve it with any ASGI server, e.g. uvicorn). It answers
+    only for 127.0.0.1, localhost, [::1] and ``host``, on ``port`` (None: the port each
+    request came in on); see ``guard.Guard``."""
     studio = Studio(workdir, data_dir)
     routes = [
         Route("/", page),
@@ -546,7 +720,8 @@ def create_app(workdir="studio-runs", data_dir=None):
         Mount("/static", _Static(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: _method,
-                                                       500: server_error})
+                                                       500: server_error},
+                    middleware=[Middleware(Guard, hosts=[host] if host else [], port=port)])
     app.state.studio = studio
     return app
 

@@ -348,7 +348,7 @@ async function startTraining() {
 
 async function control(action) {
   await guarded(async () => {
-    const answer = await api(`api/train/${action}`, { method: "POST" });
+    const answer = await api(`api/train/${action}`, { json: {} });   // JSON: as every change
     if (answer.job) onStatus(answer.job);
   });
 }
