@@ -169,7 +169,7 @@ def copy_weights(ours, theirs, torch):
     with torch.no_grad():
         for p, q in zip(src, dst):
             assert tuple(p.shape) == tuple(q.shape), (p.shape, q.shape)
-            q.copy_(torch.from_numpy(np.ascontiguousarray(p.data)))
+            q.copy_(torch.from_numpy(np.ascontiguousarray(p.numpy())))
 
 
 # ---------------------------------------------------------------- timing
@@ -408,7 +408,7 @@ def race_one(framework, init, data, args, torch):
     side = Side(framework, spec, [], torch)
     if framework == "ournn":
         for p, value in zip(side.model.parameters(), init):
-            p.data[...] = value
+            p.numpy()[...] = value
         as_array = (lambda a: a)
     else:
         with torch.no_grad():
@@ -427,7 +427,7 @@ def race_one(framework, init, data, args, torch):
         correct = 0
         for i in range(0, len(x_test), 1000):
             out = side.infer(as_array(x_test[i:i + 1000]), 1)
-            predicted = np.asarray(out.data if framework == "ournn" else out.numpy()).argmax(1)
+            predicted = np.asarray(out.numpy()).argmax(1)
             correct += int((predicted == y_test[i:i + 1000]).sum())
         accuracy = correct / len(x_test)
         wall = time.perf_counter() - start
@@ -451,7 +451,7 @@ def accuracy_race(args, torch):
     if args.train_samples:
         x_train, y_train = x_train[:args.train_samples], y_train[:args.train_samples]
     ournn.manual_seed(args.seed)
-    init = [p.data.copy() for p in build_model(ournn.nn, "kerascnn").parameters()]
+    init = [p.numpy().copy() for p in build_model(ournn.nn, "kerascnn").parameters()]
     if torch is not None:
         torch.manual_seed(args.seed)
     results = {}

@@ -34,10 +34,10 @@ if __name__ == "__main__":
     x = ournn.tensor(np.linspace(-3, 3, 7), requires_grad=True)   # float64 for gradcheck
     y = swish(x, beta=1.5)
     y.sum().backward()
-    print("swish(x)      :", np.round(y.data, 4))
+    print("swish(x)      :", np.round(y.numpy(), 4))
     print("d swish / d x :", np.round(x.grad, 4))
     # Check the hand-written backward against central differences:
-    ournn.gradcheck(lambda t: swish(t, beta=1.5), [ournn.tensor(x.data, requires_grad=True)])
+    ournn.gradcheck(lambda t: swish(t, beta=1.5), [ournn.tensor(x.numpy(), requires_grad=True)])
     print("gradcheck passed: the backward agrees with numerical differentiation")
     # A custom op mixes freely with built-in ones and layers:
     layer = ournn.nn.Linear(7, 2)

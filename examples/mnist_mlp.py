@@ -33,7 +33,7 @@ def main(epochs=5, limit=None):
             total += loss.item() * len(yb)
         model.eval()
         with ournn.no_grad():
-            acc = (model(tx).data.argmax(axis=1) == ty).mean()
+            acc = (model(tx).numpy().argmax(axis=1) == ty).mean()
         print(f"epoch {epoch + 1}: train loss {total / len(x):.4f}  test accuracy "
               f"{100 * acc:.2f}%  ({time.perf_counter() - start:.1f}s)")
     return float(acc)

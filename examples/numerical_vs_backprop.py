@@ -18,8 +18,8 @@ def numerical_gradients(model, loss_fn, eps=1e-4):
     grads = {}
     with ournn.no_grad():
         for name, p in model.named_parameters():
-            g = np.zeros_like(p.data)
-            flat, gflat = p.data.reshape(-1), g.reshape(-1)
+            g = np.zeros_like(p.numpy())
+            flat, gflat = p.numpy().reshape(-1), g.reshape(-1)
             for i in range(flat.size):
                 original = flat[i]
                 flat[i] = original + eps
@@ -43,7 +43,7 @@ def main(hidden=16, n=64, seed=0):
     def loss_fn():
         return F.cross_entropy(model(x), y)
 
-    count = sum(p.size for p in model.parameters())
+    count = sum(p.numel() for p in model.parameters())
     start = time.perf_counter()
     numeric = numerical_gradients(model, loss_fn)
     t_numeric = time.perf_counter() - start

@@ -26,7 +26,7 @@ def train(model, y, steps=2000, lr=0.5):
         loss.backward()
         opt.step()
     with ournn.no_grad():
-        predictions = (model(X).reshape(-1).data > 0).astype(np.float32)
+        predictions = (model(X).reshape(-1).numpy() > 0).astype(np.float32)
     return loss.item(), predictions
 
 

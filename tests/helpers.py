@@ -51,7 +51,7 @@ def check_op(shapes, ournn_fn, torch_fn=None, *, arrays=None, seed=0, positive=F
     rng = np.random.default_rng(seed + 1)
     total_o = total_t = 0
     for o, t in zip(outs_o, outs_t):
-        np.testing.assert_allclose(o.data, t.detach().numpy(), atol=atol, rtol=rtol,
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), atol=atol, rtol=rtol,
                                    err_msg="forward differs from PyTorch")
         w = rng.standard_normal(o.shape)
         total_o = total_o + (o * ournn.tensor(w)).sum()

@@ -12,22 +12,25 @@ from helpers import requires_torch, torch
 
 def test_tensor_basics_and_defaults():
     t = ournn.tensor([[1.0, 2.0], [3.0, 4.0]])
-    assert t.dtype == np.float32 and t.shape == (2, 2) and t.ndim == 2 and t.size == 4
+    assert t.dtype == np.float32 and t.shape == (2, 2) and t.ndim == 2 and t.numel() == 4
+    assert t.size() == (2, 2) and t.size(1) == 2 and t.size(-1) == 2
     assert ournn.tensor([1, 2]).dtype == np.int64
     assert ournn.tensor(np.zeros(3)).dtype == np.float64      # a float64 array stays float64
     assert ournn.tensor([1, 2], dtype=np.float32).dtype == np.float32
     assert ournn.tensor(3.5).item() == 3.5
-    assert isinstance(t.numpy(), np.ndarray) and t.numpy() is t.data
+    assert isinstance(t.numpy(), np.ndarray) and t.numpy() is t.numpy()
     a = np.ones(3, dtype=np.float32)
-    assert ournn.from_numpy(a).data is a          # shares memory
-    assert ournn.tensor(a).data is not a          # copies, as torch.tensor
+    assert ournn.from_numpy(a).numpy() is a          # shares memory
+    assert ournn.tensor(a).numpy() is not a          # copies, as torch.tensor
 
 
-def test_data_is_the_writable_array():
+def test_numpy_is_the_writable_array_and_data_shares_it():
     w = ournn.tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
-    w.data[1] = 5
+    w.numpy()[1] = 5
+    w.data[2] = 7                        # .data: a tensor on the same memory, outside the graph
+    assert w.numpy()[2] == 7 and not w.data.requires_grad
     (w * 2).sum().backward()
-    assert w.data[1] == 5 and w.grad.dtype == np.float32
+    assert w.numpy()[1] == 5 and w.grad.dtype == np.float32
 
 
 def test_scalars_do_not_upcast_float32():
@@ -186,7 +189,7 @@ def test_detach_and_leaf():
     y = x * 2
     assert x.is_leaf and not y.is_leaf
     d = y.detach()
-    assert d.is_leaf and not d.requires_grad and d.data is y.data
+    assert d.is_leaf and not d.requires_grad and d.numpy() is y.numpy()
 
 
 class Cube(Function):
@@ -206,7 +209,7 @@ def test_custom_function_is_usable_like_a_builtin():
     assert ournn.gradcheck(Cube.apply, [x])
     y = Cube.apply(x).sum()
     y.backward()
-    np.testing.assert_allclose(x.grad, 3 * x.data ** 2)
+    np.testing.assert_allclose(x.grad, 3 * x.numpy() ** 2)
 
 
 def test_custom_function_wrong_gradient_shape_is_named():

@@ -84,7 +84,7 @@ def test_conv2d_realistic_sizes_against_torch_float32(xs, ws, stride, padding):
     out_t = TF.conv2d(*theirs, stride=stride, padding=padding)
     out_t.backward(torch.tensor(g))
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), rtol=1e-4, atol=1e-4)
     for ours_t, their_t in zip(tensors, theirs):
         assert ours_t.grad.dtype == np.float32
         np.testing.assert_allclose(ours_t.grad, their_t.grad.numpy(), rtol=1e-3, atol=1e-3)
@@ -167,7 +167,7 @@ def test_max_pool2d_overlapping_windows_accumulate():
                                  [0.0, 5.0, 0.0],
                                  [0.0, 0.0, 0.0]]]]), requires_grad=True)
     out = F.max_pool2d(x, 2, stride=1)                              # every window holds the 5
-    np.testing.assert_array_equal(out.data, np.full((1, 1, 2, 2), 5.0))
+    np.testing.assert_array_equal(out.numpy(), np.full((1, 1, 2, 2), 5.0))
     out.sum().backward()
     assert x.grad[0, 0, 1, 1] == 4.0 and x.grad.sum() == 4.0
 
@@ -175,13 +175,13 @@ def test_max_pool2d_overlapping_windows_accumulate():
 def test_max_pool2d_padding_is_minus_infinity():
     x = ournn.tensor(-np.ones((1, 1, 2, 2)) - np.arange(4).reshape(1, 1, 2, 2))
     out = F.max_pool2d(x, 2, stride=1, padding=1)                  # padded zeros would win
-    np.testing.assert_array_equal(out.data[0, 0], [[-1, -1, -2], [-1, -1, -2], [-3, -3, -4]])
+    np.testing.assert_array_equal(out.numpy()[0, 0], [[-1, -1, -2], [-1, -1, -2], [-3, -3, -4]])
 
 
 def test_avg_pool2d_counts_the_padding():
     x = ournn.tensor(np.ones((1, 1, 2, 2)))
     out = F.avg_pool2d(x, 2, stride=1, padding=1)
-    np.testing.assert_allclose(out.data[0, 0], [[0.25, 0.5, 0.25], [0.5, 1, 0.5],
+    np.testing.assert_allclose(out.numpy()[0, 0], [[0.25, 0.5, 0.25], [0.5, 1, 0.5],
                                                 [0.25, 0.5, 0.25]])
 
 
@@ -238,13 +238,13 @@ def test_conv2d_layer_matches_torch_with_the_same_weights(bias):
     ours = ournn.nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=bias, dtype=np.float64)
     theirs = T.nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=bias).double()
     with T.no_grad():
-        theirs.weight.copy_(T.tensor(ours.weight.data))
+        theirs.weight.copy_(T.tensor(ours.weight.numpy()))
         if bias:
-            theirs.bias.copy_(T.tensor(ours.bias.data))
+            theirs.bias.copy_(T.tensor(ours.bias.numpy()))
     x = np.random.default_rng(0).standard_normal((2, 3, 9, 8))
     xo, xt = ournn.tensor(x, requires_grad=True), T.tensor(x, requires_grad=True)
     out_o, out_t = ours(xo), theirs(xt)
-    np.testing.assert_allclose(out_o.data, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
     g = np.random.default_rng(1).standard_normal(out_o.shape)
     out_o.backward(g)
     out_t.backward(T.tensor(g))
@@ -264,7 +264,7 @@ def test_pool_layers_match_torch(layer_name):
     theirs = getattr(T.nn, layer_name)(3, stride=2, padding=1)
     xo, xt = ournn.tensor(x, requires_grad=True), T.tensor(x, requires_grad=True)
     out_o, out_t = ours(xo), theirs(xt)
-    np.testing.assert_allclose(out_o.data, out_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), rtol=1e-12)
     out_o.sum().backward()
     out_t.sum().backward()
     np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-12)

@@ -32,7 +32,7 @@ def test_parameters_and_names_follow_pytorch():
     names = [n for n, _ in net.named_parameters()]
     assert names == ["features.0.weight", "features.0.bias", "features.2.weight",
                      "features.2.bias", "head.weight", "extra.0.weight", "extra.0.bias"]
-    assert sum(p.size for p in net.parameters()) == 4 * 8 + 8 + 8 + 8 + 8 * 3 + 9 + 3
+    assert sum(p.numel() for p in net.parameters()) == 4 * 8 + 8 + 8 + 8 + 8 * 3 + 9 + 3
     keys = list(net.state_dict())
     assert "features.2.running_mean" in keys and "features.2.num_batches_tracked" in keys
     assert [n for n, _ in net.named_children()] == ["features", "head", "extra"]
@@ -51,7 +51,7 @@ def test_state_dict_round_trip_and_errors():
     a, b = Net(), Net()
     b.load_state_dict(a.state_dict())
     for (n1, p1), (n2, p2) in zip(a.named_parameters(), b.named_parameters()):
-        np.testing.assert_array_equal(p1.data, p2.data)
+        np.testing.assert_array_equal(p1.numpy(), p2.numpy())
     state = dict(a.state_dict())
     state.pop("head.weight")
     state["bogus.weight"] = np.zeros(2)
@@ -66,9 +66,9 @@ def test_state_dict_round_trip_and_errors():
 
 def test_load_state_dict_writes_in_place():
     a, b = nn.Linear(2, 2), nn.Linear(2, 2)
-    w = b.weight.data
+    w = b.weight.numpy()
     b.load_state_dict(a.state_dict())
-    assert b.weight.data is w
+    assert b.weight.numpy() is w
 
 
 def test_zero_grad_and_repr():
@@ -104,9 +104,9 @@ def test_linear_default_init_matches_pytorch_bounds():
     fc = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
     assert fc.weight.dtype == np.float32
-    assert np.abs(fc.weight.data).max() <= bound and np.abs(fc.weight.data).max() > 0.95 * bound
-    assert abs(fc.weight.data.std() - bound / math.sqrt(3)) < 0.01 * bound
-    assert np.abs(fc.bias.data).max() <= bound
+    assert np.abs(fc.weight.numpy()).max() <= bound and np.abs(fc.weight.numpy()).max() > 0.95 * bound
+    assert abs(fc.weight.numpy().std() - bound / math.sqrt(3)) < 0.01 * bound
+    assert np.abs(fc.bias.numpy()).max() <= bound
 
 
 def test_linear_error_names_layer_and_shape():
@@ -123,9 +123,9 @@ def test_linear_casts_float64_numpy_input_to_float32():
 
 def test_manual_seed_reproduces_init():
     ournn.manual_seed(3)
-    a = nn.Linear(5, 5).weight.data.copy()
+    a = nn.Linear(5, 5).weight.numpy().copy()
     ournn.manual_seed(3)
-    b = nn.Linear(5, 5).weight.data
+    b = nn.Linear(5, 5).weight.numpy()
     np.testing.assert_array_equal(a, b)
 
 
@@ -137,7 +137,7 @@ def test_mlp_forward_backward_equals_pytorch():
     theirs = T.nn.Sequential(T.nn.Linear(6, 5), T.nn.Tanh(), T.nn.Linear(5, 3)).double()
     with T.no_grad():
         for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-            q.copy_(T.tensor(p.data))
+            q.copy_(T.tensor(p.numpy()))
     x = rng.standard_normal((7, 6))
     y = rng.integers(0, 3, 7)
     loss = F.cross_entropy(ours(x), y)
@@ -167,16 +167,16 @@ def test_batch_norm_layer_running_stats_train_eval(cls, shape):
     rng = np.random.default_rng(0)
     ours = getattr(nn, cls)(3, dtype=np.float64)
     theirs = getattr(T.nn, cls)(3).double()
-    ours.weight.data[:] = rng.standard_normal(3)
-    ours.bias.data[:] = rng.standard_normal(3)
+    ours.weight.numpy()[:] = rng.standard_normal(3)
+    ours.bias.numpy()[:] = rng.standard_normal(3)
     with T.no_grad():
-        theirs.weight.copy_(T.tensor(ours.weight.data))
-        theirs.bias.copy_(T.tensor(ours.bias.data))
+        theirs.weight.copy_(T.tensor(ours.weight.numpy()))
+        theirs.bias.copy_(T.tensor(ours.bias.numpy()))
     for step in range(3):
         x = rng.standard_normal(shape) * 2 + 1
         out = ours(ournn.tensor(x, requires_grad=True))
         tout = theirs(T.tensor(x))
-        np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.running_mean, theirs.running_mean.numpy(), rtol=1e-10)
     np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=1e-10)
     assert int(ours.num_batches_tracked) == int(theirs.num_batches_tracked) == 3
@@ -186,7 +186,7 @@ def test_batch_norm_layer_running_stats_train_eval(cls, shape):
     xo = ournn.tensor(x, requires_grad=True)
     xt = T.tensor(x, requires_grad=True)
     out, tout = ours(xo), theirs(xt)
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
     out.sum().backward()
     tout.sum().backward()
     np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-10)
@@ -206,20 +206,20 @@ def test_dropout_is_inverted_and_off_in_eval():
     drop = nn.Dropout(0.25)
     x = ournn.tensor(np.ones((200, 500), dtype=np.float32), requires_grad=True)
     y = drop(x)
-    kept = y.data != 0
+    kept = y.numpy() != 0
     assert abs(kept.mean() - 0.75) < 0.01
-    np.testing.assert_allclose(y.data[kept], 1 / 0.75, rtol=1e-6)
+    np.testing.assert_allclose(y.numpy()[kept], 1 / 0.75, rtol=1e-6)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad != 0, kept)
     drop.eval()
-    assert drop(x) is x or np.array_equal(drop(x).data, x.data)
+    assert drop(x) is x or np.array_equal(drop(x).numpy(), x.numpy())
 
 
 def test_dropout_reproducible_with_manual_seed():
     ournn.manual_seed(5)
-    a = F.dropout(ournn.tensor(np.ones(100)), 0.5).data
+    a = F.dropout(ournn.tensor(np.ones(100)), 0.5).numpy()
     ournn.manual_seed(5)
-    b = F.dropout(ournn.tensor(np.ones(100)), 0.5).data
+    b = F.dropout(ournn.tensor(np.ones(100)), 0.5).numpy()
     np.testing.assert_array_equal(a, b)
 
 
@@ -335,8 +335,8 @@ def test_init_statistics(fn, expected_std):
     w = nn.Parameter(np.empty((200, 300), dtype=np.float32))
     fn(w)
     assert w.dtype == np.float32
-    assert abs(w.data.std() - expected_std) < 0.03 * expected_std
-    assert abs(w.data.mean()) < 0.03 * expected_std
+    assert abs(w.numpy().std() - expected_std) < 0.03 * expected_std
+    assert abs(w.numpy().mean()) < 0.03 * expected_std
 
 
 def test_init_conv_fan_and_constants():

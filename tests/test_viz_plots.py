@@ -214,7 +214,7 @@ def test_plot_filters(tmp_path):
     model = ournn.models.get_model("lenet5")
     fig = plots.plot_filters(model[0], tmp_path / "filters.png")
     check_png(tmp_path / "filters.png")
-    weight = model[0].weight.data
+    weight = model[0].weight.numpy()
     tiles = [ax for ax in fig.axes if ax.get_visible() and ax.images]
     assert len(tiles) == 6
     for ax, kernel in zip(tiles, weight):
@@ -240,7 +240,7 @@ def test_plot_feature_maps(run, tmp_path):
     assert len(maps) == 1 + 6 + 16  # the input, then each channel of the two convolutions
     assert np.allclose(maps[0], image[0])
     assert all(np.allclose(m, c, atol=1e-6) for m, c in zip(maps[1:7], first.data[0]))
-    assert all(np.allclose(m, c, atol=1e-6) for m, c in zip(maps[7:], second.data[0]))
+    assert all(np.allclose(m, c, atol=1e-6) for m, c in zip(maps[7:], second.numpy()[0]))
     assert not any(m.__dict__.get("_forward_hooks") for m in model.modules())  # cleaned up
     assert model.training
 

@@ -31,10 +31,10 @@ def tensor(data, requires_grad=False, dtype=None):
 
     Python floats become float32, ints int64; a NumPy array keeps its dtype (float64 stays
     float64). Use ``ournn.from_numpy`` to share an array's memory instead of copying it."""
-    data = data.data if isinstance(data, Tensor) else data
+    data = data._data if isinstance(data, Tensor) else data
     t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
-    if isinstance(data, np.ndarray) and np.shares_memory(t.data, data):
-        t.data = t.data.copy()
+    if isinstance(data, np.ndarray) and np.shares_memory(t._data, data):
+        t._data = t._data.copy()
     return t
 
 

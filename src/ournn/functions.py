@@ -140,7 +140,7 @@ def pad(x, pad_width, value=0.0):
 
 def where(condition, x, y):
     """Elementwise ``x`` where ``condition`` else ``y``; differentiable in x and y."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else as_tensor(x)
     return _el.Where.apply(cond.astype(bool, copy=False), _lift(x, like), _lift(y, like))
 

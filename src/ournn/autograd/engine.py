@@ -5,6 +5,7 @@ gradients summed before its ``backward`` runs, saved arrays released right after
 """
 from ..backend import get_array_module
 from ..errors import GraphError, ShapeError
+from ..tensor import Tensor
 
 
 def _topological_order(root_node):
@@ -34,34 +35,63 @@ def _topological_order(root_node):
 
 
 def _check_grad(node, tensor, g):
-    if g.shape != tensor.data.shape:
+    if g.shape != tensor._data.shape:
         raise ShapeError(f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
-                         f"for an input of shape {tensor.data.shape}")
-    if g.dtype != tensor.data.dtype:
-        g = g.astype(tensor.data.dtype)
+                         f"for an input of shape {tensor._data.shape}")
+    if g.dtype != tensor._data.dtype:
+        g = g.astype(tensor._data.dtype)
     return g
+
+
+def _check_versions(node):
+    """Refuse to run ``node.backward`` if an input or output it recorded was changed in place
+    since (its arrays may be the ones ``backward`` reads)."""
+    for counter, seen in node.versions:
+        if counter[0] != seen:
+            raise GraphError(
+                f"an array needed to compute the gradient of {type(node).__name__} was changed "
+                f"by an in-place operation after it was used (its version was {seen}, now "
+                f"{counter[0]}). Use an out-of-place op (y = y + 1 instead of y += 1) or "
+                ".clone() the tensor before changing it.")
+
+
+def _accumulate(t, g, handed_out):
+    """Add ``g`` to leaf ``t``'s ``.grad``. A gradient array is handed to a leaf only if no one
+    else holds it (not a view, writable, not already given to another leaf), so a user's
+    in-place change of one ``.grad`` (``p.grad.zero_()``) never reaches another's."""
+    old = t._grad
+    if old is None:
+        if g.base is not None or id(g) in handed_out or not g.flags.writeable:
+            g = g.copy()
+        handed_out.add(id(g))
+        t._grad = Tensor._make(g)
+    else:
+        old._data = get_array_module(g).asarray(old._data + g)
+        old._version[0] += 1
 
 
 def backward(tensor, gradient=None, retain_graph=False):
     """Accumulate d(tensor)/d(leaf) into the ``.grad`` of every leaf that requires grad."""
-    if not tensor.requires_grad:
+    if not tensor._requires_grad:
         raise GraphError("backward() called on a tensor that does not require grad "
                          "(no input of the computation had requires_grad=True)")
-    xp = get_array_module(tensor.data)
+    data = tensor._data
+    xp = get_array_module(data)
     if gradient is None:
-        if tensor.data.size != 1:
+        if data.size != 1:
             raise GraphError(f"backward() without a gradient needs a scalar output, got shape "
-                             f"{tensor.data.shape}; pass gradient= of that shape (or call .sum())")
-        gradient = xp.ones_like(tensor.data)
+                             f"{data.shape}; pass gradient= of that shape (or call .sum())")
+        gradient = xp.ones_like(data)
     else:
-        gradient = xp.array(getattr(gradient, "data", gradient), dtype=tensor.data.dtype)
-        if gradient.shape != tensor.data.shape:
+        gradient = xp.array(getattr(gradient, "_data", gradient), dtype=data.dtype)
+        if gradient.shape != data.shape:
             raise ShapeError(f"backward(): gradient of shape {gradient.shape} given for a tensor of "
-                             f"shape {tensor.data.shape}")
+                             f"shape {data.shape}")
 
+    handed_out = set()
     root = tensor._ctx
     if root is None:  # a leaf
-        tensor.grad = gradient if tensor.grad is None else tensor.grad + gradient
+        _accumulate(tensor, gradient, handed_out)
         return
 
     order = _topological_order(root)
@@ -71,6 +101,7 @@ def backward(tensor, gradient=None, retain_graph=False):
         grads = pending.pop(node, None)
         if grads is None:
             continue
+        _check_versions(node)
         if node.n_outputs == 1:
             grads_in = node.backward(node, grads[0])
         else:
@@ -86,12 +117,12 @@ def backward(tensor, gradient=None, retain_graph=False):
         for t, g in zip(inputs, grads_in):
             if t is None or g is None:
                 continue
-            if g.shape != t.data.shape or g.dtype != t.data.dtype:
+            tdata = t._data
+            if g.shape != tdata.shape or g.dtype != tdata.dtype:
                 g = _check_grad(node, t, g)
             creator = t._ctx
             if creator is None:
-                # Out of place: a gradient array may be shared by several inputs (x + x).
-                t.grad = g if t.grad is None else t.grad + g
+                _accumulate(t, g, handed_out)
             else:
                 slot = pending.get(creator)
                 if slot is None:

@@ -15,7 +15,7 @@ Every op in ournn is a subclass, and a user's custom op is written exactly the s
 
     y = Cube.apply(t)                     # t is a Tensor; y is a Tensor in the graph
 
-``forward`` receives arrays (the ``.data`` of Tensor inputs; other arguments as given) and
+``forward`` receives arrays (the arrays of Tensor inputs; other arguments as given) and
 returns an array or a tuple of arrays. ``backward`` receives one gradient array per output and
 returns one per input. Gradients are arrays, not Tensors: the backward pass builds no graph, so
 higher-order derivatives are not supported (a deliberate choice, see docs/design.md).
@@ -27,6 +27,7 @@ import threading
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..tensor import Tensor
 
 _ndarray = np.ndarray
@@ -85,8 +86,16 @@ class Function:
     """Base class of differentiable ops. Subclass it and define ``forward`` and ``backward``.
 
     Attributes a node carries after ``apply``: ``inputs`` (the input Tensors, ``None`` for
-    constants), ``needs_input_grad`` (one bool per input), ``saved_tensors``, ``n_outputs``.
+    constants), ``needs_input_grad`` (one bool per input), ``saved_tensors``, ``n_outputs``,
+    ``versions`` (the version counters of its tensor inputs and outputs as recorded, checked
+    before ``backward`` runs).
+
+    Class attribute ``is_view``: True for ops whose output may share the input's memory
+    (reshape, transpose, basic indexing); such an output shares the input's version counter,
+    so an in-place write through either is seen by the graph.
     """
+
+    is_view = False
 
     def save_for_backward(self, *arrays):
         """Keep arrays for ``backward`` (read them back as ``ctx.saved_tensors``)."""
@@ -100,6 +109,24 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError
 
+    @property
+    def next_functions(self):
+        """``((node, output_index), ...)`` for each input, as PyTorch's ``grad_fn``: the op
+        that made the input, an ``AccumulateGrad`` for a leaf that requires grad, or
+        ``(None, 0)`` for a constant."""
+        out = []
+        for t in getattr(self, "inputs", None) or ():
+            if t is None:
+                out.append((None, 0))
+            elif t._ctx is not None:
+                out.append((t._ctx, t._out_index))
+            else:
+                out.append((AccumulateGrad(t), 0))
+        return tuple(out)
+
+    def name(self):
+        return type(self).__name__
+
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arrays of ``args`` and, if any input needs a gradient,
@@ -108,21 +135,55 @@ class Function:
         needs = [type(a) is not _ndarray and isinstance(a, Tensor) and a._requires_grad
                  for a in args]
         ctx.needs_input_grad = needs
-        out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args],
+        out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
                           **kwargs)
         make = Tensor._make
         if type(out) is tuple:
             outputs = tuple(make(o) for o in out)
         else:
             outputs = (make(out),)
+        if cls.is_view:
+            _share_version(args[0], outputs)
         if True in needs and _mode.enabled:
             ctx.inputs = tuple(a if needed else None for a, needed in zip(args, needs))
             ctx.n_outputs = len(outputs)
             if ctx.n_outputs > 1:
-                ctx.output_meta = [(o.data.shape, o.data.dtype) for o in outputs]
+                ctx.output_meta = [(o._data.shape, o._data.dtype) for o in outputs]
+            versions = [(a._version, a._version[0]) for a in args if isinstance(a, Tensor)]
             for i, o in enumerate(outputs):
                 o._requires_grad = True
                 o._ctx = ctx
                 o._out_index = i
+                versions.append((o._version, o._version[0]))
+            ctx.versions = versions
         return outputs if type(out) is tuple else outputs[0]
 
+
+def _share_version(src, outputs):
+    """Outputs of a view op that alias ``src``'s memory share its version counter."""
+    if not isinstance(src, Tensor):
+        return
+    a = src._data
+    for o in outputs:
+        b = o._data
+        if b is not a and getattr(b, "base", None) is None:
+            continue
+        if b is a or get_array_module(a).may_share_memory(a, b):
+            o._version = src._version
+            o._base = src._base if src._base is not None else src
+
+
+class AccumulateGrad:
+    """The end of a path in the graph: a leaf that requires grad (``variable``), as PyTorch
+    shows it in ``grad_fn.next_functions``."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad>"

@@ -21,7 +21,7 @@ def _as_float64_inputs(inputs):
             if x.dtype.kind == "f" and x.dtype != np.float64:
                 warnings.warn(f"gradcheck: input of dtype {x.dtype} upcast to float64 "
                               "(finite differences need double precision)", stacklevel=3)
-            data = x.data.astype(np.float64) if x.dtype.kind == "f" else x.data
+            data = x._data.astype(np.float64) if x.dtype.kind == "f" else x._data
             out.append(Tensor(data, requires_grad=x.requires_grad))
         else:
             out.append(x)
@@ -31,7 +31,7 @@ def _as_float64_inputs(inputs):
 def _weighted_sum(fn, inputs, weights):
     outs = fn(*inputs)
     outs = outs if isinstance(outs, (tuple, list)) else (outs,)
-    return sum(float(np.sum(o.data * w)) for o, w in zip(outs, weights)), outs
+    return sum(float(np.sum(o._data * w)) for o, w in zip(outs, weights)), outs
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="element", n_directions=4,
@@ -66,12 +66,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="element", n_dire
     for position, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
-        analytic = x.grad if x.grad is not None else np.zeros_like(x.data)
+        analytic = x._grad._data if x._grad is not None else np.zeros_like(x._data)
         if mode == "direction":
             _check_directions(fn, inputs, weights, x, position, analytic, eps, atol, rtol,
                               n_directions, rng)
             continue
-        flat = x.data.reshape(-1)
+        flat = x._data.reshape(-1)
         for i in range(flat.size):
             orig = flat[i]
             flat[i] = orig + eps
@@ -91,14 +91,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="element", n_dire
 
 
 def _check_directions(fn, inputs, weights, x, position, analytic, eps, atol, rtol, n, rng):
-    base = x.data.copy()
+    base = x._data.copy()
     for k in range(n):
         v = rng.standard_normal(x.shape)
-        x.data[...] = base + eps * v
+        x._data[...] = base + eps * v
         plus, _ = _weighted_sum(fn, inputs, weights)
-        x.data[...] = base - eps * v
+        x._data[...] = base - eps * v
         minus, _ = _weighted_sum(fn, inputs, weights)
-        x.data[...] = base
+        x._data[...] = base
         numeric = (plus - minus) / (2 * eps)
         a = float(np.sum(analytic * v))
         if not abs(a - numeric) <= atol + rtol * abs(numeric):

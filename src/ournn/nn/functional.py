@@ -129,7 +129,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     place) move by ``momentum``; in eval the running statistics are used."""
     x = as_tensor(input)
     if training:
-        n = x.size // x.shape[1]
+        n = x.numel() // x.shape[1]
         if n <= 1:
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {tuple(x.shape)}")
@@ -159,7 +159,7 @@ def _batch_stats(out, x):
     if ctx is not None:
         return ctx.batch_mean, ctx.batch_var
     axes = (0,) + tuple(range(2, x.ndim))
-    return x.data.mean(axis=axes), x.data.var(axis=axes)
+    return x._data.mean(axis=axes), x._data.var(axis=axes)
 
 
 def dropout(input, p=0.5, training=True):
@@ -191,7 +191,7 @@ def _check_reduction(reduction, name):
 
 
 def _int_targets(input, target, name):
-    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target = target._data if isinstance(target, Tensor) else np.asarray(target)
     if target.dtype.kind not in "iu":
         raise DTypeError(f"{name}: targets must be integer class indices, got dtype "
                          f"{target.dtype}")
@@ -212,7 +212,7 @@ def _as_2d_classes(input, target):
         c = input.shape[1]
         perm = (0,) + tuple(range(2, input.ndim)) + (1,)
         input = input.permute(*perm).reshape(-1, c)
-        target = (target.data if isinstance(target, Tensor) else np.asarray(target)).reshape(-1)
+        target = (target._data if isinstance(target, Tensor) else np.asarray(target)).reshape(-1)
     return input, target
 
 
@@ -245,7 +245,7 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100):
 
 
 def _same_shape(input, target, name):
-    if tuple(input.shape) != tuple(np.shape(target.data if isinstance(target, Tensor)
+    if tuple(input.shape) != tuple(np.shape(target._data if isinstance(target, Tensor)
                                             else target)):
         raise ShapeError(f"{name}: input shape {tuple(input.shape)} and target shape "
                          f"{tuple(np.shape(getattr(target, 'data', target)))} differ")

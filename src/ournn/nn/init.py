@@ -7,11 +7,13 @@ import math
 
 import numpy as np
 
+from ..tensor import Tensor
+
 from .. import random as _random
 
 
 def _array(t):
-    return t.data if hasattr(t, "data") and not isinstance(t, np.ndarray) else t
+    return t._data if isinstance(t, Tensor) else t
 
 
 def calculate_gain(nonlinearity, param=None):

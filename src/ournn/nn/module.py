@@ -9,7 +9,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import CheckpointError
-from ..tensor import Tensor
+from ..tensor import Tensor, zero_grad_
 
 
 class Parameter(Tensor):
@@ -20,7 +20,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True, dtype=None):
         if dtype is None and isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         if dtype is None and not (isinstance(data, np.ndarray) and data.dtype.kind == "f"):
             dtype = np.float32
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
@@ -179,10 +179,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad[...] = 0
+            zero_grad_(p, set_to_none)
 
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
@@ -197,7 +194,7 @@ class Module:
             skip = module.__dict__.get("_non_persistent", ())
             for name, p in module._parameters.items():
                 if p is not None:
-                    state[f"{mod_name}.{name}" if mod_name else name] = p.data
+                    state[f"{mod_name}.{name}" if mod_name else name] = p._data
             for name, b in module._buffers.items():
                 if b is not None and name not in skip:
                     state[f"{mod_name}.{name}" if mod_name else name] = _array_of(b)
@@ -289,7 +286,7 @@ def _plain(value):
 
 
 def _array_of(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 class Sequential(Module):

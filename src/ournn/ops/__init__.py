@@ -7,8 +7,9 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..errors import ShapeError
-from ..tensor import Tensor, _lift
-from . import activation, elementwise, linalg, reduce, shape
+from .. import device as _device
+from ..tensor import Tensor, _as_dtype, _lift
+from . import activation, elementwise, inplace, linalg, reduce, shape
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                           Sqrt, Sub, Where)
@@ -43,9 +44,9 @@ def _shape_args(shape):
 
 def _index_arg(index):
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -81,9 +82,13 @@ def _matmul(a, b):
 
 def _compare(ufunc_name):
     def op(self, other):
-        other = other.data if isinstance(other, Tensor) else other
-        xp = get_array_module(self.data)
-        return Tensor._make(getattr(xp, ufunc_name)(self.data, other))
+        if isinstance(other, Tensor):
+            other = other._data
+        elif not isinstance(other, (int, float, complex, bool, np.generic, np.ndarray, list,
+                                    tuple)) and not hasattr(other, "__array__"):
+            return NotImplemented       # e.g. pytest.approx: let the other side compare
+        xp = get_array_module(self._data)
+        return Tensor._make(getattr(xp, ufunc_name)(self._data, other))
     op.__name__ = ufunc_name
     return op
 
@@ -115,7 +120,7 @@ def _reshape(self, *shape):
         return Reshape.apply(self, shape=shape)
     except ValueError as e:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {self.shape} "
-                         f"({self.size} elements) into {shape}") from e
+                         f"({self.numel()} elements) into {shape}") from e
 
 
 def _transpose(self, *axes):
@@ -165,18 +170,91 @@ def _getitem(self, index):
 
 
 def _setitem(self, index, value):
-    if self.requires_grad and self._ctx is None:
-        from ..autograd.function import is_grad_enabled
-        if is_grad_enabled():
-            raise ShapeError("in-place assignment to a leaf tensor that requires grad; "
-                             "do it under ournn.no_grad() or on .data")
-    self.data[_index_arg(index)] = value.data if isinstance(value, Tensor) else value
+    return inplace.setitem(self, _index_arg(index), value)
 
 
 def _astype(self, dtype):
-    if np.dtype(dtype) == self.dtype:
+    dtype = _as_dtype(dtype)
+    if dtype == self._data.dtype:
         return self
-    return Cast.apply(self, dtype=np.dtype(dtype))
+    if dtype.kind not in "fc":      # an integer or boolean result is outside the graph
+        return Tensor._make(self._data.astype(dtype))
+    return Cast.apply(self, dtype=dtype)
+
+
+def _to(self, *args, **kwargs):
+    """``t.to(dtype)``, ``t.to(device)``, ``t.to(device, dtype)``, ``t.to(other)``, with the
+    keywords ``dtype``, ``device``, ``non_blocking``, ``copy``: as PyTorch, the tensor itself
+    when nothing changes."""
+    dtype, dev = kwargs.pop("dtype", None), kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a._data.dtype
+        elif isinstance(a, (str, _device.device)) or (isinstance(a, int)
+                                                       and not isinstance(a, bool)):
+            dev = a
+        elif a is not None:
+            dtype = a
+    if dev is not None:
+        _device.check_device(dev)
+    out = self if dtype is None else _astype(self, dtype)
+    if copy and out is self:
+        out = _clone(self)
+    return out
+
+
+def _type(self, dtype=None, non_blocking=False):
+    """``t.type()`` names the type (``'ournn.FloatTensor'``); ``t.type(dtype)`` converts."""
+    if dtype is None:
+        return "ournn." + _TYPE_NAMES.get(self._data.dtype.name, self._data.dtype.name) + "Tensor"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        names = {v: k for k, v in _TYPE_NAMES.items()}
+        key = dtype.rsplit(".", 1)[-1][:-len("Tensor")]
+        if key not in names:
+            raise TypeError(f"type(): unknown tensor type {dtype!r}")
+        dtype = names[key]
+    return _astype(self, dtype)
+
+
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+               "bool": "Bool"}
+
+
+def _new_factory(fill):
+    def op(self, *size, dtype=None, device=None, requires_grad=False, **_):
+        _device.check_device(device)
+        shape = _shape_args(size)
+        xp = get_array_module(self._data)
+        data = fill(xp, shape, _as_dtype(dtype) if dtype is not None else self._data.dtype)
+        return Tensor(data, requires_grad=requires_grad)
+    return op
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device)
+    xp = get_array_module(self._data)
+    dtype = _as_dtype(dtype) if dtype is not None else self._data.dtype
+    return Tensor(xp.full(_shape_args((size,)), fill_value, dtype=dtype),
+                  requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device)
+    data = data._data if isinstance(data, Tensor) else data
+    dtype = _as_dtype(dtype) if dtype is not None else (
+        None if isinstance(data, np.ndarray) else self._data.dtype)
+    return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
+
+
+def _cuda(self, device=None, non_blocking=False):
+    _device.check_device("cuda" if device is None else device)
+    return self
 
 
 def _pow(self, exponent):
@@ -193,12 +271,12 @@ def _clip(self, min=None, max=None):
 
 def _argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
-    return Tensor._make(self.data.argmax(axis=axis, keepdims=keepdims))
+    return Tensor._make(self._data.argmax(axis=axis, keepdims=keepdims))
 
 
 def _argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
-    return Tensor._make(self.data.argmin(axis=axis, keepdims=keepdims))
+    return Tensor._make(self._data.argmin(axis=axis, keepdims=keepdims))
 
 
 def _expand(self, *shape):
@@ -206,7 +284,8 @@ def _expand(self, *shape):
 
 
 def _clone(self):
-    return Mul.apply(self, _lift(1, self)) if self.requires_grad else Tensor._make(self.data.copy())
+    return Mul.apply(self, _lift(1, self)) if self._requires_grad else Tensor._make(
+        self._data.copy())
 
 
 _METHODS = {
@@ -236,12 +315,50 @@ _METHODS = {
     "flatten": _flatten, "unsqueeze": _unsqueeze, "squeeze": _squeeze, "expand": _expand,
     "T": property(lambda a: Transpose.apply(a, axes=None)),
     "astype": _astype, "float": lambda a: _astype(a, np.float32),
-    "double": lambda a: _astype(a, np.float64), "long": lambda a: Tensor._make(a.data.astype(np.int64)),
+    "double": lambda a: _astype(a, np.float64), "half": lambda a: _astype(a, np.float16),
+    "long": lambda a: _astype(a, np.int64), "int": lambda a: _astype(a, np.int32),
+    "bool": lambda a: _astype(a, np.bool_), "to": _to, "type": _type,
+    "cpu": lambda a: a, "cuda": _cuda,
+    "device": property(lambda a: _device.CPU), "is_cuda": property(lambda a: False),
+    "new_zeros": _new_factory(lambda xp, shape, dtype: xp.zeros(shape, dtype=dtype)),
+    "new_ones": _new_factory(lambda xp, shape, dtype: xp.ones(shape, dtype=dtype)),
+    "new_empty": _new_factory(lambda xp, shape, dtype: xp.empty(shape, dtype=dtype)),
+    "new_full": _new_full, "new_tensor": _new_tensor,
     "clip": _clip, "clamp": _clip, "matmul": lambda a, b: _matmul(a, _lift(b, a)),
     "maximum": lambda a, b: Maximum.apply(a, _lift(b, a)),
     "minimum": lambda a, b: Minimum.apply(a, _lift(b, a)),
     "clone": _clone,
 }
+_METHODS.update(inplace.METHODS)
+
+# NumPy ufuncs called on tensors (``np.exp(t)``, ``ndarray + t``, ``np.isfinite(t.grad)``): the
+# ones that are ops here stay in the graph and give a Tensor; any other runs on the arrays and
+# gives NumPy's result, so NumPy functions work on tensors as on arrays.
+_UFUNC_OPS = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__",
+              np.true_divide: "__truediv__", np.power: "__pow__", np.matmul: "__matmul__",
+              np.maximum: "maximum", np.minimum: "minimum", np.negative: "__neg__",
+              np.exp: "exp", np.log: "log", np.sqrt: "sqrt", np.absolute: "abs",
+              np.tanh: "tanh", np.less: "__lt__", np.less_equal: "__le__",
+              np.greater: "__gt__", np.greater_equal: "__ge__", np.equal: "__eq__",
+              np.not_equal: "__ne__"}
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    name = _UFUNC_OPS.get(ufunc) if method == "__call__" and not kwargs else None
+    if name is not None:
+        if len(inputs) == 1:
+            return getattr(inputs[0], name)()
+        a, b = inputs
+        if not isinstance(a, Tensor):
+            a = Tensor._make(get_array_module(b._data).asarray(_lift(a, b)))
+        return getattr(a, name)(b)
+    arrays = [i._data if isinstance(i, Tensor) else i for i in inputs]
+    if "out" in kwargs:
+        kwargs["out"] = tuple(o._data if isinstance(o, Tensor) else o for o in kwargs["out"])
+    return getattr(ufunc, method)(*arrays, **kwargs)
+
+
+_METHODS["__array_ufunc__"] = _array_ufunc
 
 
 def install_tensor_methods():

@@ -5,6 +5,8 @@ from ._util import unbroadcast
 
 
 class Reshape(Function):
+    is_view = True
+
     @staticmethod
     def forward(ctx, x, shape=None):
         ctx.shape = x.shape
@@ -17,6 +19,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     """Permute axes (``axes=None`` reverses them, as ``ndarray.transpose``)."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, axes=None):
@@ -32,6 +36,8 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    is_view = True
+
     @staticmethod
     def forward(ctx, x, shape=None):
         ctx.shape = x.shape
@@ -44,6 +50,8 @@ class BroadcastTo(Function):
 
 class GetItem(Function):
     """Basic and integer-array indexing; repeated indices accumulate (``np.add.at``)."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, index=None):
@@ -101,6 +109,8 @@ class Stack(Function):
 
 class Split(Function):
     """Split into pieces (``indices_or_sections`` as ``np.split``); several outputs."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, indices_or_sections=None, axis=0):

@@ -9,7 +9,7 @@
             opt.step()
         sched.step()
 
-Every ``step()`` updates ``param.data`` in place; gradients are only read.
+Every ``step()`` updates the parameter's array in place; gradients are only read.
 """
 from . import lr_scheduler
 from .adagrad import Adagrad

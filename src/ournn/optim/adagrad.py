@@ -40,10 +40,10 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, state, group):
-        xp = get_array_module(param.data)
+        xp = get_array_module(param._data)
         if not state:
             state["step"] = 0
-            state["sum"] = xp.full_like(param.data, group["initial_accumulator_value"])
+            state["sum"] = xp.full_like(param._data, group["initial_accumulator_value"])
         state["step"] += 1
         t, s = state["step"], state["sum"]
         g, _ = effective_grad(param, float(group["weight_decay"]), group["maximize"])
@@ -55,4 +55,4 @@ class Adagrad(Optimizer):
         xp.add(std, float(group["eps"]), out=std)
         update = xp.divide(g, std, out=scratch)
         xp.multiply(update, clr, out=update)
-        xp.subtract(param.data, update, out=param.data)
+        xp.subtract(param._data, update, out=param._data)

@@ -48,28 +48,28 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, state, group):
-        xp = get_array_module(param.data)
+        xp = get_array_module(param._data)
         lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
         weight_decay = float(group["weight_decay"])
         if not state:
             state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param.data)
-            state["exp_avg_sq"] = xp.zeros_like(param.data)
+            state["exp_avg"] = xp.zeros_like(param._data)
+            state["exp_avg_sq"] = xp.zeros_like(param._data)
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = xp.zeros_like(param.data)
+            state["max_exp_avg_sq"] = xp.zeros_like(param._data)
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
 
         if group["decoupled_weight_decay"]:
             if weight_decay != 0:
-                xp.multiply(param.data, 1 - lr * weight_decay, out=param.data)
+                xp.multiply(param._data, 1 - lr * weight_decay, out=param._data)
             g, _ = effective_grad(param, 0.0, group["maximize"])
         else:
             g, _ = effective_grad(param, weight_decay, group["maximize"])
 
-        scratch = xp.empty_like(param.data)     # the one temporary array of this update
+        scratch = xp.empty_like(param._data)     # the one temporary array of this update
         xp.subtract(g, m, out=scratch)
         xp.multiply(scratch, 1 - beta1, out=scratch)
         xp.add(m, scratch, out=m)
@@ -89,7 +89,7 @@ class Adam(Optimizer):
         xp.add(denom, eps, out=denom)
         update = xp.divide(m, denom, out=scratch)
         xp.multiply(update, step_size, out=update)
-        xp.subtract(param.data, update, out=param.data)
+        xp.subtract(param._data, update, out=param._data)
 
 
 class AdamW(Adam):

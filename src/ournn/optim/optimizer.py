@@ -3,7 +3,7 @@
 An optimizer holds ``param_groups`` (a list of dicts: ``'params'`` plus that group's
 hyperparameters, e.g. ``{'params': [w, b], 'lr': 0.1, 'momentum': 0.9}``) and ``state``
 (one dict of NumPy arrays per parameter, e.g. Adam's moments). ``step()`` changes every
-parameter's ``.data`` **in place**: views of it and references to it stay valid.
+parameter's array **in place**: views of it and references to it stay valid.
 
 Writing your own optimizer means subclassing ``Optimizer`` and implementing
 ``_update(param, state, group)``, which is called for every parameter that has a gradient::
@@ -13,7 +13,7 @@ Writing your own optimizer means subclassing ``Optimizer`` and implementing
             super().__init__(params, dict(lr=lr))
 
         def _update(self, param, state, group):
-            param.data -= group["lr"] * np.sign(param.grad)
+            param._data -= group["lr"] * np.sign(param._grad._data)
 """
 from collections import defaultdict
 
@@ -22,7 +22,7 @@ import numpy as np
 from ..autograd import enable_grad
 from ..backend import get_array_module
 from ..errors import CheckpointError
-from ..tensor import Tensor
+from ..tensor import Tensor, zero_grad_
 
 
 class Optimizer:
@@ -112,17 +112,12 @@ class Optimizer:
 
     # ----- the update -----
     def zero_grad(self, set_to_none=True):
-        """Forget the gradients: ``p.grad = None`` (default), or a new array of zeros for the
-        parameters that have a gradient (``set_to_none=False``). Never writes into a gradient
-        array, which backward may share between tensors."""
+        """Forget the gradients: ``p.grad = None`` (default), or zeros for the parameters that
+        have a gradient (``set_to_none=False``: written in place when the gradient's array is
+        writable, as PyTorch does; backward never hands one array to two tensors)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad = get_array_module(p.data).zeros_like(p.data)
+                zero_grad_(p, set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (``p.grad is not None``) in place.
@@ -136,12 +131,14 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                if p._grad is not None:
                     self._update(p, self.state[p], group)
+                    p._version[0] += 1      # an earlier graph that saved p now refuses backward
         return loss
 
     def _update(self, param, state, group):
-        """Change ``param.data`` in place from ``param.grad``, the hyperparameters in
+        """Change ``param``'s array (``param._data``) in place from its gradient's array
+        (``param._grad._data``, see ``effective_grad``), the hyperparameters in
         ``group`` and this parameter's ``state`` dict (which it may fill). Subclasses
         implement this."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _update()")
@@ -236,11 +233,11 @@ def _restore_value(value, param, where):
     if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
         return value.item()
     if isinstance(value, list) or hasattr(value, "shape"):
-        xp = get_array_module(param.data)
-        array = xp.array(value, dtype=param.data.dtype, copy=True)
-        if array.shape != param.data.shape:
+        xp = get_array_module(param._data)
+        array = xp.array(value, dtype=param._data.dtype, copy=True)
+        if array.shape != param._data.shape:
             raise CheckpointError(f"{where} has shape {tuple(array.shape)}, the parameter has "
-                                  f"shape {tuple(param.data.shape)}")
+                                  f"shape {tuple(param._data.shape)}")
         return array
     return value
 
@@ -252,13 +249,13 @@ def effective_grad(param, weight_decay=0.0, maximize=False):
     Returns ``(g, owned)``: ``owned`` is True when ``g`` is a new array the caller may
     overwrite, False when it *is* ``param.grad``, which must not be written into (backward
     may share one gradient array between several tensors)."""
-    grad = param.grad
+    grad = param._grad._data
     if weight_decay == 0:
         if not maximize:
             return grad, False
         return -grad, True
-    xp = get_array_module(param.data)
-    g = param.data * weight_decay
+    xp = get_array_module(param._data)
+    g = param._data * weight_decay
     if maximize:
         xp.subtract(g, grad, out=g)
     else:
@@ -303,7 +300,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not params:
         return 0.0
     max_norm, norm_type = float(max_norm), float(norm_type)
-    norms = np.array([_vector_norm(p.grad, norm_type) for p in params])
+    norms = np.array([_vector_norm(p._grad._data, norm_type) for p in params])
     total = _vector_norm(norms, norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {total}; "
@@ -320,5 +317,6 @@ def clip_grad_value_(parameters, clip_value):
     ``torch.nn.utils.clip_grad_value_`` (new arrays; gradients are not written into)."""
     clip_value = float(clip_value)
     for p in _as_parameter_list(parameters):
-        if p.grad is not None:
-            p.grad = get_array_module(p.grad).clip(p.grad, -clip_value, clip_value)
+        if p._grad is not None:
+            g = p._grad._data
+            p.grad = get_array_module(g).clip(g, -clip_value, clip_value)

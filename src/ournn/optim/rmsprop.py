@@ -48,15 +48,15 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, state, group):
-        xp = get_array_module(param.data)
+        xp = get_array_module(param._data)
         lr, alpha, momentum = float(group["lr"]), float(group["alpha"]), float(group["momentum"])
         if not state:
             state["step"] = 0
-            state["square_avg"] = xp.zeros_like(param.data)
+            state["square_avg"] = xp.zeros_like(param._data)
         if momentum > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = xp.zeros_like(param.data)
+            state["momentum_buffer"] = xp.zeros_like(param._data)
         if group["centered"] and "grad_avg" not in state:
-            state["grad_avg"] = xp.zeros_like(param.data)
+            state["grad_avg"] = xp.zeros_like(param._data)
         state["step"] += 1
         g, _ = effective_grad(param, float(group["weight_decay"]), group["maximize"])
         v = state["square_avg"]
@@ -85,4 +85,4 @@ class RMSprop(Optimizer):
             update = xp.multiply(b, lr, out=scratch)
         else:
             xp.multiply(update, lr, out=update)
-        xp.subtract(param.data, update, out=param.data)
+        xp.subtract(param._data, update, out=param._data)

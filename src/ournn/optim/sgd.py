@@ -42,7 +42,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, state, group):
-        xp = get_array_module(param.data)
+        xp = get_array_module(param._data)
         lr, momentum = float(group["lr"]), float(group["momentum"])
         g, owned = effective_grad(param, float(group["weight_decay"]), group["maximize"])
 
@@ -70,6 +70,6 @@ class SGD(Optimizer):
 
         if owned:
             xp.multiply(g, lr, out=g)
-            xp.subtract(param.data, g, out=param.data)
+            xp.subtract(param._data, g, out=param._data)
         else:
-            xp.subtract(param.data, g * lr, out=param.data)
+            xp.subtract(param._data, g * lr, out=param._data)

@@ -624,7 +624,7 @@ def _model_graph(model, input_shape, rankdir="TB", show_ops=True, dtype=np.float
             name = u["name"] or type(m).__name__.lower()
             if u["call"] > 1:
                 name += f" (call {u['call']})"
-            n_params = sum(p.size for p in m.parameters())
+            n_params = sum(p.numel() for p in m.parameters())
             label = [layer_title(m), _fmt_shape(u["shape"]) if u["shape"] else "-",
                      f"{name}: {n_params:,} params" if n_params else name]
             graph.add_node(nid, label, style=category(type(m).__name__))

@@ -91,7 +91,7 @@ def _blank(ax):
 def _array(x, name):
     """A NumPy array from an array, a Tensor/Parameter or a list (CuPy arrays are copied)."""
     if isinstance(x, Tensor):
-        x = x.data
+        x = x.numpy()
     if type(x).__module__.startswith("cupy"):
         x = x.get()
     try:

@@ -37,7 +37,7 @@ def layer_table(model, input_shape, dtype=np.float32):
             own = list(module.parameters(recurse=False))
             rows.append({"name": name or type(module).__name__.lower(),
                          "type": type(module).__name__, "shape": shape,
-                         "params": sum(p.size for p in own),
+                         "params": sum(p.numel() for p in own),
                          "trainable": all(p.requires_grad for p in own) if own else None})
         return hook
 
@@ -83,9 +83,9 @@ def summary(model, input_shape=(1, 28, 28), print_fn=print, dtype=np.float32):
     their memory, and the activation memory of one sample's forward pass."""
     rows = layer_table(model, input_shape, dtype)
     itemsize = np.dtype(dtype).itemsize
-    total = sum(p.size for p in model.parameters())
-    trainable = sum(p.size for p in model.parameters() if p.requires_grad)
-    param_bytes = sum(p.data.nbytes for p in model.parameters()) + sum(
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    param_bytes = sum(p.numpy().nbytes for p in model.parameters()) + sum(
         np.asarray(b).nbytes for b in model.buffers())
     act_elems = sum(int(np.prod(r["shape"][1:])) for r in rows
                     if isinstance(r["shape"], tuple))
