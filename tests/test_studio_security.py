@@ -418,7 +418,7 @@ def test_deep_or_huge_json_is_a_400(client):
         assert_error(status, r, 400)
         assert "nested" in r["error"] or "JSON" in r["error"], r
     # a body of 1 MB of one string or one list is refused by size or by the checks
-    for text in ('{"dataset": "' + "m" * 1_000_000 + '"}', "[" + "1," * 600_000 + "1]"):
+    for text in ('{"dataset": "' + "m" * 1_000_000 + '"}', "[" + "1," * 400_000 + "1]"):
         status, r = client.post("/api/model/check", text, content_type="application/json")
         assert 400 <= status < 500 and len(r["error"]) < 1000, (status, r)
 
@@ -665,3 +665,34 @@ def test_concurrent_saves_of_one_name_get_distinct_files(server):
     for t in threads:
         t.join(60)
     assert len(results) == 6 and len(set(results)) == 6
+
+
+def test_a_cors_preflight_is_never_granted(server):
+    for origin in ("http://evil.example", server.url):
+        status, headers, _ = raw(server, "OPTIONS", "/api/train", [
+            ("Host", f"127.0.0.1:{server.port}"), ("Origin", origin),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type")])
+        assert status in (403, 405)
+        assert not any(k.lower().startswith("access-control-") for k, _ in headers)
+
+
+def test_a_session_with_a_request_in_flight_is_never_forgotten(tmp_path, monkeypatch):
+    """A new browser's first request (say, a CSV upload still being read) keeps its session
+    even when a burst fills the table meanwhile."""
+    from types import SimpleNamespace
+
+    from ournn.studio import server as studio_server
+    monkeypatch.setattr(studio_server, "MAX_SESSIONS", 2)
+    studio = studio_server.Studio(tmp_path)
+    cookie_less = SimpleNamespace(cookies={})
+    first, _ = studio.session(cookie_less)            # in flight: not released yet
+    second, _ = studio.session(cookie_less)
+    second.requests -= 1                              # done, and empty
+    third, _ = studio.session(cookie_less)            # forgets `second`, not `first`
+    assert first.id in studio.sessions and second.id not in studio.sessions
+    third.requests -= 1
+    assert studio.session(cookie_less)[0].id != first.id
+    with pytest.raises(studio_server.HTTPError) as e:  # first in flight, the other too
+        studio.session(cookie_less)
+    assert e.value.status == 503

@@ -362,10 +362,12 @@ class Session:
         self.saved = set()           # names of the models this session saved (downloadable)
         self.channel = Channel()
         self.touched = time.time()
+        self.requests = 0            # requests being handled (counted by the server)
 
     @property
     def empty(self):
-        """Whether the session holds no work: no job, model, upload or saved model (only such
-        a session may be forgotten when the studio has too many)."""
+        """Whether the session holds no work: no job, model, upload or saved model, and no
+        request in flight that could add one (only such a session may be forgotten when the
+        studio has too many)."""
         return (self.job is None and self.model is None and not self.datasets and
-                not self.saved)
+                not self.saved and self.requests == 0)

@@ -88,10 +88,12 @@ class Studio:
             if isinstance(sid, str) and sid in self.sessions:
                 s = self.sessions[sid]
                 s.touched = time.time()
+                s.requests += 1            # a session with a request in flight is not empty
                 return s, False
             if len(self.sessions) >= MAX_SESSIONS:
                 self._forget_empty_session()
             s = Session(uuid.uuid4().hex)
+            s.requests += 1
             self.sessions[s.id] = s
             return s, True
 
@@ -218,6 +220,7 @@ def endpoint(handler):
     their cookie."""
     async def wrapped(request):
         studio = request.app.state.studio
+        session = None
         try:
             session, new = studio.session(request)
             response = await handler(request, studio, session)
@@ -227,6 +230,10 @@ def endpoint(handler):
             response, new = JSONResponse({"error": str(e), "field": e.field}, 400), False
         except UploadError as e:
             response, new = JSONResponse({"error": e.message, "field": "file"}, e.status), False
+        finally:
+            if session is not None:
+                with studio.lock:
+                    session.requests -= 1
         if new:
             response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
         return response
