@@ -11,9 +11,11 @@
 """
 from ..errors import DatasetError
 from . import sources, transforms
-from .dataset import ArrayDataset, Dataset, Subset, collate, random_split
+from .dataset import ArrayDataset, Dataset, Subset, TensorDataset, collate, random_split
 from .idx import read_idx, write_idx
 from .loader import DataLoader
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler, WeightedRandomSampler)
 from .mnist import MNIST, FashionMNIST
 from .toy import make_circles, make_moons, make_spirals, make_xor
 from .transforms import Compose, Flatten, Normalize, RandomAffine, RandomShift, ToFloat
@@ -31,6 +33,13 @@ __all__ = [
     "RandomAffine",
     "RandomShift",
     "Subset",
+    "TensorDataset",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
     "ToFloat",
     "collate",
     "make_circles",

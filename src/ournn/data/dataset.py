@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..random import get_generator
+from ..tensor import Tensor
 
 
 class Dataset:
@@ -39,15 +40,17 @@ def collate(samples):
     if not samples:
         raise ValueError("collate: no samples")
     first = samples[0]
+    if isinstance(first, dict):
+        return {k: collate([s[k] for s in samples]) for k in first}
     if isinstance(first, (tuple, list)):
-        return tuple(np.stack([np.asarray(field) for field in fields])
+        return tuple(collate(list(fields)) if isinstance(fields[0], (dict, tuple, list))
+                     else np.stack([_as_array(field) for field in fields])
                      for fields in zip(*samples))
-    return np.stack([np.asarray(s) for s in samples])
+    return np.stack([_as_array(s) for s in samples])
 
 
 def _as_array(a):
-    a = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a  # a Tensor -> its array
-    return np.asarray(a)
+    return a.numpy() if isinstance(a, Tensor) else np.asarray(a)    # a Tensor -> its array
 
 
 class ArrayDataset(Dataset):
@@ -83,7 +86,22 @@ class ArrayDataset(Dataset):
 
     def __repr__(self):
         shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.arrays)
-        return f"ArrayDataset({shapes})"
+        return f"{type(self).__name__}({shapes})"
+
+
+class TensorDataset(ArrayDataset):
+    """``torch.utils.data.TensorDataset``: an :class:`ArrayDataset` whose samples are tensors
+    (``ds[i]`` is ``(x_i, y_i)`` as tensors sharing the arrays' memory)."""
+
+    @property
+    def tensors(self):
+        return tuple(Tensor._make(a) for a in self.arrays)
+
+    def __getitem__(self, index):
+        return tuple(Tensor._make(np.asarray(a[index])) for a in self.arrays)
+
+    def get_batch(self, indices):
+        return tuple(a[np.asarray(indices)] for a in self.arrays)
 
 
 class Subset(Dataset):
@@ -112,12 +130,13 @@ class Subset(Dataset):
         return f"Subset({type(self.dataset).__name__}, {len(self)} samples)"
 
 
-def random_split(dataset, lengths, seed=None):
+def random_split(dataset, lengths, generator=None, seed=None):
     """Split ``dataset`` into non-overlapping random :class:`Subset` s of the given lengths.
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1 (the
     remainder after flooring goes to the first parts, one each, as in PyTorch). ``seed`` seeds
-    the permutation; None draws it from ``ournn``'s generator (see ``ournn.manual_seed``)."""
+    the permutation; None draws it from ``generator`` (an ``ournn.Generator`` or a NumPy one)
+    or else from ``ournn``'s generator (see ``ournn.manual_seed``)."""
     n = len(dataset)
     lengths = list(lengths)
     if all(isinstance(x, numbers.Real) and 0 <= x <= 1 for x in lengths) and \
@@ -130,7 +149,8 @@ def random_split(dataset, lengths, seed=None):
         raise ValueError(f"random_split: lengths {lengths} must be counts summing to the "
                          f"dataset's length {n} (or fractions summing to 1)")
     if seed is None:
-        seed = int(get_generator().integers(2**63))
+        from .loader import _seed_from
+        seed = _seed_from(generator)
     order = np.random.default_rng(seed).permutation(n)
     bounds = np.cumsum([0] + [int(x) for x in lengths])
     return [Subset(dataset, order[a:b]) for a, b in itertools.pairwise(bounds)]

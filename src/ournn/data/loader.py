@@ -1,43 +1,74 @@
-"""DataLoader: batches of NumPy arrays, shuffled reproducibly, resumable."""
+"""DataLoader: batches as tensors on NumPy arrays (no copy), shuffled reproducibly, resumable."""
 import copy
+import numbers
 
 import numpy as np
 
 from ..random import get_generator
+from ..tensor import Tensor
 from .dataset import collate
 
 
 class DataLoader:
-    """Iterate over ``dataset`` in batches of NumPy arrays.
+    """Iterate over ``dataset`` in batches, as ``torch.utils.data.DataLoader``.
 
     Args:
         dataset: a Dataset (or anything with ``len`` and ``[i]``). One with ``get_batch(indices)``
             (:class:`ArrayDataset`, ``MNIST``, :class:`Subset` of those) is batched by fancy
             indexing of its whole arrays; other datasets have their samples stacked.
-        batch_size: samples per batch B.
+        batch_size: samples per batch B; None yields the samples one by one, unbatched.
         shuffle: a new random order every epoch.
+        sampler, batch_sampler: iterables of indices (or of lists of indices), as PyTorch's.
+        num_workers, pin_memory, timeout, worker_init_fn, multiprocessing_context,
+            prefetch_factor, persistent_workers, pin_memory_device: accepted for PyTorch code
+            and without effect: batches are fancy-indexed in this process (no worker processes;
+            a batch of MNIST costs microseconds).
+        collate_fn: builds a batch from a list of samples (its result is passed on as is);
+            default: stack the samples field by field into tensors.
         drop_last: skip the last batch if it has fewer than ``batch_size`` samples.
-        seed: seeds the loader's own generator; None draws the seed from ``ournn``'s generator,
-            so ``ournn.manual_seed(n)`` before building the loader makes it reproducible.
+        generator: seeds the loader's order (an ``ournn.Generator`` or a NumPy Generator).
+        seed: seeds the loader's own generator; None draws the seed from ``generator`` or from
+            ``ournn``'s generator, so ``ournn.manual_seed(n)`` before building the loader makes
+            it reproducible.
         transform: applied to the first array of every batch (the inputs), e.g. a batched
             ``RandomAffine``.
 
-    Each iteration is one epoch and yields tuples such as ``(X (B, ...), y (B,))``.
+    Each iteration is one epoch and yields tuples such as ``(X (B, ...), y (B,))`` of tensors
+    that wrap the batch's arrays (no copy; ``x.numpy()`` is the array).
     ``state_dict()`` / ``load_state_dict()`` save and restore the generator (and the position
     within an epoch), so a resumed run sees exactly the batches the uninterrupted one would.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 transform=None):
-        if int(batch_size) < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True, seed=None, transform=None):
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, numbers.Integral) or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be an integer >= 1 (or None), got "
+                             f"{batch_size!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) \
+                or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be an integer >= 0, got "
+                             f"{num_workers!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True cannot be used together "
+                             "(the sampler decides the order)")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None
+                                          or drop_last):
+            raise ValueError("DataLoader: batch_sampler gives whole batches; do not also set "
+                             "batch_size, shuffle, sampler or drop_last")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.collate_fn = collate_fn
+        self.num_workers = int(num_workers)
         self.transform = transform
         if seed is None:
-            seed = int(get_generator().integers(2**63))
+            seed = _seed_from(generator)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.epoch = 0  # epochs completed
@@ -47,10 +78,18 @@ class DataLoader:
 
     def __len__(self):
         """Batches per epoch."""
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
+        if self.sampler is not None or self.batch_sampler is not None \
+                or self.batch_size is None:
+            yield from self._iter_sampled()
+            return
         n = len(self.dataset)
         if self._resume_from is not None:  # re-draw the interrupted epoch's order, then skip
             self.rng.bit_generator.state = self._epoch_start_state
@@ -69,17 +108,39 @@ class DataLoader:
         self._epoch_start_state = None
         self.epoch += 1
 
+    def _iter_sampled(self):
+        """Batches in the order a sampler or batch sampler gives (or unbatched samples)."""
+        if self.batch_sampler is not None:
+            groups = iter(self.batch_sampler)
+        elif self.batch_size is None:
+            order = self.sampler if self.sampler is not None else (
+                self.rng.permutation(len(self.dataset)) if self.shuffle
+                else range(len(self.dataset)))
+            for i in order:
+                yield _as_tensors(self.dataset[int(i)])
+            self.epoch += 1
+            return
+        else:
+            groups = _chunks(iter(self.sampler), self.batch_size, self.drop_last)
+        for indices in groups:
+            yield self._fetch(np.asarray(list(indices), dtype=np.int64))
+        self.epoch += 1
+
     def _fetch(self, indices):
-        """The batch at ``indices`` (shape (B,)) as a tuple of arrays, transform applied."""
+        """The batch at ``indices`` (shape (B,)): a tuple of tensors, transform applied."""
+        if self.collate_fn is not None:
+            return self.collate_fn([self.dataset[int(i)] for i in indices])
         if hasattr(self.dataset, "get_batch"):
             batch = self.dataset.get_batch(indices)
         else:
             batch = collate([self.dataset[int(i)] for i in indices])
+        if isinstance(batch, dict):
+            return _as_tensors(batch)
         if not isinstance(batch, tuple):
             batch = (batch,)
         if self.transform is not None:
             batch = (self.transform(batch[0]),) + tuple(batch[1:])
-        return batch
+        return _as_tensors(batch)
 
     def state_dict(self):
         """The loader's position: generator state, epochs done, batches done in this epoch
@@ -111,3 +172,46 @@ class DataLoader:
     def __repr__(self):
         return (f"DataLoader({type(self.dataset).__name__}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, seed={self.seed})")
+
+
+def _as_tensors(batch):
+    """Arrays (in tuples, lists and dicts) wrapped as tensors, without copies."""
+    if isinstance(batch, Tensor):
+        return batch
+    if isinstance(batch, (np.ndarray, np.generic)):
+        return Tensor._make(batch)
+    if isinstance(batch, tuple):
+        return tuple(_as_tensors(b) for b in batch)
+    if isinstance(batch, list):
+        return [_as_tensors(b) for b in batch]
+    if isinstance(batch, dict):
+        return {k: _as_tensors(v) for k, v in batch.items()}
+    return batch
+
+
+def _chunks(indices, size, drop_last):
+    batch = []
+    for i in indices:
+        batch.append(int(i))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch and not drop_last:
+        yield batch
+
+
+def _seed_from(generator):
+    """A seed for the loader's order: drawn from ``generator`` if given (an ournn or NumPy
+    generator), else from ournn's global generator."""
+    if generator is None:
+        return int(get_generator().integers(2**63))
+    draw = getattr(generator, "integers", None)
+    if draw is None:
+        inner = getattr(generator, "rng", None) or getattr(generator, "_rng", None)
+        draw = getattr(inner, "integers", None)
+    if draw is None:
+        if hasattr(generator, "initial_seed"):
+            return int(generator.initial_seed())
+        raise TypeError(f"DataLoader: generator must be an ournn.Generator or a NumPy "
+                        f"Generator, got {type(generator).__name__}")
+    return int(draw(2**63))
