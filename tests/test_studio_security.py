@@ -696,3 +696,35 @@ def test_a_session_with_a_request_in_flight_is_never_forgotten(tmp_path, monkeyp
     with pytest.raises(studio_server.HTTPError) as e:  # first in flight, the other too
         studio.session(cookie_less)
     assert e.value.status == 503
+
+
+def test_random_hosts_and_origins_pass_only_when_exactly_allowed():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ournn.studio.guard import Guard
+    guard = Guard(None, hosts=["studio.lan"], port=8765)
+    hosts = {"127.0.0.1:8765", "localhost:8765", "[::1]:8765", "studio.lan:8765"}
+    near = st.sampled_from(sorted(hosts)).flatmap(lambda h: st.sampled_from(
+        [h, h + ".", h + " ", "x" + h, h + "0", h.upper(), h.replace(":", "::"),
+         h.replace("8765", "8766"), h.split(":")[0] if "]" not in h else "[::1]"]))
+    text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=40)
+
+    @settings(max_examples=400, deadline=None)
+    @given(host=st.one_of(near, text), origin=st.one_of(st.none(), near.map(
+        lambda h: "http://" + h), text), method=st.sampled_from(["GET", "POST", "PUT"]),
+        path=st.sampled_from(["/", "/api/train", "/static/api.js"]))
+    def check(host, origin, method, path):
+        headers = [(b"host", host.encode("latin-1"))]
+        if origin is not None:
+            headers.append((b"origin", origin.encode("latin-1")))
+        refusal = guard.check({"type": "http", "method": method, "path": path,
+                               "server": ("127.0.0.1", 8765), "headers": headers})
+        host_ok = host.strip().lower() in hosts
+        origin_ok = origin is None or origin.strip().lower() in {"http://" + h for h in hosts}
+        needs_origin = method != "GET" or path.startswith("/api/")
+        assert (refusal is None) == (host_ok and (origin_ok or not needs_origin)), refusal
+        if refusal is not None:
+            assert 400 <= refusal[0] < 500 and refusal[1]
+
+    check()
