@@ -12,15 +12,22 @@
 Every ``step()`` updates the parameter's array in place; gradients are only read.
 """
 from . import lr_scheduler
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .asgd import ASGD
+from .lbfgs import LBFGS
+from .nadam import NAdam
+from .radam import RAdam
 from .lr_scheduler import (CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler,
                            MultiStepLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .optimizer import Optimizer, clip_grad_norm_, clip_grad_value_
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "clip_grad_norm_",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax",
+           "NAdam", "RAdam", "ASGD", "LBFGS", "clip_grad_norm_",
            "clip_grad_value_", "lr_scheduler", "LRScheduler", "LambdaLR", "StepLR",
            "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "SequentialLR",
            "OneCycleLR", "ReduceLROnPlateau"]

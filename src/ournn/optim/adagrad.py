@@ -1,6 +1,6 @@
 """Adagrad, as ``torch.optim.Adagrad``."""
 from ..backend import get_array_module
-from .optimizer import Optimizer, effective_grad
+from .optimizer import Optimizer, check_arg, check_flags, effective_grad
 
 
 class Adagrad(Optimizer):
@@ -22,18 +22,20 @@ class Adagrad(Optimizer):
         initial_accumulator_value: the starting value of ``s``. Default 0.
         eps: added to the denominator for numerical stability. Default 1e-10.
         maximize: climb the objective instead of descending it. Default False.
+        foreach, fused, differentiable: PyTorch's implementation choices, accepted and
+            ignored (``differentiable=True`` is refused; see ``check_flags``).
 
     State per parameter: ``step`` (int) and ``sum`` (s, the parameter's shape).
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False):
-        for name, value in (("learning rate", lr), ("lr_decay", lr_decay),
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        check_flags("Adagrad", foreach, fused, False, differentiable)
+        for name, value in (("lr", lr), ("lr_decay", lr_decay),
                             ("weight_decay", weight_decay),
                             ("initial_accumulator_value", initial_accumulator_value),
-                            ("epsilon", eps)):
-            if value < 0:
-                raise ValueError(f"Adagrad: invalid {name} {value}")
+                            ("eps", eps)):
+            check_arg("Adagrad", name, value, ">= 0", value >= 0)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
                         maximize=maximize)

@@ -1,6 +1,6 @@
 """Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW``."""
 from ..backend import get_array_module
-from .optimizer import Optimizer, effective_grad
+from .optimizer import Optimizer, check_arg, check_betas, check_flags, effective_grad
 
 
 class Adam(Optimizer):
@@ -26,22 +26,22 @@ class Adam(Optimizer):
         amsgrad: use the running maximum of ``v`` (Reddi et al., 2018). Default False.
         maximize: climb the objective instead of descending it. Default False.
         decoupled_weight_decay: decay the weights directly, as AdamW. Default False.
+        foreach, capturable, fused, differentiable: PyTorch's implementation choices,
+            accepted and ignored (``differentiable=True`` is refused; see ``check_flags``).
 
     State per parameter: ``step`` (int), ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with
     amsgrad, ``max_exp_avg_sq`` (v_max), each of the parameter's shape.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         name = type(self).__name__
-        if lr < 0:
-            raise ValueError(f"{name}: invalid learning rate {lr}")
-        if eps < 0:
-            raise ValueError(f"{name}: invalid epsilon {eps}")
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"{name}: invalid betas {betas}: each must be in [0, 1)")
-        if weight_decay < 0:
-            raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+        check_flags(name, foreach, fused, capturable, differentiable)
+        check_arg(name, "lr", lr, ">= 0", lr >= 0)
+        check_arg(name, "eps", eps, ">= 0", eps >= 0)
+        check_betas(name, betas)
+        check_arg(name, "weight_decay", weight_decay, ">= 0", weight_decay >= 0)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
@@ -101,6 +101,9 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

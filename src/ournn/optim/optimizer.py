@@ -205,9 +205,8 @@ class Optimizer:
             if index not in by_index:
                 raise CheckpointError(f"{name}: the checkpoint has state for parameter {index}, "
                                       "which none of its parameter groups lists")
-            p = by_index[index]
-            new_state[p] = {k: _restore_value(v, p, f"{name}: state '{k}' of parameter {index}")
-                            for k, v in entry.items()}
+            new_state[by_index[index]] = self._restore_state(entry, by_index[index],
+                                                             f"{name}: parameter {index}")
 
         for saved, group in zip(saved_groups, self.param_groups):
             for key, value in saved.items():
@@ -216,11 +215,29 @@ class Optimizer:
                 group[key] = tuple(value) if isinstance(value, list) else value
         self.state = new_state
 
+    def _restore_state(self, entry, param, where):
+        """One parameter's saved state dict made ready for ``param`` (see
+        ``_restore_value``). An optimizer written the PyTorch way (a ``step()`` of its own,
+        no ``_update``) keeps tensors in its state, so it gets tensors back."""
+        as_tensors = type(self)._update is Optimizer._update
+        restored = {}
+        for key, value in entry.items():
+            value = _restore_value(value, param, f"{where}: state '{key}'")
+            if as_tensors and hasattr(value, "shape") and not isinstance(value, Tensor):
+                value = Tensor(value)
+            restored[key] = value
+        return restored
+
 
 def _copy_value(value):
-    """A state value as saved: arrays copied, NumPy scalars as Python numbers."""
+    """A state value as saved: arrays copied (tensors too, staying tensors), NumPy scalars as
+    Python numbers, lists and tuples copied item by item."""
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, Tensor):
+        return value.detach().clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_value(v) for v in value)
     if hasattr(value, "shape") and hasattr(value, "copy"):
         return value.copy()
     return value
@@ -232,6 +249,10 @@ def _restore_value(value, param, where):
     zero-dimensional arrays (a count saved in .npz) back to Python numbers."""
     if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
         return value.item()
+    if isinstance(value, Tensor):
+        if value.ndim == 0:
+            return value.item()
+        value = value.numpy()
     if isinstance(value, list) or hasattr(value, "shape"):
         xp = get_array_module(param._data)
         array = xp.array(value, dtype=param._data.dtype, copy=True)
@@ -240,6 +261,34 @@ def _restore_value(value, param, where):
                                   f"shape {tuple(param._data.shape)}")
         return array
     return value
+
+
+def check_arg(optimizer, arg, value, accepted, ok):
+    """Raise ValueError naming ``optimizer``, the argument and its accepted range when
+    ``ok`` is false: ``check_arg("SGD", "lr", lr, ">= 0", lr >= 0)``."""
+    if not ok:
+        raise ValueError(f"{optimizer}: {arg} must be {accepted}, got {value!r}")
+
+
+def check_betas(optimizer, betas):
+    """``betas`` must be a pair, each in [0, 1)."""
+    ok = isinstance(betas, (tuple, list)) and len(betas) == 2
+    check_arg(optimizer, "betas", betas, "a pair (beta1, beta2), each in [0, 1)",
+              ok and all(0.0 <= float(b) < 1.0 for b in betas))
+
+
+def check_flags(optimizer, foreach=None, fused=None, capturable=False, differentiable=False):
+    """PyTorch's implementation-only keywords: ``foreach``, ``fused`` and ``capturable``
+    choose how PyTorch runs the same update (batched kernels, one fused kernel, CUDA
+    graphs); ours has one implementation, so they are accepted and change nothing.
+    ``differentiable=True`` asks for gradients through ``step()`` itself, which an
+    in-place update of the arrays cannot give: refused."""
+    if differentiable:
+        raise NotImplementedError(
+            f"{optimizer}: differentiable=True is not supported: ournn's optimizers update "
+            "the parameters' arrays in place, outside autograd, so step() cannot be "
+            "differentiated through (for meta-learning, write the update with tensor ops "
+            "on non-leaf tensors instead)")
 
 
 def effective_grad(param, weight_decay=0.0, maximize=False):

@@ -1,6 +1,6 @@
 """RMSprop, as ``torch.optim.RMSprop``."""
 from ..backend import get_array_module
-from .optimizer import Optimizer, effective_grad
+from .optimizer import Optimizer, check_arg, check_flags, effective_grad
 
 
 class RMSprop(Optimizer):
@@ -32,17 +32,20 @@ class RMSprop(Optimizer):
         centered: divide by an estimate of the gradient's variance instead of its raw second
             moment. Default False.
         maximize: climb the objective instead of descending it. Default False.
+        capturable, foreach, differentiable: PyTorch's implementation choices, accepted and
+            ignored (``differentiable=True`` is refused; see ``check_flags``).
 
     State per parameter: ``step`` (int), ``square_avg`` (v), ``grad_avg`` (a, when centered),
     ``momentum_buffer`` (b, when momentum > 0).
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False):
-        for name, value in (("learning rate", lr), ("alpha", alpha), ("epsilon", eps),
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        check_flags("RMSprop", foreach, None, capturable, differentiable)
+        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps),
                             ("weight_decay", weight_decay), ("momentum", momentum)):
-            if value < 0:
-                raise ValueError(f"RMSprop: invalid {name} {value}")
+            check_arg("RMSprop", name, value, ">= 0", value >= 0)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                         momentum=momentum, centered=centered, maximize=maximize)
         super().__init__(params, defaults)

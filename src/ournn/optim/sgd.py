@@ -1,6 +1,6 @@
 """Stochastic gradient descent, with momentum and Nesterov momentum, as ``torch.optim.SGD``."""
 from ..backend import get_array_module
-from .optimizer import Optimizer, effective_grad
+from .optimizer import Optimizer, check_arg, check_flags, effective_grad
 
 
 class SGD(Optimizer):
@@ -23,20 +23,22 @@ class SGD(Optimizer):
         weight_decay: L2 penalty folded into the gradient. Default 0.
         nesterov: Nesterov momentum (needs momentum > 0 and dampening = 0). Default False.
         maximize: climb the objective instead of descending it. Default False.
+        foreach, fused, differentiable: PyTorch's implementation choices, accepted and
+            ignored (``differentiable=True`` is refused; see ``check_flags``).
 
     State per parameter: ``momentum_buffer`` (same shape as the parameter) when momentum != 0.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                 nesterov=False, maximize=False):
-        if lr < 0:
-            raise ValueError(f"SGD: invalid learning rate {lr}")
-        if momentum < 0:
-            raise ValueError(f"SGD: invalid momentum {momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"SGD: invalid weight_decay {weight_decay}")
+                 nesterov=False, maximize=False, *, foreach=None, differentiable=False,
+                 fused=None):
+        check_flags("SGD", foreach, fused, False, differentiable)
+        check_arg("SGD", "lr", lr, ">= 0", lr >= 0)
+        check_arg("SGD", "momentum", momentum, ">= 0", momentum >= 0)
+        check_arg("SGD", "weight_decay", weight_decay, ">= 0", weight_decay >= 0)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
+            raise ValueError("SGD: nesterov=True requires momentum > 0 and dampening = 0, got "
+                             f"momentum={momentum!r}, dampening={dampening!r}")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
