@@ -3,6 +3,7 @@
 digit, scaled to fit 20x20 keeping its aspect ratio, and centred by its centre of mass in a
 28x28 field. Needs Pillow (``pip install 'ournn[image]'``)."""
 import os
+import warnings
 
 import numpy as np
 
@@ -97,7 +98,10 @@ def load_image(path):
     if not os.path.exists(path):
         raise DatasetError(f"{path}: no such file or folder")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():        # the size is checked here, against our limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             w, h = img.size
             if w < 1 or h < 1:
                 raise DatasetError(f"{path}: the image is empty ({w}x{h} pixels)")

@@ -98,7 +98,8 @@ class Setting:
         if k == "verbose":
             if isinstance(value, str) and value == "auto":
                 return value
-            if isinstance(value, bool) or value not in (0, 1, 2):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+                    or value not in (0, 1, 2):
                 raise bad()
             return int(value)
         if k == "json":
