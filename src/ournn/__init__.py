@@ -20,7 +20,7 @@ from .functions import (abs, cat, clamp, clip, concatenate, exp, flatten, log, l
 from .random import manual_seed
 from .io import load, save
 from . import data, models, nn, optim, train, utils, viz  # noqa: E402
-from .device import accelerator, backends, cuda, device  # noqa: E402
+from .device import DeviceError, accelerator, backends, cuda, device  # noqa: E402
 from .tensor import Size  # noqa: E402
 
 __version__ = "0.1.0"

@@ -7,9 +7,10 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..errors import ShapeError
-from .. import device as _device
+from ..device import CPU as _CPU, check_device as _check_device, device as _device_cls
 from ..tensor import Tensor, _as_dtype, _lift
-from . import activation, elementwise, inplace, linalg, reduce, shape
+from . import (activation, elementwise, index, inplace, linalg, math, reduce, scan, shape,
+               tensor_api)
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                           Sqrt, Sub, Where)
@@ -17,7 +18,8 @@ from .linalg import Linear, MatMul
 from .reduce import Max, Mean, Min, Sum, Var
 from .shape import BroadcastTo, Concatenate, GetItem, Pad, Reshape, Split, Stack, Transpose
 
-__all__ = ["activation", "elementwise", "linalg", "reduce", "shape"]
+__all__ = ["activation", "elementwise", "index", "linalg", "math", "reduce", "scan", "shape",
+           "tensor_api"]
 
 
 # ---------------------------------------------------------------- helpers for the wrappers
@@ -195,13 +197,13 @@ def _to(self, *args, **kwargs):
     for a in args:
         if isinstance(a, Tensor):
             dtype = a._data.dtype
-        elif isinstance(a, (str, _device.device)) or (isinstance(a, int)
+        elif isinstance(a, (str, _device_cls)) or (isinstance(a, int)
                                                        and not isinstance(a, bool)):
             dev = a
         elif a is not None:
             dtype = a
     if dev is not None:
-        _device.check_device(dev)
+        _check_device(dev)
     out = self if dtype is None else _astype(self, dtype)
     if copy and out is self:
         out = _clone(self)
@@ -228,7 +230,7 @@ _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int6
 
 def _new_factory(fill):
     def op(self, *size, dtype=None, device=None, requires_grad=False, **_):
-        _device.check_device(device)
+        _check_device(device)
         shape = _shape_args(size)
         xp = get_array_module(self._data)
         data = fill(xp, shape, _as_dtype(dtype) if dtype is not None else self._data.dtype)
@@ -237,7 +239,7 @@ def _new_factory(fill):
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-    _device.check_device(device)
+    _check_device(device)
     xp = get_array_module(self._data)
     dtype = _as_dtype(dtype) if dtype is not None else self._data.dtype
     return Tensor(xp.full(_shape_args((size,)), fill_value, dtype=dtype),
@@ -245,7 +247,7 @@ def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-    _device.check_device(device)
+    _check_device(device)
     data = data._data if isinstance(data, Tensor) else data
     dtype = _as_dtype(dtype) if dtype is not None else (
         None if isinstance(data, np.ndarray) else self._data.dtype)
@@ -253,7 +255,7 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
 
 
 def _cuda(self, device=None, non_blocking=False):
-    _device.check_device("cuda" if device is None else device)
+    _check_device("cuda" if device is None else device)
     return self
 
 
@@ -319,7 +321,7 @@ _METHODS = {
     "long": lambda a: _astype(a, np.int64), "int": lambda a: _astype(a, np.int32),
     "bool": lambda a: _astype(a, np.bool_), "to": _to, "type": _type,
     "cpu": lambda a: a, "cuda": _cuda,
-    "device": property(lambda a: _device.CPU), "is_cuda": property(lambda a: False),
+    "device": property(lambda a: _CPU), "is_cuda": property(lambda a: False),
     "new_zeros": _new_factory(lambda xp, shape, dtype: xp.zeros(shape, dtype=dtype)),
     "new_ones": _new_factory(lambda xp, shape, dtype: xp.ones(shape, dtype=dtype)),
     "new_empty": _new_factory(lambda xp, shape, dtype: xp.empty(shape, dtype=dtype)),
@@ -330,6 +332,11 @@ _METHODS = {
     "clone": _clone,
 }
 _METHODS.update(inplace.METHODS)
+# ---- PyTorch's tensor API (ops/tensor_api.py): named arithmetic, math, reductions with dim,
+# sorting, gather/scatter, shape helpers, products. It replaces the NumPy-flavoured sum, mean,
+# max, min, var, std, argmax, argmin, view, squeeze, expand, clamp above with wrappers that
+# take both spellings (``max(dim)`` gives PyTorch's (values, indices); ``max(axis=)`` a tensor).
+_METHODS.update(tensor_api.METHODS)
 
 # NumPy ufuncs called on tensors (``np.exp(t)``, ``ndarray + t``, ``np.isfinite(t.grad)``): the
 # ones that are ops here stay in the graph and give a Tensor; any other runs on the arrays and
@@ -340,7 +347,12 @@ _UFUNC_OPS = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__",
               np.exp: "exp", np.log: "log", np.sqrt: "sqrt", np.absolute: "abs",
               np.tanh: "tanh", np.less: "__lt__", np.less_equal: "__le__",
               np.greater: "__gt__", np.greater_equal: "__ge__", np.equal: "__eq__",
-              np.not_equal: "__ne__"}
+              np.not_equal: "__ne__", np.sin: "sin", np.cos: "cos", np.tan: "tan",
+              np.arcsin: "asin", np.arccos: "acos", np.arctan: "atan", np.sinh: "sinh",
+              np.cosh: "cosh", np.log1p: "log1p", np.expm1: "expm1", np.log2: "log2",
+              np.log10: "log10", np.exp2: "exp2", np.reciprocal: "reciprocal",
+              np.square: "square", np.arctan2: "atan2", np.remainder: "__mod__",
+              np.floor_divide: "__floordiv__"}
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
