@@ -26,7 +26,7 @@ class Conv2d(Module):
         check_pair("Conv2d", "padding", padding, minimum=0)
         check_dtype("Conv2d", dtype)
         reserve(f"Conv2d({in_channels}, {out_channels}, {kh}x{kw})",
-                (in_channels * kh * kw + 1) * out_channels)
+                (in_channels * kh * kw + bool(bias)) * out_channels)
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = F._pair(kernel_size, "kernel_size")

@@ -22,7 +22,7 @@ class Linear(Module):
         out_features = check_int("Linear", "out_features", out_features)
         check_dtype("Linear", dtype)
         reserve(f"Linear({in_features}, {out_features})",
-                (in_features + 1) * out_features)
+                (in_features + bool(bias)) * out_features)
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))

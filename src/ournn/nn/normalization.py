@@ -20,7 +20,8 @@ class _BatchNorm(Module):
             raise ValueError(f"{layer}: eps must be a finite number > 0, got {eps!r}")
         check_float(layer, "momentum", momentum, 0, 1)
         check_dtype(layer, dtype)
-        reserve(f"{layer}({num_features})", 4 * num_features + 1)
+        reserve(f"{layer}({num_features})", 2 * num_features * bool(affine) +
+                (2 * num_features + 1) * bool(track_running_stats))
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
