@@ -161,13 +161,13 @@ def test_concatenate_stack_split(axis):
              (lambda a, b, c: T.cat([a, b, c], axis)) if T else None)
     check_op([(2, 3), (2, 3)], lambda a, b: ournn.stack([a, b], axis),
              (lambda a, b: T.stack([a, b], axis)) if T else None)
-    check_op([(4, 6)], lambda a: ournn.split(a, 2, axis=axis),
+    check_op([(4, 6)], lambda a: ournn.tensor_split(a, 2, dim=axis),
              (lambda a: T.chunk(a, 2, axis)) if T else None)
 
 
 def test_split_at_indices_and_unused_piece():
-    check_op([(7, 2)], lambda a: ournn.split(a, [2, 5])[0] * 3, None)
-    pieces = ournn.split(ournn.tensor(np.zeros((7, 2))), [2, 5])
+    check_op([(7, 2)], lambda a: ournn.tensor_split(a, [2, 5])[0] * 3, None)
+    pieces = ournn.tensor_split(ournn.tensor(np.zeros((7, 2))), [2, 5])
     assert [p.shape for p in pieces] == [(2, 2), (3, 2), (2, 2)]
 
 

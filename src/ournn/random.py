@@ -1,17 +1,33 @@
-"""One random generator for initialisation, dropout and data shuffling.
+"""One random generator for initialisation, dropout, data shuffling and the random factories.
 
-``ournn.manual_seed(n)`` makes all of them reproducible, like ``torch.manual_seed``.
+``ournn.manual_seed(n)`` makes all of them reproducible, like ``torch.manual_seed``. An
+``ournn.Generator`` is a separate stream, for the ``generator=`` argument of the factories.
 """
 import numpy as np
 
 _generator = np.random.default_rng()
+_initial_seed = [None]
 
 
 def manual_seed(seed):
-    """Seed the generator that init, dropout and loaders draw from. Returns the generator."""
+    """Seed the generator that init, dropout, loaders and the random factories draw from.
+    Returns the generator."""
     global _generator
     _generator = np.random.default_rng(int(seed))
+    _initial_seed[0] = int(seed)
     return _generator
+
+
+def seed():
+    """Seed the generator from the operating system's entropy; returns the seed."""
+    s = int(np.random.SeedSequence().entropy % (2 ** 63))
+    manual_seed(s)
+    return s
+
+
+def initial_seed():
+    """The seed last given to ``manual_seed`` (or chosen by ``seed``), else None."""
+    return _initial_seed[0]
 
 
 def get_generator():
@@ -27,3 +43,37 @@ def get_state():
 def set_state(state):
     _generator.bit_generator.state = state
 
+
+get_rng_state = get_state
+set_rng_state = set_state
+
+
+class Generator:
+    """A random stream of its own, as ``torch.Generator``: pass it as ``generator=`` to the
+    random factories. ``manual_seed`` returns the generator, so
+    ``g = ournn.Generator().manual_seed(0)`` works."""
+
+    def __init__(self, device="cpu"):
+        from .device import check_device
+        self.device = check_device(device)
+        self._seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self.numpy_generator = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self.numpy_generator = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self):
+        self.manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63)))
+        return self._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        return self.numpy_generator.bit_generator.state
+
+    def set_state(self, state):
+        self.numpy_generator.bit_generator.state = state
+        return self

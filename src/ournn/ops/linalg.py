@@ -59,3 +59,81 @@ class Linear(Function):
             if ctx.has_bias and ctx.needs_input_grad[2]:
                 gb = g2.sum(axis=0)
         return gx, gw, gb
+
+
+# ---------------------------------------------------------------- einsum
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def parse_einsum(equation, shapes):
+    """``equation`` in explicit form with every ``...`` spelled as letters:
+    ``(["ij", "jk"], "ik")``. Implicit output follows NumPy and PyTorch (the letters seen once,
+    in alphabetical order, after the broadcast dimensions)."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(shapes):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(subs)} operands, "
+                         f"{len(shapes)} were given")
+    free = [c for c in _LETTERS if c not in eq]
+    n_ell = max([len(s) - (len(sub) - 3) for sub, s in zip(subs, shapes) if "..." in sub],
+                default=0)
+    ell = "".join(free[:n_ell])
+    out_subs = []
+    for sub, shape in zip(subs, shapes):
+        if "..." in sub:
+            k = len(shape) - (len(sub) - 3)
+            sub = sub.replace("...", ell[n_ell - k:] if k else "")
+        if len(sub) != len(shape):
+            raise ValueError(f"einsum: subscripts {sub!r} do not fit an operand of shape "
+                             f"{tuple(shape)}")
+        out_subs.append(sub)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        joined = "".join(out_subs)
+        out = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1
+                                   and c not in ell))
+    return out_subs, out
+
+
+class Einsum(Function):
+    """``einsum`` of any number of operands; each operand's gradient is itself an einsum
+    (repeated letters, such as a trace ``ii->``, get their gradient on the diagonal)."""
+
+    @staticmethod
+    def forward(ctx, *arrays, subs=(), out=""):
+        xp = get_array_module(*arrays)
+        ctx.save_for_backward(*arrays)
+        ctx.subs, ctx.out = subs, out
+        return xp.einsum(",".join(subs) + "->" + out, *arrays)
+
+    @staticmethod
+    def backward(ctx, grad):
+        arrays = ctx.saved_tensors
+        xp = get_array_module(grad)
+        grads = []
+        for i, (sub, a) in enumerate(zip(ctx.subs, arrays)):
+            if not ctx.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [s for j, s in enumerate(ctx.subs) if j != i]
+            other_arrays = [b for j, b in enumerate(arrays) if j != i]
+            uniq = "".join(dict.fromkeys(sub))
+            sizes = {c: n for c, n in zip(sub, a.shape)}
+            seen = set(ctx.out + "".join(others))
+            target = "".join(c for c in uniq if c in seen)
+            g = xp.einsum(",".join([ctx.out] + others) + "->" + target, grad, *other_arrays)
+            for pos, c in enumerate(uniq):      # letters only this operand has: broadcast
+                if c not in seen:
+                    g = xp.expand_dims(g, pos)
+            g = xp.broadcast_to(g, [max(g.shape[k], sizes[c]) for k, c in enumerate(uniq)])
+            small = tuple(k for k, c in enumerate(uniq) if sizes[c] == 1 and g.shape[k] != 1)
+            if small:                           # a broadcast size-1 dimension
+                g = g.sum(axis=small, keepdims=True)
+            if len(uniq) != len(sub):           # repeated letters: onto the diagonal
+                full = xp.zeros(a.shape, dtype=grad.dtype)
+                xp.einsum(sub + "->" + uniq, full)[...] = g
+                g = full
+            grads.append(xp.ascontiguousarray(g, dtype=grad.dtype))
+        return tuple(grads)
