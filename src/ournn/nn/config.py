@@ -58,6 +58,22 @@ def check_dtype(layer, dtype):
     return dtype
 
 
+def check_factory(layer, device=None, dtype=None):
+    """A layer's ``device=`` and ``dtype=`` as PyTorch takes them: the device must be the CPU
+    (a clear error otherwise), the dtype a floating one (default float32). Returns the NumPy
+    dtype for the parameters."""
+    if device is not None:
+        from ..device import DeviceError, check_device
+        try:
+            check_device(device)
+        except (DeviceError, ValueError, TypeError) as e:
+            raise type(e)(f"{layer}: {e}") from None
+    if dtype is None:
+        return np.dtype(np.float32)
+    check_dtype(layer, dtype)
+    return np.dtype(dtype)
+
+
 _BUDGET = contextvars.ContextVar("ournn_layer_budget", default=None)
 
 
@@ -170,6 +186,10 @@ def module_from_config(config, max_parameters=None, held_by="the checkpoint"):
         layers = [module_from_config(c) for c in layers]
         names = names or [str(i) for i in range(len(layers))]
         return classes[name](OrderedDict(zip(names, layers)))
+    if name in ("ModuleList", "ModuleDict"):
+        return _container_from_config(name, classes[name], kwargs.get("modules"))
+    if name in ("ParameterList", "ParameterDict"):
+        return _parameters_from_config(name, classes[name], kwargs)
     budget = _BUDGET.get()
     counted = budget.layers
     try:
@@ -182,3 +202,45 @@ def module_from_config(config, max_parameters=None, held_by="the checkpoint"):
     if budget.layers == counted:       # a layer without parameters: count it here
         reserve(name, 0)
     return layer
+
+
+def _container_from_config(name, cls, modules):
+    if name == "ModuleList":
+        if not isinstance(modules, list):
+            raise CheckpointError("ModuleList: modules must be a list")
+        reserve(name, 0)
+        return cls([module_from_config(c) for c in modules])
+    if not (isinstance(modules, dict) and all(isinstance(k, str) and k and "." not in k
+                                              for k in modules)):
+        raise CheckpointError("ModuleDict: modules must be a dict of names without '.'")
+    reserve(name, 0)
+    return cls({k: module_from_config(c) for k, c in modules.items()})
+
+
+def _parameters_from_config(name, cls, kwargs):
+    from .module import Parameter
+    shapes, dtypes = kwargs.get("shapes"), kwargs.get("dtypes")
+    keys = None
+    if name == "ParameterDict":
+        if not (isinstance(shapes, dict) and isinstance(dtypes, dict) and
+                set(shapes) == set(dtypes)):
+            raise CheckpointError("ParameterDict: shapes and dtypes must be dicts with the "
+                                  "same keys")
+        keys = list(shapes)
+        shapes, dtypes = [shapes[k] for k in keys], [dtypes[k] for k in keys]
+    if not (isinstance(shapes, list) and isinstance(dtypes, list) and
+            len(shapes) == len(dtypes)):
+        raise CheckpointError(f"{name}: shapes and dtypes must be lists of the same length")
+    total = 0
+    for shape, dtype in zip(shapes, dtypes):
+        if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool)
+                                                and d >= 0 for d in shape)):
+            raise CheckpointError(f"{name}: bad parameter shape {str(shape)[:40]}")
+        try:
+            check_dtype(name, dtype)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+        total += int(np.prod(shape, dtype=object))
+    reserve(name, total)
+    params = [Parameter(np.zeros(tuple(s), dtype=d)) for s, d in zip(shapes, dtypes)]
+    return cls(dict(zip(keys, params)) if keys is not None else params)

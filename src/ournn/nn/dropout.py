@@ -1,4 +1,5 @@
-"""Dropout and Flatten."""
+"""Dropout (elementwise and by channel), Flatten and Unflatten."""
+from ..errors import ShapeError
 from . import functional as F
 from .config import check_float, check_int
 from .module import Module
@@ -35,3 +36,53 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of (N, C, L) input with probability ``p`` in training (scaled by
+    1/(1-p)); identity in eval mode."""
+
+    def forward(self, x):
+        return F.dropout1d(x, self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) input with probability ``p`` in training (scaled
+    by 1/(1-p)); identity in eval mode."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: (N, 12) -> (N, 3, 4) with
+    ``Unflatten(1, (3, 4))`` (one size may be -1)."""
+    config_keys = ("dim", "unflattened_size")
+
+    def __init__(self, dim, unflattened_size):
+        check_int("Unflatten", "dim", dim, minimum=-64)
+        if not isinstance(unflattened_size, (list, tuple)) or not unflattened_size:
+            raise ValueError(f"Unflatten: unflattened_size must be a non-empty tuple of ints, "
+                             f"got {unflattened_size!r}")
+        sizes = tuple(check_int("Unflatten", "unflattened_size", s, minimum=-1)
+                      for s in unflattened_size)
+        if 0 in sizes or sizes.count(-1) > 1:
+            raise ValueError(f"Unflatten: unflattened_size must hold sizes >= 1 (one may be "
+                             f"-1), got {unflattened_size!r}")
+        super().__init__()
+        self.dim, self.unflattened_size = dim, sizes
+
+    def forward(self, x):
+        shape = tuple(x.shape)
+        d = self.dim % len(shape) if shape else 0
+        new = shape[:d] + self.unflattened_size + shape[d + 1:]
+        known = 1
+        for s in self.unflattened_size:
+            known *= s if s != -1 else 1
+        if (-1 not in self.unflattened_size and known != shape[d]) or shape[d] % known:
+            raise ShapeError(f"{self!r}: cannot unflatten dim {self.dim} of size {shape[d]} "
+                             f"(input shape {shape}) into {self.unflattened_size}")
+        return x.reshape(new)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -7,8 +7,8 @@ from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .config import check_dtype, check_int, reserve
-from .module import Module, Parameter
+from .config import check_factory, check_int, reserve
+from .module import Module, Parameter, with_dtype
 
 
 class Linear(Module):
@@ -17,10 +17,10 @@ class Linear(Module):
     Weight (out_features, in_features) and bias initialised as PyTorch: U(-1/sqrt(in),
     1/sqrt(in)) (kaiming_uniform_ with a=sqrt(5))."""
 
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         in_features = check_int("Linear", "in_features", in_features)
         out_features = check_int("Linear", "out_features", out_features)
-        check_dtype("Linear", dtype)
+        dtype = check_factory("Linear", device, dtype)
         reserve(f"Linear({in_features}, {out_features})",
                 (in_features + bool(bias)) * out_features)
         super().__init__()
@@ -36,8 +36,9 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def get_config(self):
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "bias": self.bias is not None}
+        return with_dtype(self, {"in_features": self.in_features,
+                                 "out_features": self.out_features,
+                                 "bias": self.bias is not None})
 
     def forward(self, x):
         x = _as_input(x, self.weight, self)
@@ -52,7 +53,11 @@ class Linear(Module):
 
 
 class Identity(Module):
+    """The input unchanged (any constructor arguments are ignored, as PyTorch)."""
     config_keys = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
 
     def forward(self, x):
         return x

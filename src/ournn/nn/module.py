@@ -84,7 +84,20 @@ class Module:
             setattr(self, name, param)
 
     def add_module(self, name, module):
-        setattr(self, name, module)
+        """Register ``module`` (or None) as the child ``name``, as PyTorch."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{type(self).__name__}.add_module: module name must be a "
+                           f"non-empty string without '.', got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} must be a Module or "
+                            f"None, got {type(module).__name__}")
+        if module is None:
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
 
     # ----- calling -----
     def forward(self, *args, **kwargs):
@@ -151,15 +164,132 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self):
-        for mod_name, module in self.named_modules():
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
             for name, b in module._buffers.items():
-                if b is not None:
-                    yield (f"{mod_name}.{name}" if mod_name else name), b
+                if b is None or (remove_duplicate and id(b) in seen):
+                    continue
+                seen.add(id(b))
+                yield (f"{mod_name}.{name}" if mod_name else name), b
 
-    def buffers(self):
-        for _, b in self.named_buffers():
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
+
+    def get_submodule(self, target):
+        """The submodule at the dotted path ``target`` (``""`` is this module), as PyTorch."""
+        if target == "":
+            return self
+        module = self
+        walked = []
+        for part in target.split("."):
+            child = module._modules.get(part)
+            if child is None:
+                where = ".".join(walked) or type(self).__name__
+                raise AttributeError(f"get_submodule({target!r}): {where} has no submodule "
+                                     f"{part!r} (it has: {', '.join(module._modules) or 'none'})")
+            module = child
+            walked.append(part)
+        return module
+
+    def _get_leaf(self, target, store, what):
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        items = getattr(module, store)
+        if name not in items or items[name] is None:
+            raise AttributeError(f"get_{what}({target!r}): {type(module).__name__} has no "
+                                 f"{what} {name!r} (it has: {', '.join(items) or 'none'})")
+        return items[name]
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path ``target`` (``"features.0.weight"``)."""
+        return self._get_leaf(target, "_parameters", "parameter")
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path ``target`` (``"bn.running_mean"``)."""
+        return self._get_leaf(target, "_buffers", "buffer")
+
+    # ----- devices and dtypes -----
+    def _cast_floating(self, dtype):
+        """Cast every floating parameter (and its gradient) and floating buffer to ``dtype``
+        in place: the Parameter objects stay the same, so an optimizer built before keeps
+        working."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            if p._data.dtype.kind == "f" and p._data.dtype != dtype:
+                p._data = p._data.astype(dtype)
+                if p._grad is not None:
+                    p._grad = Tensor._make(p._grad._data.astype(dtype))
+        for module in self.modules():
+            for name, b in list(module._buffers.items()):
+                if isinstance(b, Tensor):
+                    if b._data.dtype.kind == "f" and b._data.dtype != dtype:
+                        b._data = b._data.astype(dtype)
+                elif b is not None and np.asarray(b).dtype.kind == "f" and \
+                        np.asarray(b).dtype != dtype:
+                    setattr(module, name, np.asarray(b).astype(dtype))
+        return self
+
+    def to(self, *args, **kwargs):
+        """``model.to(device)``, ``model.to(dtype)``, ``model.to(device, dtype)``,
+        ``model.to(tensor)``, as PyTorch: floating parameters and buffers are cast in place
+        (integer ones keep their dtype). Only the CPU is available; returns ``self``."""
+        from ..device import check_device, device as _device_type
+        from ..tensor import _as_dtype
+        dtype, dev = kwargs.pop("dtype", None), kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.to() got unexpected keyword arguments "
+                            f"{sorted(kwargs)}")
+        if len(args) > 3:
+            raise TypeError(f"{type(self).__name__}.to() takes at most 3 positional arguments")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a._data.dtype
+            elif isinstance(a, (str, _device_type)) or (isinstance(a, int)
+                                                         and not isinstance(a, bool)):
+                dev = a
+            elif isinstance(a, bool):
+                continue                    # non_blocking given positionally
+            elif a is not None:
+                dtype = a
+        check_device(dev)
+        if dtype is not None:
+            dt = _as_dtype(dtype)
+            if dt.kind != "f":
+                raise TypeError(f"{type(self).__name__}.to() only accepts floating point "
+                                f"dtypes, got {dt}")
+            self._cast_floating(dt)
+        return self
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        from ..device import check_device
+        check_device("cuda" if device is None else device)
+        return self
+
+    def float(self):
+        return self._cast_floating(np.float32)
+
+    def double(self):
+        return self._cast_floating(np.float64)
+
+    def half(self):
+        return self._cast_floating(np.float16)
+
+    def type(self, dst_type):
+        """Cast floating parameters and buffers to ``dst_type`` (a dtype)."""
+        from ..tensor import _as_dtype
+        dt = _as_dtype(dst_type)
+        if dt.kind != "f":
+            raise TypeError(f"{type(self).__name__}.type(): only floating dtypes are "
+                            f"supported, got {dt}")
+        return self._cast_floating(dt)
 
     def apply(self, fn):
         """Call ``fn`` on every submodule then on self (as PyTorch, e.g. for init)."""
@@ -256,7 +386,7 @@ class Module:
         """The constructor arguments that rebuild this layer (see ``ournn.nn.config``)."""
         if self.config_keys is None:
             raise NotImplementedError(f"{type(self).__name__} does not describe its architecture")
-        return {k: _plain(getattr(self, k)) for k in self.config_keys}
+        return with_dtype(self, {k: _plain(getattr(self, k)) for k in self.config_keys})
 
     # ----- printing -----
     def extra_repr(self):
@@ -279,6 +409,20 @@ class _HookHandle:
 
     def remove(self):
         self.hooks.pop(self.key, None)
+
+
+def with_dtype(module, config):
+    """Add ``dtype`` to a layer's config when its own parameters are not float32 (and its
+    constructor takes one), so a float64 layer is rebuilt as float64."""
+    if "dtype" in config:
+        return config
+    for p in module._parameters.values():
+        if p is not None and p._data.dtype != np.float32 and p._data.dtype.kind == "f":
+            import inspect
+            if "dtype" in inspect.signature(type(module).__init__).parameters:
+                config = dict(config, dtype=str(p._data.dtype))
+            break
+    return config
 
 
 def _plain(value):
@@ -334,9 +478,9 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules whose parameters are registered (index, iterate, append)."""
 
-    def __init__(self, modules=()):
+    def __init__(self, modules=None):
         super().__init__()
-        for m in modules:
+        for m in modules or ():
             self.append(m)
 
     def append(self, module):
@@ -347,6 +491,18 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
+
+    def get_config(self):
+        from .config import module_config
+        return {"modules": [module_config(m) for m in self._modules.values()]}
+
+    def insert(self, index, module):
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        for name in list(self._modules):
+            del self._modules[name]
+            object.__delattr__(self, name)
+        self.extend(modules)
 
     def __getitem__(self, index):
         values = list(self._modules.values())

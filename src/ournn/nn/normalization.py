@@ -3,8 +3,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from . import functional as F
-from .config import check_dtype, check_float, check_int, reserve
-from .module import Module, Parameter
+from .config import check_factory, check_float, check_int, reserve
+from .module import Module, Parameter, with_dtype
 
 
 class _BatchNorm(Module):
@@ -12,14 +12,14 @@ class _BatchNorm(Module):
     expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=np.float32):
+                 track_running_stats=True, device=None, dtype=None):
         layer = type(self).__name__
         num_features = check_int(layer, "num_features", num_features)
         check_float(layer, "eps", eps, low=0)
         if eps <= 0:
             raise ValueError(f"{layer}: eps must be a finite number > 0, got {eps!r}")
         check_float(layer, "momentum", momentum, 0, 1)
-        check_dtype(layer, dtype)
+        dtype = check_factory(layer, device, dtype)
         reserve(f"{layer}({num_features})", 2 * num_features * bool(affine) +
                 (2 * num_features + 1) * bool(track_running_stats))
         super().__init__()
@@ -62,3 +62,89 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Normalise (N, C, H, W) input per channel."""
     expected_dims = (4,)
+
+
+def _check_eps(layer, eps):
+    check_float(layer, "eps", eps, low=0)
+    if eps <= 0:
+        raise ValueError(f"{layer}: eps must be a finite number > 0, got {eps!r}")
+    return eps
+
+
+class LayerNorm(Module):
+    """Normalise over the last dims given by ``normalized_shape`` (per sample), then scale and
+    shift elementwise (``elementwise_affine``): as ``torch.nn.LayerNorm``."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        shape = (normalized_shape,) if not isinstance(normalized_shape, (list, tuple)) \
+            else tuple(normalized_shape)
+        if not shape:
+            raise ValueError("LayerNorm: normalized_shape must not be empty")
+        shape = tuple(check_int("LayerNorm", "normalized_shape", d) for d in shape)
+        _check_eps("LayerNorm", eps)
+        dtype = check_factory("LayerNorm", device, dtype)
+        size = int(np.prod(shape))
+        reserve(f"LayerNorm({shape})", 2 * size if elementwise_affine else 0)
+        super().__init__()
+        self.normalized_shape, self.eps = shape, eps
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = Parameter(np.ones(shape, dtype=dtype)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, dtype=dtype)) \
+            if elementwise_affine and bias else None
+        self._has_bias = bool(bias)
+
+    def get_config(self):
+        return with_dtype(self, {"normalized_shape": list(self.normalized_shape),
+                                 "eps": self.eps,
+                                 "elementwise_affine": self.elementwise_affine,
+                                 "bias": self._has_bias})
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
+            raise ShapeError(f"{self!r}: expected input (*, {', '.join(map(str, self.normalized_shape))}), "
+                             f"got shape {tuple(x.shape)}")
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalise (N, C, *) input over groups of C / num_groups channels, then scale and shift
+    per channel (``affine``): as ``torch.nn.GroupNorm``."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None):
+        num_groups = check_int("GroupNorm", "num_groups", num_groups)
+        num_channels = check_int("GroupNorm", "num_channels", num_channels)
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        _check_eps("GroupNorm", eps)
+        dtype = check_factory("GroupNorm", device, dtype)
+        reserve(f"GroupNorm({num_groups}, {num_channels})", 2 * num_channels if affine else 0)
+        super().__init__()
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.affine = bool(affine)
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+
+    def get_config(self):
+        return with_dtype(self, {"num_groups": self.num_groups,
+                                 "num_channels": self.num_channels, "eps": self.eps,
+                                 "affine": self.affine})
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ShapeError(f"{self!r}: expected input (N, {self.num_channels}, *), got "
+                             f"shape {tuple(x.shape)}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -140,3 +140,256 @@ class LogSoftmax(Function):
         (out,) = ctx.saved_tensors
         xp = get_array_module(out)
         return grad - xp.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+# ---------------------------------------------------------------- more activations
+# Each saves what its derivative needs and computes the gradient in one expression.
+
+def _sigmoid_array(x):
+    xp = get_array_module(x)
+    return (0.5 * (xp.tanh(0.5 * x) + 1)).astype(x.dtype, copy=False)
+
+
+def _softplus_array(x):
+    """log(1 + exp(x)), stable for any x."""
+    xp = get_array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-abs(x)))
+
+
+class SiLU(Function):
+    """x * sigmoid(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = _sigmoid_array(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, s = ctx.saved_tensors
+        return grad * (s * (1 + x * (1 - s)))
+
+
+class ELU(Function):
+    """x if x > 0 else alpha * (exp(x) - 1); with ``scale`` (SELU) and ``input_scale``
+    (CELU: exp(x / alpha))."""
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0, scale=1.0, input_scale=1.0):
+        xp = get_array_module(x)
+        t = x.dtype.type
+        positive = x > 0
+        neg = t(alpha) * xp.expm1(xp.minimum(x, 0) * t(input_scale))
+        out = xp.where(positive, x, neg)
+        if scale != 1.0:
+            out = out * t(scale)
+        ctx.save_for_backward(positive, neg)
+        ctx.k = (alpha, scale, input_scale)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        positive, neg = ctx.saved_tensors
+        xp = get_array_module(grad)
+        alpha, scale, input_scale = ctx.k
+        t = grad.dtype.type
+        # d/dx alpha*(exp(k x) - 1) = k * (neg + alpha)
+        slope = xp.where(positive, t(1), (neg + t(alpha)) * t(input_scale))
+        return grad * (slope * t(scale) if scale != 1.0 else slope)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        xp = get_array_module(x)
+        t = x.dtype.type
+        bx = x * t(beta)
+        linear = bx > threshold
+        ctx.save_for_backward(bx, linear)
+        return xp.where(linear, x, _softplus_array(bx) / t(beta))
+
+    @staticmethod
+    def backward(ctx, grad):
+        bx, linear = ctx.saved_tensors
+        xp = get_array_module(grad)
+        return grad * xp.where(linear, grad.dtype.type(1), _sigmoid_array(bx))
+
+
+class Mish(Function):
+    """x * tanh(softplus(x))."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        tsp = xp.tanh(_softplus_array(x))
+        ctx.save_for_backward(x, tsp)
+        return x * tsp
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, tsp = ctx.saved_tensors
+        return grad * (tsp + x * _sigmoid_array(x) * (1 - tsp * tsp))
+
+
+class Hardtanh(Function):
+    """clip(x, min_val, max_val); gradient 1 strictly inside (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, min_val=-1.0, max_val=1.0):
+        xp = get_array_module(x)
+        ctx.save_for_backward((x > min_val) & (x < max_val))
+        return xp.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside
+
+
+class Hardsigmoid(Function):
+    """relu6(x + 3) / 6."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        ctx.save_for_backward((x > -3) & (x < 3))
+        return xp.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside / grad.dtype.type(6)
+
+
+class Hardswish(Function):
+    """x * relu6(x + 3) / 6; gradient x/3 + 1/2 on [-3, 3] (PyTorch's boundaries)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        t = x.dtype.type
+        ctx.save_for_backward(x)
+        return x * xp.clip(x + t(3), 0, 6) / t(6)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xp = get_array_module(x)
+        t = x.dtype.type
+        slope = xp.where(x < -3, t(0), xp.where(x <= 3, x / t(3) + t(0.5), t(1)))
+        return grad * slope
+
+
+class Softsign(Function):
+    """x / (1 + |x|)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        d = 1 + abs(x)
+        ctx.save_for_backward(d)
+        return x / d
+
+    @staticmethod
+    def backward(ctx, grad):
+        (d,) = ctx.saved_tensors
+        return grad / (d * d)
+
+
+class Tanhshrink(Function):
+    """x - tanh(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        th = get_array_module(x).tanh(x)
+        ctx.save_for_backward(th)
+        return x - th
+
+    @staticmethod
+    def backward(ctx, grad):
+        (th,) = ctx.saved_tensors
+        return grad * th * th
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), stable for any x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        ctx.save_for_backward(x)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-abs(x)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _sigmoid_array(-x)
+
+
+class Threshold(Function):
+    """x if x > threshold else value."""
+
+    @staticmethod
+    def forward(ctx, x, threshold=0.0, value=0.0):
+        xp = get_array_module(x)
+        above = x > threshold
+        ctx.save_for_backward(above)
+        return xp.where(above, x, x.dtype.type(value))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (above,) = ctx.saved_tensors
+        return grad * above
+
+
+class PReLU(Function):
+    """x if x > 0 else weight * x, one weight per channel (axis 1) or one for all."""
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        xp = get_array_module(x)
+        w = weight
+        if weight.size > 1:
+            w = weight.reshape((1, -1) + (1,) * (x.ndim - 2))
+        w = w.astype(x.dtype, copy=False)
+        positive = x > 0
+        ctx.save_for_backward(x, w, positive)
+        ctx.wshape = weight.shape
+        return xp.where(positive, x, w * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, positive = ctx.saved_tensors
+        xp = get_array_module(grad)
+        zero = grad.dtype.type(0)
+        gx = xp.where(positive, grad, grad * w) if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gwx = xp.where(positive, zero, grad * x)
+            if len(ctx.wshape) and ctx.wshape[0] > 1:
+                axes = (0,) + tuple(range(2, x.ndim))
+                gw = gwx.sum(axis=axes).reshape(ctx.wshape)
+            else:
+                gw = xp.asarray(gwx.sum()).reshape(ctx.wshape)
+        return gx, gw
+
+
+class GLU(Function):
+    """a * sigmoid(b), with a and b the two halves of x along ``axis``."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        xp = get_array_module(x)
+        a, b = xp.split(x, 2, axis=axis)
+        s = _sigmoid_array(b)
+        ctx.save_for_backward(a, s)
+        ctx.axis = axis
+        return a * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, s = ctx.saved_tensors
+        xp = get_array_module(grad)
+        return xp.concatenate([grad * s, grad * a * s * (1 - s)], axis=ctx.axis)

@@ -365,3 +365,60 @@ class AvgPool2d(Function):
             else:
                 gx[:, :, rows, cols] = share
         return _unpad(gx, ph, pw)
+
+
+# ---------------------------------------------------------------- transposed convolution
+class ConvTranspose2d(Function):
+    """Transposed convolution as ``torch.nn.functional.conv_transpose2d`` (the gradient of
+    ``conv2d`` with respect to its input).
+
+    x (N, C_in, H, W), weight (C_in, C_out, kH, kW), bias (C_out,) or None ->
+    (N, C_out, H_out, W_out) with H_out = (H - 1)*sH - 2*pH + kH + output_padding_H.
+    Forward is one matmul (weight.T @ x) and kH*kW strided additions (col2im); backward
+    reads the kernel windows of the gradient (im2col), as ``Conv2d``'s forward does."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0), output_padding=(0, 0)):
+        xp = get_array_module(x, weight)
+        dtype = xp.result_type(x, weight)
+        x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+        n, ci, h, w = x.shape
+        _, co, kh, kw = weight.shape
+        (sh, sw), (ph, pw), (oph, opw) = stride, padding, output_padding
+        hf, wf = (h - 1) * sh + kh + oph, (w - 1) * sw + kw + opw
+        w2 = weight.reshape(ci, co * kh * kw)
+        cols = xp.matmul(w2.T, x.reshape(n, ci, h * w)).reshape(n, co, kh, kw, h, w)
+        full = xp.zeros((n, co, hf, wf), dtype=dtype)
+        for i, j, rows, cs in _offsets((kh, kw), (sh, sw), (h, w)):
+            full[:, :, rows, cs] += cols[:, :, i, j]
+        out = full[:, :, ph:hf - ph, pw:wf - pw]
+        out = xp.ascontiguousarray(out) if (ph or pw) else out
+        if bias is not None:
+            out += bias.astype(dtype, copy=False)[:, None, None]
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (hf, wf, (kh, kw), (sh, sw), (ph, pw))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        xp = get_array_module(grad)
+        hf, wf, (kh, kw), (sh, sw), (ph, pw) = ctx.geometry
+        n, ci, h, w = x.shape
+        co = weight.shape[1]
+        need_x, need_w, need_b = ctx.needs_input_grad
+        full = xp.zeros((n, co, hf, wf), dtype=grad.dtype)
+        full[:, :, ph:hf - ph, pw:wf - pw] = grad
+        sn, sc, sy, sx = full.strides
+        windows = xp.lib.stride_tricks.as_strided(
+            full, shape=(n, co, kh, kw, h, w), strides=(sn, sc, sy, sx, sy * sh, sx * sw))
+        gcols = windows.reshape(n, co * kh * kw, h * w)          # a copy: the columns
+        gx = gw = gb = None
+        if need_x:
+            gx = xp.matmul(weight.reshape(ci, co * kh * kw), gcols).reshape(x.shape)
+        if need_w:
+            gw = xp.einsum("nip,nkp->ik", x.reshape(n, ci, h * w), gcols,
+                           optimize=True).reshape(weight.shape)
+        if need_b:
+            gb = grad.sum(axis=(0, 2, 3))
+        return gx, gw, gb

@@ -159,3 +159,211 @@ class BinaryCrossEntropyWithLogits(Function):
         if ctx.needs_input_grad[1]:
             gy = -(w * log_sig - log_1m_sig) * scale
         return gx.astype(x.dtype, copy=False), gy
+
+
+class WeightedCrossEntropy(Function):
+    """Cross-entropy of logits (N, C) against integer targets (N,) with class weights (C,),
+    as PyTorch: loss_i = -(1-e) w[y_i] logp[i, y_i] - e/C sum_c w_c logp[i, c]; the mean
+    divides by the sum of w[y_i] over the targets not ignored."""
+
+    @staticmethod
+    def forward(ctx, logits, target, weight, reduction="mean", label_smoothing=0.0,
+                ignore_index=-100):
+        xp = get_array_module(logits)
+        n, c = logits.shape
+        weight = weight.astype(logits.dtype, copy=False)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        valid = target != ignore_index
+        safe_target = xp.where(valid, target, 0)
+        rows = xp.arange(n)
+        wy = weight[safe_target] * valid
+        eps = logits.dtype.type(label_smoothing)
+        losses = -(1 - eps) * wy * logp[rows, safe_target]
+        if label_smoothing:
+            losses = losses - eps / c * (logp @ weight) * valid
+        ctx.save_for_backward(logp, safe_target, valid, weight, wy)
+        ctx.reduction, ctx.smoothing = reduction, label_smoothing
+        if reduction == "none":
+            return losses
+        if reduction == "sum":
+            return losses.sum()
+        ctx.total_weight = wy.sum()
+        return losses.sum() / ctx.total_weight
+
+    @staticmethod
+    def backward(ctx, grad):
+        logp, target, valid, weight, wy = ctx.saved_tensors
+        xp = get_array_module(logp)
+        n, c = logp.shape
+        p = xp.exp(logp)
+        eps = logp.dtype.type(ctx.smoothing)
+        g = p * ((1 - eps) * wy)[:, None]
+        g[xp.arange(n), target] -= (1 - eps) * wy
+        if ctx.smoothing:
+            g += eps / c * (p * weight.sum() - weight) * valid[:, None]
+        if ctx.reduction == "none":
+            return g * grad[:, None], None, None
+        if ctx.reduction == "mean":
+            grad = grad / ctx.total_weight
+        return g * grad, None, None
+
+
+class SoftCrossEntropy(Function):
+    """Cross-entropy of logits (N, C) against class probabilities (N, C), optional class
+    weights (C,) and label smoothing: loss_i = -sum_c w_c t_ic logp_ic, mean over N."""
+
+    @staticmethod
+    def forward(ctx, logits, target, weight=None, reduction="mean", label_smoothing=0.0):
+        xp = get_array_module(logits)
+        n, c = logits.shape
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        eps = logits.dtype.type(label_smoothing)
+        t = target * (1 - eps) + eps / c if label_smoothing else target
+        a = t if weight is None else t * weight.astype(logits.dtype, copy=False)
+        losses = -(a * logp).sum(axis=1)
+        ctx.save_for_backward(logp, a, weight)
+        ctx.reduction, ctx.eps = reduction, eps
+        return _reduce(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logp, a, weight = ctx.saved_tensors
+        n = logp.shape[0]
+        scale = _reduction_scale(grad, ctx.reduction, (n,), logp.dtype, None)
+        scale = scale[:, None] if getattr(scale, "ndim", 0) else scale
+        gz = (get_array_module(logp).exp(logp) * a.sum(axis=1, keepdims=True) - a) * scale
+        gt = None
+        if ctx.needs_input_grad[1]:
+            w = 1 if weight is None else weight
+            gt = -(w * logp) * (1 - ctx.eps) * scale
+        return gz, gt, None
+
+
+class WeightedNLLLoss(Function):
+    """NLL of log-probabilities (N, C) at targets (N,) with class weights; the mean divides
+    by the sum of w[y_i] over the targets not ignored (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, logp, target, weight, reduction="mean", ignore_index=-100):
+        xp = get_array_module(logp)
+        n = logp.shape[0]
+        valid = target != ignore_index
+        safe_target = xp.where(valid, target, 0)
+        wy = weight.astype(logp.dtype, copy=False)[safe_target] * valid
+        losses = -logp[xp.arange(n), safe_target] * wy
+        ctx.save_for_backward(safe_target, wy)
+        ctx.shape, ctx.dtype, ctx.reduction = logp.shape, logp.dtype, reduction
+        if reduction == "none":
+            return losses
+        if reduction == "sum":
+            return losses.sum()
+        ctx.total_weight = wy.sum()
+        return losses.sum() / ctx.total_weight
+
+    @staticmethod
+    def backward(ctx, grad):
+        target, wy = ctx.saved_tensors
+        xp = get_array_module(wy)
+        n = ctx.shape[0]
+        if ctx.reduction == "mean":
+            grad = grad / ctx.total_weight
+        g = xp.zeros(ctx.shape, dtype=ctx.dtype)
+        g[xp.arange(n), target] = -(grad * wy)
+        return g, None, None
+
+
+class _Pointwise(Function):
+    """A loss of (input, target) of the same shape: subclasses give ``losses(x, y)`` ->
+    (values, d values / d x); d / d y is its negative (they depend on x - y only)."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction="mean", **kw):
+        values, slope = ctx.losses(x, y, **kw)
+        ctx.save_for_backward(slope)
+        ctx.reduction = reduction
+        return _reduce(values, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (slope,) = ctx.saved_tensors
+        g = slope * _reduction_scale(grad, ctx.reduction, slope.shape, slope.dtype, None)
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class L1(_Pointwise):
+    """|x - y| (gradient sign(x - y), 0 where equal, as PyTorch)."""
+
+    @staticmethod
+    def losses(x, y):
+        d = x - y
+        return abs(d), get_array_module(d).sign(d)
+
+
+class SmoothL1(_Pointwise):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0: L1)."""
+
+    @staticmethod
+    def losses(x, y, beta=1.0):
+        xp = get_array_module(x)
+        d = x - y
+        ad = abs(d)
+        if beta == 0:
+            return ad, xp.sign(d)
+        b = d.dtype.type(beta)
+        small = ad < b
+        return (xp.where(small, 0.5 * d * d / b, ad - 0.5 * b),
+                xp.where(small, d / b, xp.sign(d)))
+
+
+class Huber(_Pointwise):
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta)."""
+
+    @staticmethod
+    def losses(x, y, delta=1.0):
+        xp = get_array_module(x)
+        d = x - y
+        ad = abs(d)
+        k = d.dtype.type(delta)
+        small = ad <= k
+        return (xp.where(small, 0.5 * d * d, k * (ad - 0.5 * k)),
+                xp.where(small, d, k * xp.sign(d)))
+
+
+class KLDiv(Function):
+    """Pointwise KL term of log-probabilities ``x`` and target ``y``: y (log y - x), 0 where
+    y = 0; with ``log_target`` exp(y) (y - x). ``reduction`` also takes 'batchmean'."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction="mean", log_target=False):
+        xp = get_array_module(x)
+        if log_target:
+            ey = xp.exp(y)
+            values = ey * (y - x)
+            ctx.save_for_backward(x, y, ey)
+        else:
+            with xp.errstate(invalid="ignore", divide="ignore"):
+                log_y = xp.log(xp.where(y == 0, 1, y))    # NaN for y < 0, as PyTorch
+            values = y * (log_y - x)
+            ctx.save_for_backward(x, y, log_y)
+        ctx.reduction, ctx.log_target = reduction, log_target
+        if reduction == "batchmean":
+            return values.sum() / values.dtype.type(x.shape[0] if x.ndim else 1)
+        return _reduce(values.astype(x.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, extra = ctx.saved_tensors
+        if ctx.reduction == "batchmean":
+            scale = grad / x.dtype.type(x.shape[0] if x.ndim else 1)
+        else:
+            scale = _reduction_scale(grad, ctx.reduction, x.shape, x.dtype, None)
+        if ctx.log_target:
+            ey = extra
+            gx = -ey * scale
+            gy = ey * (y - x + 1) * scale if ctx.needs_input_grad[1] else None
+        else:
+            gx = -y * scale
+            gy = (extra - x + 1) * scale if ctx.needs_input_grad[1] else None
+        return gx, gy

@@ -54,3 +54,95 @@ class BatchNorm(Function):
         if weight is None:
             return gx, None, None
         return gx, gw, gb
+
+
+def _normalize_rows(x2, eps):
+    """x2 (M, D) -> (x_hat, 1/std (M, 1)) over the last axis, biased variance."""
+    xp = get_array_module(x2)
+    d = x2.dtype.type(x2.shape[1])
+    mean = x2.sum(axis=1, keepdims=True) / d
+    centered = x2 - mean
+    var = xp.einsum("md,md->m", centered, centered)[:, None] / d
+    inv_std = 1 / xp.sqrt(var + x2.dtype.type(eps))
+    centered *= inv_std
+    return centered, inv_std
+
+
+def _normalize_rows_backward(g2, x_hat, inv_std):
+    """Gradient of x_hat = (x - mean) / std over the last axis of (M, D) rows."""
+    xp = get_array_module(g2)
+    d = g2.dtype.type(g2.shape[1])
+    mean_g = g2.sum(axis=1, keepdims=True) / d
+    mean_gx = xp.einsum("md,md->m", g2, x_hat)[:, None] / d
+    return (g2 - mean_g - x_hat * mean_gx) * inv_std
+
+
+class LayerNorm(Function):
+    """Normalise over the last ``len(weight.shape)`` (or ``n_dims``) axes, then scale and
+    shift elementwise: as ``torch.nn.functional.layer_norm``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n_dims=1, eps=1e-5):
+        lead = x.shape[:x.ndim - n_dims]
+        m = 1
+        for s in lead:
+            m *= s
+        x_hat, inv_std = _normalize_rows(x.reshape(m, -1), eps)
+        out = x_hat
+        if weight is not None:
+            out = out * weight.reshape(1, -1).astype(x.dtype, copy=False)
+        if bias is not None:
+            out = out + bias.reshape(1, -1).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.shape, ctx.has_bias = x.shape, bias is not None
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        g2 = grad.reshape(x_hat.shape)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gw = gb = gx = None
+        if weight is not None and need_w:
+            gw = (g2 * x_hat).sum(axis=0).reshape(weight.shape)
+        if ctx.has_bias and need_b:
+            gb = g2.sum(axis=0).reshape(weight.shape if weight is not None else (-1,))
+        if need_x:
+            gxh = g2 if weight is None else g2 * weight.reshape(1, -1)
+            gx = _normalize_rows_backward(gxh, x_hat, inv_std).reshape(ctx.shape)
+        return gx, gw, gb
+
+
+class GroupNorm(Function):
+    """Normalise (N, C, *) input over each group of C / G channels and the spatial axes,
+    then scale and shift per channel: as ``torch.nn.functional.group_norm``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, num_groups=1, eps=1e-5):
+        n, c = x.shape[0], x.shape[1]
+        x_hat, inv_std = _normalize_rows(x.reshape(n * num_groups, -1), eps)
+        out = x_hat.reshape(n, c, -1)
+        if weight is not None:
+            out = out * weight.astype(x.dtype, copy=False)[:, None]
+        if bias is not None:
+            out = out + bias.astype(x.dtype, copy=False)[:, None]
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.shape, ctx.has_bias = x.shape, bias is not None
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        n, c = ctx.shape[0], ctx.shape[1]
+        g3 = grad.reshape(n, c, -1)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gw = gb = gx = None
+        if weight is not None and need_w:
+            gw = (g3 * x_hat.reshape(n, c, -1)).sum(axis=(0, 2))
+        if ctx.has_bias and need_b:
+            gb = g3.sum(axis=(0, 2))
+        if need_x:
+            gxh = g3 if weight is None else g3 * weight[:, None]
+            gx = _normalize_rows_backward(gxh.reshape(x_hat.shape), x_hat,
+                                          inv_std).reshape(ctx.shape)
+        return gx, gw, gb

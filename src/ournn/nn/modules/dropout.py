@@ -1,0 +1,1 @@
+from ..dropout import Dropout, Dropout1d, Dropout2d  # noqa: F401

@@ -1,0 +1,1 @@
+from ..dropout import Flatten, Unflatten  # noqa: F401

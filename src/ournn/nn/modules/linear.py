@@ -1,0 +1,1 @@
+from ..linear import Identity, Linear  # noqa: F401

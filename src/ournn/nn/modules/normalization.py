@@ -1,0 +1,1 @@
+from ..normalization import GroupNorm, LayerNorm  # noqa: F401
