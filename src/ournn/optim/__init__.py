@@ -20,8 +20,10 @@ from .asgd import ASGD
 from .lbfgs import LBFGS
 from .nadam import NAdam
 from .radam import RAdam
-from .lr_scheduler import (CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler,
-                           MultiStepLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
+from .lr_scheduler import (ChainedScheduler, ConstantLR, CosineAnnealingLR,
+                           CosineAnnealingWarmRestarts, CyclicLR, ExponentialLR, LambdaLR,
+                           LinearLR, LRScheduler, MultiplicativeLR, MultiStepLR, OneCycleLR,
+                           PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .optimizer import Optimizer, clip_grad_norm_, clip_grad_value_
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -30,4 +32,5 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta"
            "NAdam", "RAdam", "ASGD", "LBFGS", "clip_grad_norm_",
            "clip_grad_value_", "lr_scheduler", "LRScheduler", "LambdaLR", "StepLR",
            "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "SequentialLR",
-           "OneCycleLR", "ReduceLROnPlateau"]
+           "OneCycleLR", "ReduceLROnPlateau", "CyclicLR", "CosineAnnealingWarmRestarts",
+           "PolynomialLR", "ConstantLR", "MultiplicativeLR", "ChainedScheduler"]

@@ -24,8 +24,10 @@ Unlike PyTorch, whose schedulers mostly update the current rate recursively (``l
 ours compute each rate from ``base_lrs`` and the step count in closed form. The values are the
 same (up to rounding in the last digit), a restored checkpoint cannot drift, and the formula
 in each docstring is the code. The price: two schedulers stepping the same optimizer at once
-(PyTorch's ``ChainedScheduler``) do not multiply; the last one wins. ``ReduceLROnPlateau``
-is the exception: it reacts to a metric, so it multiplies the current rate.
+do not multiply; the last one wins. To combine multiplicative schedules, as PyTorch users
+do by stepping two of them, use ``ChainedScheduler``, which multiplies their factors.
+``ReduceLROnPlateau`` is the exception: it reacts to a metric, so it multiplies the current
+rate.
 
 ``state_dict()`` of every scheduler holds only numbers, strings and lists (JSON-able).
 """
@@ -75,9 +77,11 @@ class LRScheduler:
         """The learning rates set by the last ``step()``, one per parameter group."""
         return list(self._last_lr)
 
-    def step(self):
-        """Advance the schedule by one step and set the optimizer's learning rates."""
-        self.last_epoch += 1
+    def step(self, epoch=None):
+        """Advance the schedule by one step and set the optimizer's learning rates.
+        ``step(epoch)`` jumps to step ``epoch`` instead (PyTorch's older spelling; the
+        rates are closed forms, so a jump gives the same rates as stepping there)."""
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         self._set_lrs(self.get_lr())
 
     def _set_lrs(self, lrs):
@@ -515,3 +519,358 @@ def _per_group(name, value, n_groups):
                              f"got {len(value)}")
         return list(value)
     return [value] * n_groups
+
+
+class ConstantLR(LRScheduler):
+    """Multiply the learning rate by a constant ``factor`` for the first ``total_iters``
+    steps, then use ``base_lr``::
+
+        lr = base_lr * factor   if epoch < total_iters   else   base_lr
+
+    Args:
+        optimizer: the Optimizer.
+        factor: the factor of the first steps, in [0, 1]. Default 1/3.
+        total_iters: the number of steps at the reduced rate. Default 5.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor!r}")
+        if not (isinstance(total_iters, int) and total_iters >= 0):
+            raise ValueError(f"ConstantLR: total_iters must be an int >= 0, got "
+                             f"{total_iters!r}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        factor = self.factor if self.last_epoch < self.total_iters else 1.0
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay polynomially to 0 over ``total_iters`` steps, then stay at 0::
+
+        lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power
+
+    Args:
+        optimizer: the Optimizer.
+        total_iters: the number of steps of the decay, >= 1. Default 5.
+        power: the power of the polynomial (1: linear). Default 1.0.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+        if not (isinstance(total_iters, int) and total_iters >= 1):
+            raise ValueError(f"PolynomialLR: total_iters must be an int >= 1, got "
+                             f"{total_iters!r}")
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        factor = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class MultiplicativeLR(LRScheduler):
+    """Multiply the learning rate by ``lr_lambda(epoch)`` at every step after the first::
+
+        lr = base_lr * lr_lambda(1) * lr_lambda(2) * ... * lr_lambda(epoch)
+
+    (PyTorch multiplies the current rate; ours keeps the running product, which is the
+    same.)
+
+    Args:
+        optimizer: the Optimizer.
+        lr_lambda: a function of the step count, or a list of them (one per parameter group).
+        last_epoch: see ``LRScheduler``.
+
+    The functions are not saved by ``state_dict()`` (the running product is): pass the same
+    ones when restoring.
+    """
+
+    _not_saved = ("optimizer", "lr_lambdas")
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        n_groups = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n_groups:
+                raise ValueError(f"MultiplicativeLR: expected {n_groups} lr_lambdas (one per "
+                                 f"parameter group), got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n_groups
+        self._product_epoch = 0                   # the step the products below are for
+        self._products = [1.0] * n_groups
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        epoch = self.last_epoch
+        if epoch < self._product_epoch:           # jumped back: start again
+            self._product_epoch, self._products = 0, [1.0] * len(self._products)
+        for k in range(self._product_epoch + 1, epoch + 1):
+            self._products = [product * float(fn(k))
+                              for product, fn in zip(self._products, self.lr_lambdas)]
+        self._product_epoch = max(epoch, 0)
+        return [base_lr * product for base_lr, product in zip(self.base_lrs, self._products)]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter, 2017)::
+
+        lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    ``T_cur`` counts the steps since the last restart; a restart happens when it reaches
+    ``T_i``, the current period, which starts at ``T_0`` and is multiplied by ``T_mult`` at
+    every restart.
+
+    ``step()`` advances by one; ``step(epoch)`` sets the position directly, and takes a
+    fractional epoch, to anneal once per batch: ``scheduler.step(epoch + i / iters)``.
+    Then ``T_cur = epoch mod T_0`` (``T_mult == 1``), or, with ``n = floor(log_{T_mult}(
+    epoch / T_0 * (T_mult - 1) + 1))``, ``T_i = T_0 * T_mult ** n`` and ``T_cur = epoch -
+    T_0 * (T_mult ** n - 1) / (T_mult - 1)``.
+
+    Args:
+        optimizer: the Optimizer.
+        T_0: the length of the first period, an int >= 1.
+        T_mult: the growth of the period at each restart, an int >= 1. Default 1.
+        eta_min: the lowest learning rate. Default 0.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        if not (isinstance(T_0, int) and T_0 >= 1):
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_0 must be an int >= 1, got "
+                             f"{T_0!r}")
+        if not (isinstance(T_mult, int) and T_mult >= 1):
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_mult must be an int >= 1, got "
+                             f"{T_mult!r}")
+        if not isinstance(eta_min, (int, float)):
+            raise ValueError(f"CosineAnnealingWarmRestarts: eta_min must be a number, got "
+                             f"{type(eta_min).__name__}")
+        self.T_0, self.T_i, self.T_mult = T_0, T_0, T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch=None):
+        """Advance by one step, or go to ``epoch`` (a float allowed)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur - self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be >= 0, got "
+                                 f"{epoch!r}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._set_lrs(self.get_lr())
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith, 2017), stepped once per **batch**: the rate goes from
+    ``base_lr`` up to ``max_lr`` over ``step_size_up`` steps and back down over
+    ``step_size_down``, again and again. With ``total = step_size_up + step_size_down``::
+
+        cycle = floor(1 + epoch / total)
+        x = 1 + epoch / total - cycle                         (the position in the cycle)
+        f = x / r   if x <= r   else   (x - 1) / (r - 1)      (r = step_size_up / total)
+        lr = base_lr + (max_lr - base_lr) * f * scale(cycle or epoch)
+
+    where ``scale`` is 1 (``'triangular'``), ``1 / 2 ** (cycle - 1)`` (``'triangular2'``,
+    halving the height every cycle), ``gamma ** epoch`` (``'exp_range'``), or your
+    ``scale_fn`` of the cycle (``scale_mode='cycle'``) or of the step (``'iterations'``).
+    With ``cycle_momentum``, the momentum (SGD) or ``betas[0]`` (Adam) moves the other way:
+    ``momentum = max_momentum - (max_momentum - base_momentum) * f * scale``.
+
+    Args:
+        optimizer: the Optimizer.
+        base_lr: the lower rate (or a list, one per parameter group); set at construction.
+        max_lr: the upper rate (or a list).
+        step_size_up: steps of the rising half. Default 2000.
+        step_size_down: steps of the falling half. Default ``step_size_up``.
+        mode: ``'triangular'``, ``'triangular2'`` or ``'exp_range'``. Default triangular.
+        gamma: the base of ``'exp_range'``. Default 1.0.
+        scale_fn: a function replacing ``mode``'s scale. Default None.
+        scale_mode: ``'cycle'`` or ``'iterations'``: what ``scale_fn`` takes. Default cycle.
+        cycle_momentum: also cycle the momentum. Default True.
+        base_momentum, max_momentum: the momentum range (or lists). Default 0.8, 0.9.
+        last_epoch: see ``LRScheduler``.
+
+    A ``scale_fn`` is not saved by ``state_dict()``: pass the same one when restoring.
+    """
+
+    _not_saved = ("optimizer", "_scale_fn_custom")
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"CyclicLR: {type(optimizer).__name__} is not an Optimizer")
+        groups = optimizer.param_groups
+        base_lrs = _per_group("base_lr", base_lr, len(groups))
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", max_lr, len(groups))
+        if step_size_up <= 0 or (step_size_down is not None and step_size_down < 0):
+            raise ValueError(f"CyclicLR: step_size_up must be > 0 and step_size_down >= 0, "
+                             f"got {step_size_up!r} and {step_size_down!r}")
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError("CyclicLR: mode must be 'triangular', 'triangular2' or "
+                             f"'exp_range' (or give a scale_fn), got {mode!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got "
+                             f"{scale_mode!r}")
+        self.mode, self.gamma = mode, gamma
+        self._scale_fn_custom = scale_fn
+        if scale_fn is None:
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.scale_mode = scale_mode
+
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"CyclicLR: {type(optimizer).__name__} has neither momentum "
+                                 "nor betas; pass cycle_momentum=False")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", base_momentum, len(groups))
+            self.max_momentums = _per_group("max_momentum", max_momentum, len(groups))
+            if last_epoch == -1:
+                for max_m, base_m, group in zip(self.max_momentums, self.base_momentums,
+                                                groups):
+                    if self.use_beta1:
+                        group["betas"] = (max_m, *group["betas"][1:])
+                    else:
+                        group["momentum"] = max_m
+                    group["max_momentum"] = max_m
+                    group["base_momentum"] = base_m
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x):
+        """The height of the cycle at ``x`` (the cycle number, or the step count)."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, base_m, max_m in zip(self.optimizer.param_groups, self.base_momentums,
+                                            self.max_momentums):
+                momentum = max_m - (max_m - base_m) * scale_factor * scale
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+
+class ChainedScheduler(LRScheduler):
+    """Several multiplicative schedules at once: each step, every scheduler steps and the
+    learning rate is ``base_lr`` times the product of their factors (each one's rate
+    divided by ``base_lr``), as PyTorch's ``ChainedScheduler`` gives by letting each
+    multiply the rate in turn. E.g. a constant warm-up on top of an exponential decay::
+
+        ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2),
+                          ExponentialLR(opt, gamma=0.9)])
+
+    The schedulers must be multiplicative: ``StepLR``, ``MultiStepLR``, ``ExponentialLR``,
+    ``LinearLR``, ``ConstantLR``, ``PolynomialLR``, ``MultiplicativeLR``, or a
+    ``LambdaLR`` in first place. (Others set the rate outright, so in PyTorch's chain they
+    erase what came before them, and ours refuses them.)
+
+    Args:
+        schedulers: the schedulers, all of the same optimizer.
+        optimizer: that optimizer (default: the first scheduler's).
+    """
+
+    _not_saved = ("optimizer", "_schedulers")
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler expects at least one scheduler")
+        optimizer = optimizer if optimizer is not None else schedulers[0].optimizer
+        for i, scheduler in enumerate(schedulers):
+            if getattr(scheduler, "optimizer", None) is not optimizer:
+                raise ValueError(f"ChainedScheduler: scheduler {i} "
+                                 f"({type(scheduler).__name__}) belongs to another optimizer")
+            if not (isinstance(scheduler, _MULTIPLICATIVE)
+                    or (i == 0 and isinstance(scheduler, LambdaLR))):
+                raise ValueError(
+                    f"ChainedScheduler: scheduler {i} is a {type(scheduler).__name__}, which "
+                    "is not multiplicative; chain StepLR, MultiStepLR, ExponentialLR, "
+                    "LinearLR, ConstantLR, PolynomialLR, MultiplicativeLR (and a LambdaLR "
+                    "first), or use SequentialLR to run schedules one after another")
+        self.optimizer = optimizer
+        self._schedulers = schedulers
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = schedulers[0].last_epoch
+        self._combine()
+
+    def _combine(self):
+        lrs = list(self.base_lrs)
+        for scheduler in self._schedulers:
+            lrs = [lr * (own / base if base != 0 else 1.0)
+                   for lr, own, base in zip(lrs, scheduler.get_last_lr(), scheduler.base_lrs)]
+        self._set_lrs(lrs)
+
+    def step(self):
+        self.last_epoch += 1
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._combine()
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        for scheduler, saved in zip(self._schedulers, state_dict.pop("_schedulers")):
+            scheduler.load_state_dict(saved)
+        super().load_state_dict(state_dict)
+
+
+_MULTIPLICATIVE = (StepLR, MultiStepLR, ExponentialLR, LinearLR, ConstantLR, PolynomialLR,
+                   MultiplicativeLR)
