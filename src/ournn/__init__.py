@@ -30,7 +30,8 @@ from .ops.factories import (arange, as_tensor, bernoulli, empty, empty_like, eye
 from .ops.tensor_api import return_types
 from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from .io import load, save
-from . import data, models, nn, optim, train, viz  # noqa: E402
+from . import data, models, nn, optim, train, utils, viz  # noqa: E402
+from .device import DeviceError, accelerator, backends, cuda, device  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -9,11 +9,15 @@ each a thin call to an op's ``Function.apply``.
 
 Internally the array lives in ``t._data``; ops read it directly (no property on the hot path).
 
-**Versions.** Every tensor carries a version counter shared with the tensors that alias its
-memory (``.data``, ``.detach()``, views such as ``t[0]`` or ``t.view(...)``). An in-place
-operation that writes into that memory bumps it; an op recorded in the graph notes the
-versions of its inputs and outputs, and backward refuses (naming the op) when one changed,
-instead of computing a gradient from overwritten numbers. See docs/design.md.
+**Versions.** Every tensor has a version counter (``t._version``, made on first use) shared
+with the tensors that alias its memory (``.data``, ``.detach()``, views such as ``t[0]`` or
+``t.view(...)``). An in-place operation that writes into that memory bumps it
+(``t._version[0] += 1``), and the counter remembers when. Before a node's backward runs, the
+engine checks that none of its inputs (nor its output, where backward reads it) was written
+since the node was recorded, and refuses, naming the op, instead of computing a gradient from
+overwritten numbers. Recording costs one integer per node: the check only looks at the
+counters when some tensor was written in place since (rare: an optimizer step). See
+docs/design.md.
 """
 import numpy as np
 
@@ -41,6 +45,37 @@ def _default_array(data, dtype=None):
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     return arr
+
+
+class _Writes:
+    """How many in-place writes into tensors' memory this process has made (``n``)."""
+    n = 0
+
+
+WRITES = _Writes()
+
+
+class VersionCounter:
+    """A tensor's version (``c[0]``), shared by the tensors on the same memory. Setting it
+    (``c[0] += 1``, after a write) also stamps ``last`` with the process's write count, which
+    is how backward tells that a write came after a node was recorded."""
+
+    __slots__ = ("n", "last")
+
+    def __init__(self):
+        self.n = 0
+        self.last = -1
+
+    def __getitem__(self, i):
+        return self.n
+
+    def __setitem__(self, i, value):
+        WRITES.n += 1
+        self.n = value
+        self.last = WRITES.n
+
+    def __repr__(self):
+        return f"VersionCounter({self.n})"
 
 
 def _as_dtype(dtype):
@@ -122,7 +157,7 @@ class Tensor:
         tensor([[2., 4.]])
     """
 
-    __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_out_index", "_version", "_base",
+    __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_out_index", "_vc", "_base",
                  "name", "__weakref__")
     __array_priority__ = 1000   # __array_ufunc__ is installed by ournn.ops
 
@@ -134,7 +169,7 @@ class Tensor:
         self._grad = None
         self._ctx = None
         self._out_index = 0
-        self._version = [0]
+        self._vc = None
         self._base = None
         self.name = None
         self._requires_grad = False
@@ -153,10 +188,22 @@ class Tensor:
         t._requires_grad = False
         t._ctx = None
         t._out_index = 0
-        t._version = [0]
+        t._vc = None
         t._base = None
         t.name = None
         return t
+
+    @property
+    def _version(self):
+        """The version counter (made on first use): ``t._version[0]`` is the version."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = VersionCounter()
+        return vc
+
+    @_version.setter
+    def _version(self, counter):
+        self._vc = counter
 
     def _alias(self):
         """A new tensor outside the graph on the same memory and version counter."""
@@ -228,7 +275,7 @@ class Tensor:
 
     @property
     def _version_number(self):
-        return self._version[0]
+        return 0 if self._vc is None else self._vc.n
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute gradients of this tensor w.r.t. every leaf that requires grad.

@@ -5,7 +5,7 @@ gradients summed before its ``backward`` runs, saved arrays released right after
 """
 from ..backend import get_array_module
 from ..errors import GraphError, ShapeError
-from ..tensor import Tensor
+from ..tensor import WRITES, Tensor
 
 
 def _topological_order(root_node):
@@ -44,15 +44,19 @@ def _check_grad(node, tensor, g):
 
 
 def _check_versions(node):
-    """Refuse to run ``node.backward`` if an input or output it recorded was changed in place
-    since (its arrays may be the ones ``backward`` reads)."""
-    for counter, seen in node.versions:
-        if counter[0] != seen:
-            raise GraphError(
-                f"an array needed to compute the gradient of {type(node).__name__} was changed "
-                f"by an in-place operation after it was used (its version was {seen}, now "
-                f"{counter[0]}). Use an out-of-place op (y = y + 1 instead of y += 1) or "
-                ".clone() the tensor before changing it.")
+    """Refuse to run ``node.backward`` if an argument or an output it reads was written in
+    place since the node was recorded (its arrays may be the ones ``backward`` reads). Free
+    unless some tensor was written in place since: then the counters are looked at."""
+    epoch = node.epoch
+    stale = [c for c in node.__dict__.get("out_counters", ()) if c.last > epoch]
+    stale += [a._vc for a in node.args if isinstance(a, Tensor) and a._vc is not None
+              and a._vc.last > epoch]
+    if stale:
+        raise GraphError(
+            f"an array needed to compute the gradient of {type(node).__name__} was changed "
+            f"by an in-place operation after it was used (now at version {stale[0].n}). Use "
+            "an out-of-place op (y = y + 1 instead of y += 1) or .clone() the tensor before "
+            "changing it.")
 
 
 def _accumulate(t, g, handed_out):
@@ -66,8 +70,7 @@ def _accumulate(t, g, handed_out):
         handed_out.add(id(g))
         t._grad = Tensor._make(g)
     else:
-        old._data = get_array_module(g).asarray(old._data + g)
-        old._version[0] += 1
+        old._data = get_array_module(g).asarray(old._data + g)   # a new array: no write
 
 
 def backward(tensor, gradient=None, retain_graph=False):
@@ -101,7 +104,8 @@ def backward(tensor, gradient=None, retain_graph=False):
         grads = pending.pop(node, None)
         if grads is None:
             continue
-        _check_versions(node)
+        if WRITES.n != node.epoch:    # something was written in place since it was recorded
+            _check_versions(node)
         if node.n_outputs == 1:
             grads_in = node.backward(node, grads[0])
         else:

@@ -28,7 +28,7 @@ import threading
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Tensor
+from ..tensor import WRITES, Tensor
 
 _ndarray = np.ndarray
 
@@ -86,16 +86,21 @@ class Function:
     """Base class of differentiable ops. Subclass it and define ``forward`` and ``backward``.
 
     Attributes a node carries after ``apply``: ``inputs`` (the input Tensors, ``None`` for
-    constants), ``needs_input_grad`` (one bool per input), ``saved_tensors``, ``n_outputs``,
-    ``versions`` (the version counters of its tensor inputs and outputs as recorded, checked
-    before ``backward`` runs).
+    constants), ``needs_input_grad`` (one bool per input), ``saved_tensors``, ``n_outputs``;
+    for the version check: ``args`` (every argument), ``epoch`` (the process's count of
+    in-place writes when it was recorded) and ``out_counters`` (the outputs' version counters,
+    kept when backward reads an output: ``saves_output``, or an output passed to
+    ``save_for_backward``).
 
-    Class attribute ``is_view``: True for ops whose output may share the input's memory
-    (reshape, transpose, basic indexing); such an output shares the input's version counter,
-    so an in-place write through either is seen by the graph.
+    Class attributes: ``is_view``, True for ops whose output may share the input's memory
+    (reshape, transpose, basic indexing): such an output shares the input's version counter,
+    so an in-place write through either is seen by the graph. ``saves_output``, True for ops
+    whose backward reads an output array kept in an attribute (those that keep it through
+    ``save_for_backward`` are found without it).
     """
 
     is_view = False
+    saves_output = False
 
     def save_for_backward(self, *arrays):
         """Keep arrays for ``backward`` (read them back as ``ctx.saved_tensors``)."""
@@ -146,17 +151,28 @@ class Function:
             _share_version(args[0], outputs)
         if True in needs and _mode.enabled:
             ctx.inputs = tuple(a if needed else None for a, needed in zip(args, needs))
+            ctx.args = args
+            ctx.epoch = WRITES.n
             ctx.n_outputs = len(outputs)
             if ctx.n_outputs > 1:
                 ctx.output_meta = [(o._data.shape, o._data.dtype) for o in outputs]
-            versions = [(a._version, a._version[0]) for a in args if isinstance(a, Tensor)]
             for i, o in enumerate(outputs):
                 o._requires_grad = True
                 o._ctx = ctx
                 o._out_index = i
-                versions.append((o._version, o._version[0]))
-            ctx.versions = versions
+            saved = ctx.__dict__.get("saved_tensors")
+            if cls.saves_output or (saved and _saves_an_output(saved, outputs)):
+                ctx.out_counters = [o._version for o in outputs]
         return outputs if type(out) is tuple else outputs[0]
+
+
+def _saves_an_output(saved, outputs):
+    for o in outputs:
+        d = o._data
+        for s in saved:
+            if s is d:
+                return True
+    return False
 
 
 def _share_version(src, outputs):
