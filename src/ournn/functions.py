@@ -8,7 +8,6 @@ PyTorch, ``out=`` refuses a result that requires grad.
 import numpy as np
 
 from .errors import ShapeError
-from .ops import activation as _act
 from .ops import as_tensor
 from .ops import elementwise as _el
 from .ops import shape as _shape
@@ -245,7 +244,7 @@ logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xo
 isclose mm bmm mv dot outer ger addmm baddbmm addmv diag triu tril signbit
 """.split()
 # functions without it
-_WITHOUT_OUT = """relu isnan isinf isfinite isposinf isneginf var_mean std_mean count_nonzero
+_WITHOUT_OUT = """relu isnan isinf isfinite isposinf isneginf count_nonzero
 argsort masked_fill unique bincount allclose equal repeat_interleave chunk unbind narrow
 select squeeze unsqueeze movedim moveaxis swapaxes swapdims t flip fliplr flipud roll diagonal
 tile is_floating_point is_complex is_signed numel
@@ -255,6 +254,15 @@ for _name in _WITH_OUT:
 for _name in _WITHOUT_OUT:
     globals()[_name] = _from_method(_name, False)
 absolute = globals()["abs"]
+
+
+def var_mean(input, *args, **kwargs):
+    """``(var, mean)`` over the same dimensions (``var``'s arguments)."""
+    return _api.var_mean(as_tensor(input), *args, **kwargs)
+
+
+def std_mean(input, *args, **kwargs):
+    return _api.std_mean(as_tensor(input), *args, **kwargs)
 
 
 def einsum(equation, *operands):
@@ -293,7 +301,6 @@ def meshgrid(*tensors, indexing="ij"):
         view[i] = -1
         grids.append(t.reshape(view).expand(*shape))
     if swap:
-        grids = [g.transpose(0, 1) for g in grids]
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
 
@@ -344,3 +351,7 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None): 
         return matrix_norm(A, ord, tuple(dim) if dim is not None else (-2, -1), keepdim,
                            dtype=dtype, out=out)
     return vector_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
+
+
+__all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_") and callable(_v)
+           and getattr(_v, "__module__", None) == __name__]

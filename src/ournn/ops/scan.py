@@ -97,7 +97,8 @@ class LogSumExp(Function):
         xp = get_array_module(x)
         m = x.max(axis=axis, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True)) + m
+        with xp.errstate(divide="ignore"):         # all -inf: -inf, as PyTorch
+            out = xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True)) + m
         ctx.save_for_backward(x, out)
         ctx.axis, ctx.keepdims = axis, keepdims
         return out if keepdims else out.reshape(

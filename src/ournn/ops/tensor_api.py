@@ -11,16 +11,15 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.function import is_grad_enabled
 from ..backend import get_array_module
 from ..errors import ShapeError
-from ..tensor import Tensor, _as_dtype, _lift
+from ..tensor import Tensor, _lift
 from . import index as _ix
 from . import inplace as _inplace
 from . import math as _m
 from . import scan as _scan
 from .activation import LogSoftmax, Softmax
-from .elementwise import Add, Cast, Clip, Div, Maximum, Minimum, Mul, Pow, Sub, Where
+from .elementwise import Add, Clip, Div, Maximum, Minimum, Mul, Pow, Sub, Where
 from .linalg import Einsum, MatMul, parse_einsum
 from .reduce import Max, Mean, Min, Sum, Var
 from .shape import BroadcastTo, GetItem, Reshape, Split, Transpose
