@@ -14,6 +14,25 @@ Writing your own optimizer means subclassing ``Optimizer`` and implementing
 
         def _update(self, param, state, group):
             param._data -= group["lr"] * np.sign(param._grad._data)
+
+An optimizer written for PyTorch works too: override ``step()`` itself and use tensors, as
+in PyTorch (``self.state[p]`` holds whatever you put there; ``state_dict()`` copies tensors
+and ``load_state_dict()`` gives tensors back)::
+
+    class PlainSGD(Optimizer):
+        def __init__(self, params, lr=1e-2):
+            super().__init__(params, dict(lr=lr))
+
+        @ournn.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    p.data.add_(p.grad, alpha=-group["lr"])
+
+Every constructor takes PyTorch's implementation-only keywords (``foreach``, ``fused``,
+``capturable``) and ignores them; ``differentiable=True`` is refused (see ``check_flags``).
 """
 from collections import defaultdict
 
