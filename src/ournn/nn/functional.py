@@ -172,7 +172,7 @@ def _batch_stats(out, x):
     return x._data.mean(axis=axes), x._data.var(axis=axes)
 
 
-def dropout(input, p=0.5, training=True):
+def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by
     1/(1-p), so nothing changes at evaluation time."""
     if not 0 <= p <= 1:
@@ -718,17 +718,19 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     log-softmax and NLL fused: stable for any logit size. ``weight`` (C,) weighs each class;
     with class indices the mean then divides by the summed weights of the targets, as
     PyTorch. ``label_smoothing`` in [0, 1] mixes the target with the uniform distribution."""
-    if isinstance(weight, str):     # the older order (input, target, reduction,
-        weight, reduction = None, weight        # label_smoothing, ignore_index)
-        if size_average is not None:
-            label_smoothing, size_average = size_average, None
-    reduction = _legacy_reduction(size_average, reduce, reduction, "cross_entropy")
+    if weight is None and size_average is None and reduce is None:
+        _check_reduction(reduction, "cross_entropy")        # the common call: no legacy
+    else:
+        if isinstance(weight, str):  # the older order (input, target, reduction,
+            weight, reduction = None, weight    # label_smoothing, ignore_index)
+            if size_average is not None:
+                label_smoothing, size_average = size_average, None
+        reduction = _legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     input = as_tensor(input)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
-    t_arr = target._data if isinstance(target, Tensor) else np.asarray(target)
-    if t_arr.dtype.kind == "f":
+    if (target._data if isinstance(target, Tensor) else np.asarray(target)).dtype.kind == "f":
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     if input.ndim > 2:
         out_shape = (input.shape[0],) + tuple(input.shape[2:])
