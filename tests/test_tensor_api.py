@@ -623,3 +623,21 @@ def test_method_results_of_builtin_names_still_work_in_the_package():
     x = ournn.tensor([1.5, 2.5])
     assert x.float().dtype == np.float32 and x.int().tolist() == [1, 2]
     assert ournn.is_tensor(x) and not ournn.is_tensor(x.numpy()) and ournn.numel(x) == 2
+
+
+# ---------------------------------------------------------------- idioms of PyTorch scripts
+def test_tutorial_idioms_run_with_pytorchs_dtypes():
+    x = ournn.linspace(-math.pi, math.pi, 50)
+    xx = x.unsqueeze(-1).pow(ournn.tensor([1, 2, 3]))       # the polynomial-fit tutorial
+    assert xx.dtype == np.float32 and xx.shape == (50, 3)
+    assert (x ** ournn.tensor(2)).dtype == np.float32
+    out, labels = ournn.randn(8, 10), ournn.randint(0, 10, (8,))
+    _, predicted = ournn.max(out.data, 1)
+    correct = (predicted == labels).sum().item()
+    assert isinstance(correct, int) and 0 <= correct <= 8
+    assert out.view(out.size(0), -1).shape == (8, 10)
+    assert ournn.argmax(out, dim=1).tolist() == predicted.tolist()
+    if T:
+        tx = torch.tensor(x.numpy())
+        np.testing.assert_allclose(xx.numpy(), tx.unsqueeze(-1).pow(torch.tensor([1, 2, 3])),
+                                   rtol=1e-6)

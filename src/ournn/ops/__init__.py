@@ -260,6 +260,10 @@ def _cuda(self, device=None, non_blocking=False):
 
 
 def _pow(self, exponent):
+    if isinstance(exponent, Tensor) and exponent._data.dtype.kind not in "fc" \
+            and self._data.dtype.kind in "fc":
+        # a float tensor to an integer tensor's powers keeps its dtype, as PyTorch
+        exponent = Tensor._make(exponent._data.astype(self._data.dtype))
     return Pow.apply(self, _lift(exponent, self))
 
 
@@ -350,8 +354,7 @@ _UFUNC_OPS = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__",
               np.not_equal: "__ne__", np.sin: "sin", np.cos: "cos", np.tan: "tan",
               np.arcsin: "asin", np.arccos: "acos", np.arctan: "atan", np.sinh: "sinh",
               np.cosh: "cosh", np.log1p: "log1p", np.expm1: "expm1", np.log2: "log2",
-              np.log10: "log10", np.exp2: "exp2", np.reciprocal: "reciprocal",
-              np.square: "square", np.arctan2: "atan2", np.remainder: "__mod__",
+              np.log10: "log10", np.exp2: "exp2", np.square: "square", np.arctan2: "atan2", np.remainder: "__mod__",
               np.floor_divide: "__floordiv__"}
 
 

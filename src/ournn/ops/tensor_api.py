@@ -19,7 +19,7 @@ from . import inplace as _inplace
 from . import math as _m
 from . import scan as _scan
 from .activation import LogSoftmax, Softmax
-from .elementwise import Add, Clip, Div, Maximum, Minimum, Mul, Pow, Sub, Where
+from .elementwise import Add, Clip, Div, Maximum, Minimum, Mul, Sub, Where
 from .linalg import Einsum, MatMul, parse_einsum
 from .reduce import Max, Mean, Min, Sum, Var
 from .shape import BroadcastTo, GetItem, Reshape, Split, Transpose
@@ -157,10 +157,6 @@ def _rmod(self, other):
 
 def fmod(self, other):
     return _m.Fmod.apply(self, _operand(other, self))
-
-
-def pow(self, exponent):  # noqa: A001 - PyTorch's name
-    return Pow.apply(self, _operand(exponent, self))
 
 
 def atan2(self, other):
@@ -900,7 +896,7 @@ METHODS = {
     # arithmetic with PyTorch's names
     "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div,
     "divide": div, "true_divide": lambda a, b: div(a, b), "floor_divide": floor_divide,
-    "remainder": remainder, "fmod": fmod, "pow": pow, "neg": lambda a: -a,
+    "remainder": remainder, "fmod": fmod, "pow": lambda a, exponent: a.__pow__(exponent), "neg": lambda a: -a,
     "negative": lambda a: -a, "atan2": atan2, "arctan2": atan2, "lerp": lerp,
     "addcmul": addcmul, "addcdiv": addcdiv, "square": square,
     "__floordiv__": floor_divide, "__rfloordiv__": _rfloordiv,
