@@ -178,3 +178,20 @@ def test_parameters_to_vector_matches_torch():
     np.testing.assert_array_equal(
         nn.utils.parameters_to_vector(ours.parameters()).numpy(),
         T.nn.utils.parameters_to_vector(theirs.parameters()).detach().numpy())
+
+
+def test_reassigning_keeps_order_and_sequential_edits():
+    net = _net()
+    names = list(net.state_dict())
+    net[0].weight = nn.Parameter(ournn.zeros(2, 1, 3, 3))       # replaced in place
+    assert list(net.state_dict()) == names
+    seq = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    seq[1] = nn.Tanh()
+    seq.append(nn.Linear(2, 1)).insert(1, nn.Identity())
+    assert [type(m).__name__ for m in seq] == ["Linear", "Identity", "Tanh", "Linear"]
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    del seq[1]
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh", "Linear"]
+    pl = nn.ParameterList([ournn.zeros(1), ournn.zeros(2)])
+    pl[0] = nn.Parameter(ournn.ones(3))
+    assert [tuple(p.shape) for _, p in pl.named_parameters()] == [(3,), (2,)]

@@ -53,14 +53,20 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  "assigning attributes")
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
+        # a name keeps its place when assigned again (as PyTorch: state_dict order stays)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            keep = self._parameters
         elif isinstance(value, Module):
-            self._modules[name] = value
+            keep = self._modules
         elif name in self.__dict__.get("_buffer_names", ()):
-            self._buffers[name] = value
+            keep = self._buffers
+        else:
+            keep = None
+        for store in (self._parameters, self._buffers, self._modules):
+            if store is not keep:
+                store.pop(name, None)
+        if keep is not None:
+            keep[name] = value
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
@@ -470,8 +476,34 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
+    def __setitem__(self, index, module):
+        name = list(self._modules)[index]
+        setattr(self, name, module)
+
+    def __delitem__(self, index):
+        names = list(self._modules)
+        for name in (names[index] if isinstance(index, slice) else [names[index]]):
+            del self._modules[name]
+            object.__delattr__(self, name)
+
     def append(self, module):
         self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        """Insert ``module`` before position ``index``; the layers are renumbered."""
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        for name in list(self._modules):
+            del self._modules[name]
+            object.__delattr__(self, name)
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
         return self
 
 
