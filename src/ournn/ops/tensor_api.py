@@ -601,8 +601,6 @@ def expand(self, *sizes):
                          f"{self._data.ndim} dimensions")
     shape = tuple(self._data.shape[i - lead] if s == -1 and i >= lead else s
                   for i, s in enumerate(sizes))
-    if shape == self._data.shape:
-        return self
     try:
         return BroadcastTo.apply(self, shape=shape)
     except ValueError as e:
@@ -712,7 +710,7 @@ def squeeze(self, dim=None):
     else:
         dims = {_dim(d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
         new = tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1))
-    return self if new == shape else Reshape.apply(self, shape=new)
+    return Reshape.apply(self, shape=new)
 
 
 def movedim(self, source, destination):
