@@ -32,6 +32,10 @@ from ..tensor import WRITES, Tensor
 
 _ndarray = np.ndarray
 
+# The recorders of ``ournn.tracing`` now active: ``Function.apply`` and ``Module.__call__``
+# report to them; while it is empty, checking it is all that tracing costs.
+TRACERS = []
+
 
 class _GradMode(threading.local):
     """Whether ops record the graph, per thread (as in PyTorch): a ``no_grad`` block in one
@@ -163,6 +167,9 @@ class Function:
             saved = ctx.__dict__.get("saved_tensors")
             if cls.saves_output or (saved and _saves_an_output(saved, outputs)):
                 ctx.out_counters = [o._version for o in outputs]
+        if TRACERS:
+            for tracer in TRACERS:
+                tracer.op(ctx, args, kwargs, outputs)
         return outputs if type(out) is tuple else outputs[0]
 
 

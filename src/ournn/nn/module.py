@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..autograd.function import TRACERS
 from ..errors import CheckpointError
 from ..tensor import Tensor, zero_grad_
 
@@ -27,6 +28,27 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _traced_call(module, args, kwargs):
+    """``Module.__call__`` while ``ournn.tracing`` records (keep the two in step): the same
+    forward and forward hooks, with each recorder told where the call starts and ends."""
+    calls = [(t, t.enter(module, args, kwargs)) for t in list(TRACERS)]
+    try:
+        out = module.forward(*args, **kwargs)
+        hooks = module.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                result = hook(module, args, out)
+                if result is not None:
+                    out = result
+    except BaseException as e:
+        for t, call in reversed(calls):
+            t.exit(call, None, e)
+        raise
+    for t, call in reversed(calls):
+        t.exit(call, out, None)
+    return out
 
 
 class Module:
@@ -110,6 +132,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if TRACERS:    # ournn.tracing is recording: _traced_call tells it where calls start/end
+            return _traced_call(self, args, kwargs)
         out = self.forward(*args, **kwargs)
         hooks = self.__dict__.get("_forward_hooks")
         if hooks:
@@ -324,16 +348,19 @@ class Module:
 
     # ----- state -----
     def state_dict(self):
-        """An ordered dict name -> NumPy array (parameters and persistent buffers), no copies."""
+        """An ordered dict name -> tensor (parameters and persistent buffers), as PyTorch's:
+        each tensor is outside the graph and shares the parameter's or buffer's memory (no
+        copies: ``.clone()`` one to keep it; ``.numpy()`` is the array itself)."""
         state = OrderedDict()
         for mod_name, module in self.named_modules():
             skip = module.__dict__.get("_non_persistent", ())
             for name, p in module._parameters.items():
                 if p is not None:
-                    state[f"{mod_name}.{name}" if mod_name else name] = p._data
+                    state[f"{mod_name}.{name}" if mod_name else name] = p.detach()
             for name, b in module._buffers.items():
                 if b is not None and name not in skip:
-                    state[f"{mod_name}.{name}" if mod_name else name] = _array_of(b)
+                    state[f"{mod_name}.{name}" if mod_name else name] = (
+                        b.detach() if isinstance(b, Tensor) else Tensor._make(_array_of(b)))
         return state
 
     def load_state_dict(self, state_dict, strict=True):
