@@ -246,33 +246,37 @@ def copy_(t, src, non_blocking=False):
     return setitem(t, Ellipsis, src)
 
 
-def _random_fill(t, draw):
+def _random_fill(t, draw, generator=None):
+    """Overwrite ``t`` with ``draw(numpy_generator, shape)``: from ``generator`` (an
+    ``ournn.Generator`` or a NumPy one) if given, else ournn's generator."""
     from .. import random as _random
     xp = get_array_module(t._data)
-    values = draw(_random.get_generator(), t._data.shape)
+    rng = _random.get_generator() if generator is None else getattr(
+        generator, "numpy_generator", generator)
+    values = draw(rng, t._data.shape)
     return setitem(t, Ellipsis, xp.asarray(values, dtype=t._data.dtype))
 
 
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
-    return _random_fill(t, lambda g, shape: g.normal(mean, std, shape))
+    return _random_fill(t, lambda g, shape: g.normal(mean, std, shape), generator)
 
 
 def uniform_(t, a=0.0, b=1.0, *, generator=None):
-    return _random_fill(t, lambda g, shape: g.uniform(a, b, shape))
+    return _random_fill(t, lambda g, shape: g.uniform(a, b, shape), generator)
 
 
 def bernoulli_(t, p=0.5, *, generator=None):
-    return _random_fill(t, lambda g, shape: g.random(shape) < _arr(p))
+    return _random_fill(t, lambda g, shape: g.random(shape) < _arr(p), generator)
 
 
 def exponential_(t, lambd=1.0, *, generator=None):
-    return _random_fill(t, lambda g, shape: g.exponential(1.0 / lambd, shape))
+    return _random_fill(t, lambda g, shape: g.exponential(1.0 / lambd, shape), generator)
 
 
 def random_(t, low=0, high=None, *, generator=None):
     if high is None:
         low, high = 0, low if low else 2 ** 24
-    return _random_fill(t, lambda g, shape: g.integers(low, high, shape))
+    return _random_fill(t, lambda g, shape: g.integers(low, high, shape), generator)
 
 
 def masked_fill_(t, mask, value):
