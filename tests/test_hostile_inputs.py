@@ -598,3 +598,21 @@ def test_studio_port_errors_are_one_line(tmp_path):
     assert r.returncode == 1 and "already in use" in one_line(r)
     r = run("studio", "--host", "no-such-host.invalid", "--no-browser", timeout=60)
     assert r.returncode == 2 and "--host" in one_line(r)
+
+
+def test_cases_found_beyond_the_list(tmp_path):
+    """Found while looking for unlisted inputs: a missing --data-dir was silently searched
+    past, --model-kwargs could ask for terabytes, devices and pipes as checkpoints."""
+    r = run("train", "--data-dir", tmp_path / "nope", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "--data-dir" in one_line(r)
+    r = run("train", "--model-kwargs", '{"hidden": [1000000, 1000000]}', "--out",
+            tmp_path / "o", "--limit", "100")
+    assert r.returncode == 2 and "LIMITS['parameters']" in one_line(r)
+    r = run("train", "--model", "cnn", "--model-kwargs", '{"width": -1}', "--out",
+            tmp_path / "o", "--limit", "100")
+    assert r.returncode == 2 and "Conv2d: out_channels" in one_line(r)
+    os.mkfifo(tmp_path / "fifo.ckpt")
+    for path in ("/dev/zero", tmp_path / "fifo.ckpt"):
+        with pytest.raises(CheckpointError, match="not a regular file"):
+            ournn.load(path)
+    assert not (tmp_path / "o").exists()

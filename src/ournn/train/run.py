@@ -229,8 +229,27 @@ def check_data_sizes(cfg, n_train):
                            f"be left to train on), got {cfg['val_split']}")
 
 
+def build_zoo_model(name, kwargs):
+    """Zoo model ``name`` with ``kwargs`` (``--model-kwargs``), built under the same limits
+    as a checkpoint's model (``ournn.io.LIMITS``: parameters, layers) so that a typo like
+    ``{"hidden": [1000000, 1000000]}`` is refused before allocating; bad arguments are a
+    SettingError naming model_kwargs."""
+    from ..nn.config import module_from_config
+    try:
+        return module_from_config({"zoo": {"name": name, "kwargs": dict(kwargs)}},
+                                  held_by="--model-kwargs")
+    except (ValueError, TypeError) as e:
+        msg = str(e).replace(f"bad zoo model {name!r}: ", "")
+        raise SettingError(f"model_kwargs (--model-kwargs) {_show(kwargs)} for {name}: "
+                           f"{msg}") from None
+
+
 def load_dataset(name, data_dir=None):
-    """(train_x, train_y, test_x, test_y, classes): float32 (N, 1, 28, 28) in [0, 1]."""
+    """(train_x, train_y, test_x, test_y, classes): float32 (N, 1, 28, 28) in [0, 1].
+    A ``data_dir`` that is not a folder is a SettingError (never silently searched past)."""
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise SettingError(f"data_dir (--data-dir) must be a folder with the dataset files; "
+                           f"{data_dir!r} is {'a file' if os.path.exists(data_dir) else 'missing'}")
     from ..data import MNIST, FashionMNIST
     cls = {"mnist": MNIST, "fashion-mnist": FashionMNIST}[name]
     train, test = cls(root=data_dir, train=True), cls(root=data_dir, train=False)
@@ -324,7 +343,6 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
     the saved run's are refused unless ``override`` (and overridable: RESUME_OVERRIDABLE)."""
     from ..data import ArrayDataset, DataLoader
     from ..io import remove_stale_partial_writes
-    from ..models import get_model
     cfg = check_config(config)
     out = cfg["out"]
     ckpt_path = os.path.join(out, "last.ckpt")
@@ -356,9 +374,9 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
     if len(x) == 0 or len(tx) == 0 or len(vx) == 0:
         raise SettingError(f"nothing to train or test on: {len(x)} training, {len(vx)} "
                            f"validation and {len(tx)} test images")
+    model = build_zoo_model(cfg["model"], cfg["model_kwargs"])   # before anything is written
     os.makedirs(out, exist_ok=True)
     atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg, indent=2))
-    model = get_model(cfg["model"], **cfg["model_kwargs"])
     loader = DataLoader(ArrayDataset(x, y), batch_size=cfg["batch_size"], shuffle=True,
                         seed=cfg["seed"], transform=make_augmentation(cfg["augment"], cfg["seed"]))
     val_loader = DataLoader(ArrayDataset(vx, vy), batch_size=1000)
