@@ -222,10 +222,10 @@ def build(layers, input_shape, num_classes, batch_size=1):
 
     Returns ``(model, rows, error)``: ``rows`` describe the layers that fit; ``error`` is None
     or ``{"index", "message"}`` for the first layer where shapes stop fitting (then ``model`` is
-    None). The check runs each layer forward on zeros, so it is the same check as
-    ``model.summary``."""
-    from ..autograd.function import no_grad
+    None). Each layer is traced once on zeros (``ournn.tracing``, eval mode, no graph), as
+    ``model.summary`` traces a whole model: the trace gives its output shape and parameters."""
     from ..tensor import Tensor
+    from ..tracing import trace_model
     rows, modules = [], []
     shape = tuple(input_shape)
     x = Tensor(np.zeros((1,) + shape, dtype=np.float32))
@@ -234,20 +234,18 @@ def build(layers, input_shape, num_classes, batch_size=1):
     for i, layer in enumerate(layers):
         try:
             module = _build_one(layer, shape, num_classes)
-            module.eval()
-            with no_grad():
-                y = module(x)
+            call = trace_model(module, x).modules[0]
         except (SpecError, OurnnError, ValueError) as e:
             message = str(e)
             if not message.startswith(layer["type"]):
                 message = f"{layer['type']}: {message}"
             return None, rows, {"index": i, "message": message}
-        new_shape = tuple(y.shape[1:])
+        new_shape = call.output_shapes[0][1:]
         if 0 in new_shape:
             return None, rows, {"index": i, "message":
                                 f"{layer['type']}: the output would be empty {_fmt(new_shape)}; "
                                 f"the input {_fmt(shape)} is too small"}
-        params = sum(p.numpy().size for p in module.parameters())
+        params = call.num_params()
         total += params
         act_elems += int(np.prod(new_shape))
         if total > LIMITS["max_params"]:
@@ -257,7 +255,7 @@ def build(layers, input_shape, num_classes, batch_size=1):
         rows.append({"index": i, "type": layer["type"], "title": _title(layer, module, shape),
                      "shape": list(new_shape), "params": int(params)})
         modules.append(module)
-        shape, x = new_shape, y
+        shape, x = new_shape, call.outputs[0]
     if shape != (num_classes,):
         last = len(layers) - 1
         return None, rows, {"index": last, "message":

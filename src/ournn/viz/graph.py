@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import GraphError, ShapeError
 from ..tensor import Tensor
+from ..tracing import trace_graph
 
 __all__ = ["Graph", "autograd_dot", "draw_graph", "draw_model", "model_dot", "parse_dot",
            "render"]
@@ -400,38 +401,29 @@ def _autograd_graph(output, params=None, rankdir="TB"):
 
     def op_node(ctx):
         nid = op_ids.get(ctx)
-        if nid is not None:
-            return nid, False
-        nid = op_ids[ctx] = f"f{len(op_ids)}"
-        op = type(ctx).__name__
-        graph.add_node(nid, [op], shape="box", style=category(op))
-        return nid, True
+        if nid is None:
+            nid = op_ids[ctx] = f"f{len(op_ids)}"
+            op = type(ctx).__name__
+            graph.add_node(nid, [op], shape="box", style=category(op))
+        return nid
 
-    stack = []
+    try:
+        ops = trace_graph(outputs).ops
+    except GraphError as e:
+        raise GraphError(f"autograd_dot: {e}".replace("read it before", "draw it before")) \
+            from None
     for i, t in enumerate(outputs):
         tid, new = tensor_node(t, i)
         if new and t._ctx is not None:
-            fid, fresh = op_node(t._ctx)
-            graph.add_edge(fid, tid)
-            if fresh:
-                stack.append(t._ctx)
-    while stack:     # iterative: a graph may be far deeper than Python's recursion limit
-        ctx = stack.pop()
-        inputs = getattr(ctx, "inputs", None)
-        if inputs is None:
-            raise GraphError(f"autograd_dot: the graph was freed by backward() (at op "
-                             f"{type(ctx).__name__}); draw it before calling backward(), or "
-                             "call backward(retain_graph=True)")
-        fid = op_ids[ctx]
-        for t in inputs:
+            graph.add_edge(op_node(t._ctx), tid)
+    for op in ops:          # each op before the ops that made its inputs
+        fid = op_node(op.node)
+        for t in op.inputs:
             if t is None:
                 continue
             tid, new = tensor_node(t)
             if new and t._ctx is not None:
-                pid, fresh = op_node(t._ctx)
-                graph.add_edge(pid, tid)
-                if fresh:
-                    stack.append(t._ctx)
+                graph.add_edge(op_node(t._ctx), tid)
             graph.add_edge(tid, fid)
     return graph
 
@@ -502,84 +494,51 @@ def layer_title(module):
 
 
 def _model_graph(model, input_shape, rankdir="TB", show_ops=True, dtype=np.float32):
-    from ..autograd.function import enable_grad
-    from .summary import _fmt_shape, layer_table
+    from .summary import _fmt_shape, leaf_names, traced_pass
 
     input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-    leaves = [(name, m) for name, m in model.named_modules() if not any(True for _ in
-                                                                         m.children())]
+    leaves = leaf_names(model)
     x = Tensor(np.zeros((1,) + input_shape, dtype=dtype), requires_grad=True)
+    tr = traced_pass(model, x, grad=True)
     units = {"input": {"kind": "input", "srcs": []}}
     producer = {id(x): "input"}     # id(tensor) -> the unit whose output it is (latest call)
-    keep = [x]
-    calls = {}
+    unit_of_call = {}
+    for call in sorted((c for c in tr.modules if id(c.module) in leaves), key=lambda c: c.end):
+        name = leaves[id(call.module)]
+        key = unit_of_call[call] = ("module", name, call.call)
+        srcs = [producer.get(id(t), t) for t in _tensors(call.args)]  # a unit, or a tensor
+        for o in call.outputs:
+            producer[id(o)] = key
+        units[key] = {"kind": "module", "module": call.module, "name": name, "call": call.call,
+                      "srcs": srcs, "shape": _shape(call.output)}
+    units["output"] = {"kind": "output", "srcs": _tensors(tr.output), "shape": _shape(tr.output)}
 
-    def make_hook(name):
-        def hook(module, inputs, output):
-            n = calls[id(module)] = calls.get(id(module), 0) + 1
-            key = ("module", name, n)
-            ins, outs = _tensors(inputs), _tensors(output)
-            srcs = [producer.get(id(t), t) for t in ins]   # a unit key, or a tensor to resolve
-            for o in outs:
-                producer[id(o)] = key
-            keep.extend(ins + outs)
-            units[key] = {"kind": "module", "module": module, "name": name, "call": n,
-                          "ins": ins, "outs": outs, "srcs": srcs, "shape": _shape(output)}
-        return hook
-
-    handles = [m.register_forward_hook(make_hook(name)) for name, m in leaves]
-    was_training = model.training
-    model.eval()
-    try:
-        with enable_grad():
-            result = model(x)
-    except ShapeError:
-        layer_table(model, input_shape, dtype)   # re-raises naming the layer that failed
-        raise
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    outputs = _tensors(result)
-    keep.extend(outputs)
-    units["output"] = {"kind": "output", "srcs": list(outputs), "shape": _shape(result)}
-
-    # The ops a layer ran inside itself: walk back from its outputs to its inputs.
-    owner = {}
-    for key, u in units.items():
-        if u["kind"] != "module":
-            continue
-        in_ids = {id(t) for t in u["ins"]}
-        stack = [o._ctx for o in u["outs"] if o._ctx is not None and id(o) not in in_ids]
-        while stack:
-            node = stack.pop()
-            if node in owner:
-                continue
-            owner[node] = key
-            for t in getattr(node, "inputs", None) or ():
-                if t is None or t._ctx is None or id(t) in in_ids:
-                    continue
-                if producer.get(id(t), key) != key:
-                    continue
-                stack.append(t._ctx)
+    def layer_running(op):
+        """The unit of the layer call an op ran in, or None for an op between layers."""
+        call = op.module
+        while call is not None and call not in unit_of_call:
+            call = call.parent
+        return None if call is None else unit_of_call[call]
 
     # Everything else on the way from the input to the output is an op between layers.
+    # Tensors that need no gradient (constants; parameters have no producer) are not drawn.
     free = {}
 
     def source(t):
         key = producer.get(id(t))
         if key is not None:
             return key
-        ctx = t._ctx
-        if ctx is None:
+        op = tr.producer(t)
+        if op is None or not t.requires_grad:
             return None      # a parameter or a constant: not a node of this graph
-        if ctx in owner:
-            return owner[ctx]
-        key = free.get(ctx)
+        key = layer_running(op)
+        if key is not None:
+            return key
+        key = free.get(op)
         if key is None:
-            key = free[ctx] = ("op", len(free))
-            units[key] = {"kind": "op", "op": type(ctx).__name__, "shape": tuple(t.shape),
-                          "srcs": [i for i in ctx.inputs if i is not None]}
+            key = free[op] = ("op", len(free))
+            units[key] = {"kind": "op", "op": op.type, "shape": tuple(t.shape),
+                          "srcs": [i for i in op.inputs if i.requires_grad]}
             pending.append(key)
         return key
 

@@ -23,6 +23,7 @@ from ..autograd.function import no_grad
 from ..io import atomic_write_bytes
 from ..ops.activation import softmax_array
 from ..tensor import Tensor
+from ..tracing import trace_model
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'ournn[viz]'"
 DPI = 100
@@ -671,28 +672,18 @@ def _select_layers(model, layers, default_types):
 
 
 def _record_outputs(model, x, chosen):
-    """Run ``model(x)`` once (eval mode, no graph) with forward hooks on ``chosen``;
-    returns {name: output array}, in call order."""
-    outputs = {}
-    handles = []
-
-    def make_hook(name):
-        def hook(module, inputs, output):
-            if isinstance(output, Tensor):
-                outputs[name] = np.array(_array(output, name), copy=True)
-        return hook
-
+    """Trace ``model(x)`` once (eval mode, no graph; ``ournn.tracing``) and return
+    {name: output array} of the ``chosen`` layers, in the order their calls ended (the last
+    call's output for a layer called twice), each as it was when the layer returned."""
+    names = {}
     for name, module in chosen:
-        handles.append(module.register_forward_hook(make_hook(name)))
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+        names.setdefault(id(module), []).append(name)
+    tr = trace_model(model, x, copy_outputs=True)
+    outputs = {}
+    for call in sorted(tr.modules, key=lambda c: c.end):
+        if id(call.module) in names and isinstance(call.output, Tensor):
+            for name in names[id(call.module)]:
+                outputs[name] = _array(call.output_arrays[0], name)   # CuPy: to host
     return outputs
 
 

@@ -1,11 +1,12 @@
 """``summary(model, input_shape)``: a Keras-style table of layers, output shapes and parameter
-counts, computed by running one forward pass on zeros with hooks (so subclassed models get
-real shapes too). When shapes stop fitting, the error names the layer."""
+counts, computed from a trace (``ournn.tracing``) of one forward pass on zeros, so subclassed
+models get real shapes too. When shapes stop fitting, the error names the layer."""
 import numpy as np
 
-from ..autograd.function import no_grad
+from ..autograd.function import set_grad_enabled
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ..tracing import trace
 
 
 def _shape_of(out):
@@ -22,56 +23,52 @@ def _fmt_shape(shape):
     return "(" + ", ".join(["N"] + [str(d) for d in shape[1:]]) + ")"
 
 
-def layer_table(model, input_shape, dtype=np.float32):
-    """Rows (name, type, output shape, params, trainable) for every leaf layer, in call order,
-    plus the activation element count for one sample. ``input_shape`` excludes the batch."""
-    rows = []
-    handles = []
-    leaves = [(name, m) for name, m in model.named_modules() if not list(m.children())]
-    if not leaves:
-        leaves = [("", model)]
+def leaf_names(model):
+    """{id(module): name} of the model's leaf layers (the model itself when it has none)."""
+    leaves = {id(m): name for name, m in model.named_modules() if not any(True for _ in
+                                                                          m.children())}
+    return leaves or {id(model): ""}
 
-    def make_hook(name):
-        def hook(module, inputs, output):
-            shape = _shape_of(output)
-            own = list(module.parameters(recurse=False))
-            rows.append({"name": name or type(module).__name__.lower(),
-                         "type": type(module).__name__, "shape": shape,
-                         "params": sum(p.numel() for p in own),
-                         "trainable": all(p.requires_grad for p in own) if own else None})
-        return hook
 
-    current = {"name": None}
-
-    def make_pre(name, module):
-        original = module.forward
-
-        def forward(*args, **kwargs):
-            current["name"] = name
-            try:
-                return original(*args, **kwargs)
-            except ShapeError as e:
-                in_shape = tuple(args[0].shape) if args and hasattr(args[0], "shape") else "?"
-                raise ShapeError(f"layer '{name}' ({type(module).__name__}) cannot take input "
-                                 f"of shape {_fmt_shape(in_shape)}: {e}") from e
-        return forward
-
-    patched = []
-    for name, m in leaves:
-        handles.append(m.register_forward_hook(make_hook(name)))
-        m.forward = make_pre(name, m)
-        patched.append(m)
+def traced_pass(model, x, grad=False):
+    """Trace ``model(x)`` once in eval mode (mode restored), recording the autograd graph only
+    if ``grad``. A ``ShapeError`` inside a leaf layer is raised again naming that layer and its
+    input shape."""
+    leaves = leaf_names(model)
     was_training = model.training
     model.eval()
     try:
-        with no_grad():
-            model(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
+        with set_grad_enabled(grad), trace(model) as tr:
+            tr.output = model(x)
+    except ShapeError as e:
+        call = next((c for c in tr.failed if id(c.module) in leaves), None)
+        if call is None:
+            raise
+        name = leaves[id(call.module)]
+        in_shape = tuple(call.args[0].shape) if call.args and hasattr(call.args[0], "shape") \
+            else "?"
+        raise ShapeError(f"layer '{name}' ({call.type}) cannot take input "
+                         f"of shape {_fmt_shape(in_shape)}: {e}") from e
     finally:
-        for h in handles:
-            h.remove()
-        for m in patched:
-            del m.__dict__["forward"]
         model.train(was_training)
+    return tr
+
+
+def layer_table(model, input_shape, dtype=np.float32):
+    """Rows (name, type, output shape, params, trainable) for every leaf layer, in call order,
+    plus the activation element count for one sample. ``input_shape`` excludes the batch."""
+    leaves = leaf_names(model)
+    tr = traced_pass(model, Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
+    rows = []
+    for call in sorted(tr.modules, key=lambda c: c.end):
+        name = leaves.get(id(call.module))
+        if name is None:
+            continue
+        own = list(call.module.parameters(recurse=False))
+        rows.append({"name": name or call.type.lower(), "type": call.type,
+                     "shape": _shape_of(call.output),
+                     "params": sum(p.numel() for p in own),
+                     "trainable": all(p.requires_grad for p in own) if own else None})
     return rows
 
 
