@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 import zipfile
 
 import numpy as np
@@ -75,7 +76,25 @@ def test_check_ok_and_the_graph(client):
     assert status == 200 and r["ok"], r
     assert [row["shape"] for row in r["rows"]] == [[784], [32], [32], [10]]
     assert r["total_params"] == 784 * 32 + 32 + 32 * 10 + 10
-    assert r["svg"].startswith("<svg") and "Linear" in r["svg"]
+    # The drawing: one box per layer plus Input and Output, labelled with type, output shape
+    # and name, joined as the chain the layers form.
+    svg = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(r["svg"])
+    first_lines = {}
+    for g in root.iter(f"{svg}g"):
+        if g.get("class") == "node":
+            lines = ["".join(t.itertext()) for t in g.iter(f"{svg}tspan")]
+            first_lines[g.get("id")] = lines
+    titles = sorted(lines[0] for lines in first_lines.values())
+    assert titles == sorted(["Input", "Flatten", "Linear W<32 x 784>", "ReLU",
+                             "Linear W<10 x 32>", "Output"])
+    by_title = {lines[0]: nid for nid, lines in first_lines.items()}
+    assert first_lines[by_title["Input"]][1] == "(N, 1, 28, 28)"
+    assert first_lines[by_title["Linear W<32 x 784>"]][1:] == ["(N, 32)", "1: 25,120 params"]
+    edges = {(p.get("data-src"), p.get("data-dst")) for p in root.iter(f"{svg}path")
+             if p.get("class") == "edge"}
+    chain = ["Input", "Flatten", "Linear W<32 x 784>", "ReLU", "Linear W<10 x 32>", "Output"]
+    assert edges == {(by_title[a], by_title[b]) for a, b in zip(chain, chain[1:])}
 
 
 def test_check_names_the_layer_where_shapes_stop_fitting(client):

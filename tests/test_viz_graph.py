@@ -329,3 +329,31 @@ def test_dot_file_and_lazy_exports(tmp_path):
     assert ournn.viz.draw_graph is G.draw_graph and ournn.viz.model_dot is G.model_dot
     assert ournn.viz.autograd_dot is G.autograd_dot
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]   # atomic writes
+
+
+def test_residual_block_with_functional_ops_is_drawn_as_computed():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(2, 2, 3, padding=1)
+            self.conv2 = nn.Conv2d(2, 2, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv2(F.relu(self.conv1(x))) + x
+
+    model = Block()
+    nodes, edges = read_dot(G.model_dot(model, (2, 5, 5)))
+    name = {nid: (lines[-1].split(":")[0] if len(lines) == 3 else lines[0])
+            for nid, lines in labels(nodes).items()}
+    assert {(name[a], name[b]) for a, b in edges} == {
+        ("Input", "conv1"), ("conv1", "ReLU"), ("ReLU", "conv2"), ("conv2", "Add"),
+        ("Input", "Add"), ("Add", "Output")}
+    assert "forward" not in model.__dict__ and not model.__dict__.get("_forward_hooks")
+
+
+def test_split_files_keep_the_old_names():
+    from ournn.viz import dot, layout, model_graph, render_png, render_svg, styles
+    assert G.parse_dot is dot.parse_dot and G.Graph is dot.Graph
+    assert G.layout is layout.layout and G.to_svg is render_svg.to_svg
+    assert G.to_png is render_png.to_png and G.STYLES is styles.STYLES
+    assert G.model_dot is model_graph.model_dot and G.PNG_HINT == render_png.PNG_HINT

@@ -1,6 +1,7 @@
 """ournn.viz.plots and ournn.viz.diagnostics: every picture is a valid image file, and the data
 drawn in the returned Figure is the data it was given (checked by reading the artists back)."""
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -116,9 +117,16 @@ def test_exponential_moving_average():
 
 
 def test_svg_output_is_valid_xml(run, tmp_path):
-    plots.plot_lr_schedule(run.history.steps["lr"], tmp_path / "lr.svg")
+    lrs = run.history.steps["lr"]
+    fig = plots.plot_lr_schedule(lrs, tmp_path / "lr.svg")
     root = ET.parse(tmp_path / "lr.svg").getroot()
-    assert root.tag.endswith("svg")
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    width, height = fig.get_size_inches() * 72                # the figure's size, in points
+    assert root.get("width") == f"{width:g}pt" and root.get("height") == f"{height:g}pt"
+    ids = [g.get("id") or "" for g in root.iter("{http://www.w3.org/2000/svg}g")]
+    drawn = [ln for ax in fig.axes for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
+    assert len(drawn) == 1 and np.allclose(drawn[0].get_ydata(), lrs)   # the schedule itself
+    assert sum(i.startswith("line2d_") for i in ids) >= 1      # ... and it is in the file
 
 
 def test_plot_lr_schedule_in_a_thread(run, tmp_path):
@@ -203,10 +211,21 @@ def test_worst_predictions_without_mistakes_and_bad_input(run):
 def test_write_run_plots(run, tmp_path):  # curves, confusion matrix and worst predictions
     written = plots.write_run_plots(tmp_path / "run", run.history, run.model, run.tx, run.ty,
                                     run.classes)
-    assert sorted(written) == ["confusion", "curves", "worst"]
-    for name in ("curves.png", "confusion.png", "worst.png"):
-        check_png(tmp_path / "run" / name)
+    assert written == {name: os.path.join(tmp_path / "run", f"{name}.png")
+                       for name in ("curves", "confusion", "worst")}
+    for path in written.values():
+        check_png(path)
     assert run.model.training  # predict put it back in training mode
+    # Each file is the picture its own function draws from the history and the predictions.
+    plots.plot_history(run.history, tmp_path / "curves.png")
+    plots.plot_confusion_matrix(run.ty, run.logits, tmp_path / "confusion.png",
+                                class_names=run.classes)
+    plots.plot_worst_predictions(run.tx, run.ty, run.logits, tmp_path / "worst.png",
+                                 class_names=run.classes)
+    for name, path in written.items():
+        with Image.open(path) as got, Image.open(tmp_path / f"{name}.png") as want:
+            assert got.size == want.size
+            assert np.array_equal(np.asarray(got), np.asarray(want)), name
 
 
 # ---------------------------------------------------------------- inside the network
@@ -241,7 +260,8 @@ def test_plot_feature_maps(run, tmp_path):
     assert np.allclose(maps[0], image[0])
     assert all(np.allclose(m, c, atol=1e-6) for m, c in zip(maps[1:7], first.data[0]))
     assert all(np.allclose(m, c, atol=1e-6) for m, c in zip(maps[7:], second.numpy()[0]))
-    assert not any(m.__dict__.get("_forward_hooks") for m in model.modules())  # cleaned up
+    assert not any(m.__dict__.get("_forward_hooks") for m in model.modules())  # untouched
+    assert not any("forward" in m.__dict__ for m in model.modules())
     assert model.training
 
     only = plots.plot_feature_maps(model, image, None, layers=["3"])
