@@ -376,6 +376,25 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 _METHODS["__array_ufunc__"] = _array_ufunc
 
 
+def _unwrap(x):
+    if isinstance(x, Tensor):
+        return x._data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unwrap(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _unwrap(v) for k, v in x.items()}
+    return x
+
+
+def _array_function(self, func, types, args, kwargs):
+    """NumPy functions given tensors (``np.all(t == 0)``, ``np.concatenate([t, u])``,
+    ``np.mean(t, axis=0)``) run on their arrays and give NumPy's result, as for arrays."""
+    return func(*_unwrap(args), **_unwrap(kwargs))
+
+
+_METHODS["__array_function__"] = _array_function
+
+
 def install_tensor_methods():
     for name, fn in _METHODS.items():
         setattr(Tensor, name, fn)
