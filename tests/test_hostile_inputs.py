@@ -616,3 +616,23 @@ def test_cases_found_beyond_the_list(tmp_path):
         with pytest.raises(CheckpointError, match="not a regular file"):
             ournn.load(path)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("call, fn, arg", [
+    (lambda F, x, w: F.max_pool2d(x, 0), "max_pool2d", "kernel_size"),
+    (lambda F, x, w: F.avg_pool2d(x, 2, stride=0), "avg_pool2d", "stride"),
+    (lambda F, x, w: F.conv2d(x, w, stride=0), "conv2d", "stride"),
+    (lambda F, x, w: F.conv2d(x, w, padding=-1), "conv2d", "padding"),
+    (lambda F, x, w: F.conv2d(x, w, stride=(1, 0)), "conv2d", "stride"),
+    (lambda F, x, w: F.conv_transpose2d(x, w, stride=0), "conv_transpose2d", "stride"),
+    (lambda F, x, w: F.conv1d(x[0], w[0], stride=0), "conv1d", "stride"),
+    (lambda F, x, w: F.max_pool1d(x[0], 0), "max_pool1d", "kernel_size"),
+    (lambda F, x, w: F.avg_pool1d(x[0], 2, stride=-1), "avg_pool1d", "stride"),
+])
+def test_functional_conv_and_pool_arguments_are_checked(call, fn, arg):
+    """The functional forms check their arguments as the layers do: a ValueError naming the
+    function and the argument, never a ZeroDivisionError."""
+    import ournn.nn.functional as F
+    x, w = ournn.randn(1, 1, 6, 6), ournn.randn(1, 1, 3, 3)
+    with pytest.raises(ValueError, match=f"{fn}: {arg} must be"):
+        call(F, x, w)

@@ -60,13 +60,12 @@ def linear(input, weight, bias=None):
     return _Linear.apply(input, weight, bias)
 
 
-def _pair(v, name):
-    if isinstance(v, int):
-        return (v, v)
-    v = tuple(v)
-    if len(v) != 2:
-        raise ValueError(f"{name} must be an int or a pair, got {v}")
-    return v
+def _pair(v, name, fn="conv2d"):
+    """``v`` as a pair of ints, checked (ValueError naming ``fn`` and the argument): at least
+    0 for a padding, at least 1 otherwise (a stride or kernel of 0 is refused here, not met
+    later as a division by zero)."""
+    from .config import check_pair
+    return check_pair(fn, name, v, minimum=0 if "padding" in name else 1)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -97,9 +96,9 @@ def _pool_args(input, kernel_size, stride, padding, name):
     if input.ndim != 4:
         raise ShapeError(f"{name}: expected a 4-D input (N, C, H, W), got shape "
                          f"{tuple(input.shape)}")
-    kernel_size = _pair(kernel_size, "kernel_size")
-    stride = kernel_size if stride is None else _pair(stride, "stride")
-    padding = _pair(padding, "padding")
+    kernel_size = _pair(kernel_size, "kernel_size", name)
+    stride = kernel_size if stride is None else _pair(stride, "stride", name)
+    padding = _pair(padding, "padding", name)
     if padding[0] * 2 > kernel_size[0] or padding[1] * 2 > kernel_size[1]:
         raise ValueError(f"{name}: padding {padding} should be at most half the kernel "
                          f"{kernel_size}")
@@ -311,11 +310,12 @@ def softmin(input, dim=-1):
 
 # ---------------------------------------------------------------- more layers as functions
 def _single(v, name, fn):
+    from .config import check_int
     if isinstance(v, (tuple, list)):
         if len(v) != 1:
             raise ValueError(f"{fn}: {name} must be an int or a 1-tuple, got {v!r}")
         v = v[0]
-    return int(v)
+    return check_int(fn, name, v, minimum=0 if "padding" in name else 1)
 
 
 def _no_dilation_groups(name, dilation=1, groups=1):
@@ -358,8 +358,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ShapeError(f"conv_transpose2d: expected input (N, C_in, H, W) and weight "
                          f"(C_in, C_out, kH, kW) with the same C_in, got input "
                          f"{tuple(input.shape)} and weight {tuple(weight.shape)}")
-    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
-    output_padding = _pair(output_padding, "output_padding")
+    stride = _pair(stride, "stride", "conv_transpose2d")
+    padding = _pair(padding, "padding", "conv_transpose2d")
+    output_padding = _pair(output_padding, "output_padding", "conv_transpose2d")
     for a, b in zip(output_padding, stride):
         if a >= b:
             raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be "
