@@ -10,6 +10,8 @@
         sched.step()
 
 Every ``step()`` updates the parameter's array in place; gradients are only read.
+``make_optimizer(name, params, **hyper)`` builds one by the names ``ournn train`` takes
+(``OPTIMIZERS``, in ``ournn.optim.registry``).
 """
 from . import lr_scheduler
 from .adadelta import Adadelta
@@ -20,6 +22,7 @@ from .asgd import ASGD
 from .lbfgs import LBFGS
 from .nadam import NAdam
 from .radam import RAdam
+from .registry import OPTIMIZERS, default_lr, make_optimizer, optimizer_names
 from .lr_scheduler import (ChainedScheduler, ConstantLR, CosineAnnealingLR,
                            CosineAnnealingWarmRestarts, CyclicLR, ExponentialLR, LambdaLR,
                            LinearLR, LRScheduler, MultiplicativeLR, MultiStepLR, OneCycleLR,
@@ -33,4 +36,5 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta"
            "clip_grad_value_", "lr_scheduler", "LRScheduler", "LambdaLR", "StepLR",
            "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "SequentialLR",
            "OneCycleLR", "ReduceLROnPlateau", "CyclicLR", "CosineAnnealingWarmRestarts",
-           "PolynomialLR", "ConstantLR", "MultiplicativeLR", "ChainedScheduler"]
+           "PolynomialLR", "ConstantLR", "MultiplicativeLR", "ChainedScheduler",
+           "make_optimizer", "OPTIMIZERS", "optimizer_names", "default_lr"]

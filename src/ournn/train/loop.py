@@ -19,6 +19,7 @@ import numpy as np
 from .. import random as _random
 from ..autograd.function import no_grad
 from ..errors import OurnnError
+from ..optim.registry import make_optimizer  # noqa: F401  (fit takes optimizer names)
 from ..tensor import Tensor
 from .metrics import resolve_metrics
 
@@ -91,29 +92,6 @@ def _loss_fn(loss):
         raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(table)} or pass a "
                          "callable (output, target) -> scalar Tensor")
     return table[loss]
-
-
-def make_optimizer(name, params, lr=None, weight_decay=0.0, momentum=0.9):
-    """An optimizer by name: sgd, momentum, nesterov, adam, adamw, adagrad, rmsprop."""
-    from .. import optim
-    name = name.lower()
-    defaults = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3,
-                "adagrad": 1e-2, "rmsprop": 1e-3}
-    if name not in defaults:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(defaults)}")
-    lr = defaults[name] if lr is None else lr
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    if name in ("momentum", "nesterov"):
-        return optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
-                         weight_decay=weight_decay)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=weight_decay or 1e-2)
-    if name == "adagrad":
-        return optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
-    return optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
 
 
 # ---------------------------------------------------------------- the engine
