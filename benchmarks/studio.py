@@ -49,8 +49,12 @@ class Browser:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
-        with self.opener.open(req, timeout=600) as r:
-            return json.loads(r.read())
+        try:
+            with self.opener.open(req, timeout=600) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            raise SystemExit(f"studio benchmark: {method} {path} answered {e.code}: "
+                             f"{e.read().decode(errors='replace')[:300]}") from None
 
     def wait(self):
         while True:
@@ -121,7 +125,7 @@ def main(argv=None):
     # answers while training: a longer job, predictions and status reads during it
     drawing = np.zeros((56, 56))
     drawing[8:48, 26:31] = 1
-    browser.call("POST", "/api/train", {**setup, "epochs": 50})
+    browser.call("POST", "/api/train", {**setup, "epochs": 500})   # still running at the stop
     time.sleep(1.0)
     predict_ms, job_ms = [], []
     for _ in range(20):
@@ -136,7 +140,7 @@ def main(argv=None):
     job = browser.call("GET", "/api/job")["job"]
     if job.get("samples_per_sec"):
         step_ms = 1000 * args.batch_size / job["samples_per_sec"]
-    browser.call("POST", "/api/train/stop")
+    browser.call("POST", "/api/train/stop", {})
     browser.wait()
     server.should_exit = True
 
