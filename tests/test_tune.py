@@ -234,9 +234,9 @@ def test_cli_tune_end_to_end(tmp_path, capsys):
 
 def test_train_model_kwargs_flag_reaches_the_model_and_the_checkpoint(tmp_path, capsys,
                                                                        monkeypatch):
-    from ournn.train import run
-    from ournn.train.run import load_model
-    monkeypatch.setattr(run, "_write_plots", lambda *args: None)    # not under test: slow
+    from ournn.train import recipe
+    from ournn.train.checkpoints import load_model
+    monkeypatch.setattr(recipe, "_write_plots", lambda *args: None)    # not under test: slow
     out = tmp_path / "run"
     assert main(["train", "--model", "cnn", "--model-kwargs", '{"width": 4, "hidden": 16}',
                  "--epochs", "1", "--limit", "300", "--batch-size", "100", "--out", str(out),

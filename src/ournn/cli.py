@@ -1,5 +1,5 @@
-"""The ``ournn`` command line: parses arguments and calls the library (``ournn.train.run``,
-``ournn.viz``). Exit codes: 0 success, 2 bad usage, 1 any other error (one line, no
+"""The ``ournn`` command line: parses arguments and calls the library (``ournn.train.recipe``,
+``ournn.train.checkpoints``, ``ournn.tune``, ``ournn.viz``). Exit codes: 0 success, 2 bad usage, 1 any other error (one line, no
 traceback unless ``--debug``), 130 interrupted."""
 import argparse
 import json
@@ -7,11 +7,11 @@ import os
 import sys
 
 from . import __version__
-from .train.run import SETTINGS, Setting, SettingError
+from .train.settings import SETTINGS, Setting, SettingError
 
 # Every value the command line takes is checked by one mechanism: a ``Setting`` (range,
 # kind, choices) whose ``parse`` is the flag's argparse type. Training flags share theirs
-# with the keys of a TOML file (``ournn.train.run.SETTINGS``, checked by check_config).
+# with the keys of a TOML file (``ournn.train.settings.SETTINGS``, checked by check_config).
 TOP = Setting("int", 1, 1, 1000, flag="--top")
 TRIALS = Setting("int", 8, 1, 100_000, flag="--trials")
 WORKERS = Setting("int", 1, 1, 256, flag="--workers")
@@ -180,7 +180,7 @@ def _read_toml(path):
     """The [train] table of a TOML file (or the whole file), its keys checked against the
     same SETTINGS as the flags (usage error naming the file and the key)."""
     from .io import read_toml
-    from .train.run import check_config
+    from .train.settings import check_config
     try:
         data = read_toml(path)
     except OSError as e:
@@ -197,7 +197,7 @@ def _read_toml(path):
 
 
 def cmd_train(args):
-    from .train.run import run_training
+    from .train.recipe import run_training
     if args.override and not args.resume:
         raise _UsageError("--override only applies with --resume")
     config = _read_toml(args.config) if args.config else {}
@@ -215,7 +215,8 @@ def cmd_train(args):
 
 def cmd_eval(args):
     from .train.loop import evaluate
-    from .train.run import expected_data, load_dataset, load_model, require_images
+    from .train.checkpoints import expected_data, load_model, require_images
+    from .train.recipe import load_dataset
     model, meta = load_model(args.ckpt)
     require_images(meta, "eval", args.ckpt)
     dataset = args.dataset or SETTINGS["dataset"].check(expected_data(meta)[0] or "mnist")
@@ -235,7 +236,7 @@ def cmd_predict(args):
     from .data.images import find_images, load_image
     from .errors import CheckpointError
     from .ops.activation import softmax_array
-    from .train.run import load_model, require_images
+    from .train.checkpoints import load_model, require_images
     model, meta = load_model(args.ckpt)
     require_images(meta, "predict", args.ckpt)
     files = find_images(args.images)
@@ -293,7 +294,7 @@ def cmd_summary(args):
         return 0
     shape = args.input
     if args.ckpt:
-        from .train.run import load_model
+        from .train.checkpoints import load_model
         model, meta = load_model(args.ckpt)
         if shape is None and meta.get("input_shape"):
             shape = tuple(meta["input_shape"])      # what the checkpoint was trained on

@@ -1,7 +1,8 @@
 """Training jobs and sessions.
 
-A ``Job`` trains one network in a background thread with ``ournn.train.fit``: the same loop, the same
-``ModelCheckpoint`` as ``ournn train``. ``StudioCallback`` is the only studio-specific piece: it
+A ``Job`` trains one network in a background thread with the recipe of ``ournn train``
+(``ournn.train.recipe.build_run``: the same loader, augmentation, optimizer, schedule and
+``ModelCheckpoint``). ``StudioCallback`` is the only studio-specific piece: it
 turns the trainer's events into messages for the page, and between two steps it pauses, stops,
 or runs work the server asks of the model (a prediction, a save), so the weights are never read
 half-updated.
@@ -19,12 +20,11 @@ import uuid
 
 import numpy as np
 
-from ..data import ArrayDataset, DataLoader
 from .datasets import image_bytes
 from ..ops.activation import softmax_array
-from ..train.callbacks import Callback, ModelCheckpoint
-from ..train.loop import NonFiniteLossError, fit, make_optimizer
-from ..train.run import make_augmentation, schedule_callbacks
+from ..train.callbacks import Callback
+from ..train.loop import NonFiniteLossError
+from ..train.recipe import build_run
 
 BATCH_EVENT_INTERVAL = 0.2      # seconds between "batch" events
 BOUNDARY_INTERVAL = 0.5         # seconds between decision-boundary redraws
@@ -164,21 +164,14 @@ class Job:
         extra = {"classes": ds.classes, "input_shape": ds.input_shape, "studio_setup": setup}
         if ds.kind == "image":
             extra["dataset"] = ds.name            # what `ournn eval` reads
-        checkpoint = ModelCheckpoint(self.folder, monitor="val_accuracy", extra=extra)
-        self.checkpoint_path = checkpoint.last_path
+        self.checkpoint_path = os.path.join(self.folder, "last.ckpt")
         callback = StudioCallback(self)
         try:
-            # the same pieces as `ournn train`: data loader, augmentation, optimizer, schedule
-            loader = DataLoader(ArrayDataset(x, y), batch_size=setup["batch_size"],
-                                shuffle=True, seed=setup["seed"],
-                                transform=make_augmentation(setup["augment"], setup["seed"]))
-            optimizer = make_optimizer(setup["optimizer"], self.model.parameters(),
-                                       setup["lr"], setup["weight_decay"])
-            schedule = schedule_callbacks({**setup, "warmup_epochs": 0}, optimizer,
-                                          len(loader))
-            fit(self.model, loader, epochs=setup["epochs"], optimizer=optimizer,
-                validation_data=(vx, vy), callbacks=[callback, checkpoint, *schedule],
-                verbose=0, seed=setup["seed"])
+            # the recipe of `ournn train`: loader, augmentation, optimizer, schedule, checkpoint
+            run = build_run(setup, self.model, (x, y), (vx, vy), self.folder, extra=extra,
+                            logs=False)
+            self.checkpoint_path = run.checkpoint.last_path
+            run.fit([callback], verbose=0, seed=setup["seed"])
         except NonFiniteLossError as e:
             self.error = str(e)
             self.state = "failed"
@@ -188,8 +181,8 @@ class Job:
         else:
             self.state = "stopped" if self._stop.is_set() else "done"
         finally:
-            if os.path.exists(checkpoint.last_path):
-                self.checkpoint = os.path.abspath(checkpoint.last_path)
+            if os.path.exists(self.checkpoint_path):
+                self.checkpoint = os.path.abspath(self.checkpoint_path)
             self._serve_calls()
             self.channel.publish("done", self.status())
 

@@ -568,7 +568,7 @@ def _reword(message, path=None):
 
 
 def _read_checkpoint(studio, session, raw):
-    from ..train.run import load_model as read_model
+    from ..train.checkpoints import load_model as read_model
     # what the file declares, checked before anything is unpacked or built
     inspect_checkpoint(raw, LIMITS["max_params"], CKPT_MAX_UNPACKED, ZOO_FOR_IMAGES)
     folder = os.path.join(studio.workdir, "uploads")

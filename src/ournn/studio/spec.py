@@ -12,6 +12,8 @@ import numpy as np
 
 from .. import nn
 from ..errors import OurnnError
+from ..optim.registry import optimizer_arguments
+from ..train import options as options_
 
 LIMITS = {
     "max_layers": 64, "max_units": 4096, "max_channels": 512, "max_epochs": 500,
@@ -38,9 +40,8 @@ LAYERS = {
     "Tanh": {},
     "GELU": {},
 }
-OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
-SCHEDULES = ("none", "cosine", "onecycle", "step")     # as `ournn train --schedule`
-AUGMENTS = ("none", "shift", "affine")                 # as `ournn train --augment` (images)
+# the names `ournn train` takes (--optimizer, --schedule, --augment: images only)
+OPTIMIZERS, SCHEDULES, AUGMENTS = options_.OPTIMIZERS, options_.SCHEDULES, options_.AUGMENTS
 
 SETUP_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 3,
                   "train_size": None, "seed": 0, "weight_decay": 0.0, "schedule": "none",
@@ -337,23 +338,10 @@ def _layer_code(layer, shape):
     return f"nn.{kind}()"
 
 
-_OPTIMIZER_CODE = {
-    "adam": "Adam({params}, lr={lr}{wd})", "adamw": "AdamW({params}, lr={lr}{wd})",
-    "sgd": "SGD({params}, lr={lr}{wd})", "momentum": "SGD({params}, lr={lr}, momentum=0.9{wd})",
-    "nesterov": "SGD({params}, lr={lr}, momentum=0.9, nesterov=True{wd})",
-    "rmsprop": "RMSprop({params}, lr={lr}{wd})", "adagrad": "Adagrad({params}, lr={lr}{wd})",
-}
-_SCHEDULE_CODE = {
-    "cosine": "lr_scheduler.CosineAnnealingLR(optimizer, T_max={epochs} * len(loader))",
-    "step": "lr_scheduler.StepLR(optimizer, step_size={third} * len(loader), gamma=0.1)",
-    "onecycle": ("lr_scheduler.OneCycleLR(optimizer, max_lr={lr}, epochs={epochs}, "
-                 "steps_per_epoch=len(loader))"),
-}
-_AUGMENT_CODE = {
-    "shift": "transforms.RandomShift(2, seed={seed})",
-    "affine": ("transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), "
-               "seed={seed})"),
-}
+def _call(name, kwargs, first=None):
+    """``name(first, k=v, ...)`` with each value written as a Python literal."""
+    args = ([first] if first else []) + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(args)})"
 
 
 def export_script(setup, dataset, rows):
@@ -365,23 +353,27 @@ def export_script(setup, dataset, rows):
     limit = ""
     if setup.get("train_size"):
         limit = f"x, y = x[:{setup['train_size']}], y[:{setup['train_size']}]\n"
-    lr, epochs, seed = repr(setup["lr"]), setup["epochs"], setup["seed"]
-    wd = f", weight_decay={setup['weight_decay']!r}" if setup.get("weight_decay") else ""
-    optimizer = _OPTIMIZER_CODE[setup["optimizer"]].format(params="model.parameters()", lr=lr,
-                                                           wd=wd)
-    augment = setup.get("augment", "none")
-    transform = (f", transform={_AUGMENT_CODE[augment].format(seed=seed)}"
-                 if augment != "none" else "")
-    schedule = setup.get("schedule", "none")
+    epochs, seed = setup["epochs"], setup["seed"]
+    # the calls the studio's recipe makes (ournn.train.recipe.build_run), written out
+    cls, kwargs = optimizer_arguments(setup["optimizer"], setup["lr"],
+                                      setup.get("weight_decay") or 0.0)
+    optimizer = _call(cls.__name__, kwargs, "model.parameters()")
+    augment = options_.augmentation_arguments(setup.get("augment", "none"), seed)
+    transform = "" if augment is None else f", transform=transforms.{_call(*augment)}"
+    n = setup.get("train_size") or len(dataset.x)
+    steps = -(-n // setup["batch_size"])          # len(loader): the last batch may be short
+    schedule = options_.schedule_arguments(setup.get("schedule", "none"), setup["lr"],
+                                           epochs, steps)
     callbacks, imports = "", ["from ournn.data import ArrayDataset, DataLoader"]
     if transform:
         imports.append("from ournn.data import transforms")
-    if schedule != "none":
+    if schedule is not None:
         imports += ["from ournn.optim import lr_scheduler",
                     "from ournn.train.callbacks import LRScheduler"]
-        code = _SCHEDULE_CODE[schedule].format(epochs=epochs, third=max(1, epochs // 3), lr=lr)
-        callbacks = f"\nschedule = LRScheduler({code}, interval=\"step\")"
-    fit_callbacks = ", callbacks=[schedule]" if schedule != "none" else ""
+        code = "lr_scheduler." + _call(schedule[0], schedule[1], "optimizer")
+        callbacks = (f"\nassert len(loader) == {steps}\n"
+                     f"schedule = LRScheduler({code}, interval=\"step\")")
+    fit_callbacks = ", callbacks=[schedule]" if schedule is not None else ""
     # every text that came from a person (a file name, a column name) is written as a repr
     # literal, never as code or inside a docstring
     title = repr(f"{dataset.label}: the network built in ournn studio, trained as the studio "

@@ -75,7 +75,7 @@ class Study:
     scatter.png into ``out``."""
 
     def __init__(self, search, space, base_config=None, budget=None, out=None, seed=0):
-        from ..train.run import DEFAULTS, check_config
+        from ..train.settings import DEFAULTS, check_config
         base = dict(base_config or {})
         base.setdefault("model", DEFAULTS["model"])
         base.setdefault("seed", seed)
@@ -240,7 +240,7 @@ def train_command(config, searched=(), reproduce=False, out=None):
     """The ``ournn train`` command line for a ``run_training`` config: its model, dataset
     and seed, every setting in ``searched`` or differing from the defaults, its model
     arguments as ``--model-kwargs '{...}'``; the budget flags only with ``reproduce``."""
-    from ..train.run import DEFAULTS
+    from ..train.settings import DEFAULTS
     args = ["ournn", "train"]
     for key in _FLAG_ORDER:
         value = config.get(key)

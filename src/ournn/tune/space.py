@@ -234,7 +234,7 @@ def model_arguments(model):
 def check_space(space, model):
     """Normalize ``space`` (lists -> Choice) and check every name is a searchable training
     setting or an argument of ``model``. Returns the new dict."""
-    from ..train.run import DEFAULTS
+    from ..train.settings import DEFAULTS
     if not isinstance(space, dict) or not space:
         raise ValueError("space: expected a non-empty dict {name: distribution or list}")
     settings = [k for k in DEFAULTS if k not in NOT_SEARCHABLE]

@@ -21,7 +21,7 @@ def run_trial(index, params, config):
     message; a diverging run raises ``NonFiniteLossError``) or "interrupted" (Ctrl-C)."""
     import numpy as np
 
-    from ..train.run import run_training
+    from ..train.recipe import run_training
     if _stop is not None and _stop.is_set():     # the study was interrupted: don't start
         return {"trial": index, "params": params, "status": "cancelled"}
     record = {"trial": index, "params": params, "status": "ok", "error": "",

@@ -33,10 +33,12 @@ from .predictions import (confusion_matrix, plot_confusion_matrix,  # noqa: F401
 
 
 # ---------------------------------------------------------------- a training run's pictures
-def write_run_plots(out, history, model, tx, ty, classes=None, batch_size=500):
+def write_run_plots(out, history, model, tx, ty, classes=None, batch_size=500, logits=None):
     """The pictures of a finished run, into folder ``out``: ``curves.png`` (``plot_history``),
     and when test data is given, ``confusion.png`` and ``worst.png`` from the model's
     predictions on ``tx`` (eval mode, no graph, in batches). ``ournn train`` calls this.
+    ``logits``: the model's outputs on ``tx`` when the caller has them already (e.g. from
+    ``evaluate(..., return_outputs=True)``), so the model does not run on ``tx`` again.
 
     Returns {"curves": path, "confusion": path, "worst": path} for the files written."""
     os.makedirs(out, exist_ok=True)
@@ -47,8 +49,9 @@ def write_run_plots(out, history, model, tx, ty, classes=None, batch_size=500):
         plot_history(history, written["curves"])
     if tx is None or ty is None or len(tx) == 0:
         return written
-    with no_grad():
-        logits = model.predict(tx, batch_size=batch_size)
+    if logits is None:
+        with no_grad():
+            logits = model.predict(tx, batch_size=batch_size)
     if logits.ndim != 2 or logits.shape[1] < 2:
         return written  # not a classifier: no confusion matrix
     written["confusion"] = os.path.join(out, "confusion.png")
