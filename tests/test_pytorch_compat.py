@@ -297,3 +297,49 @@ def test_training_loop_with_dataloader_matches_pytorch():
 
     losses, correct, _ = run_both(program, rtol=1e-9, atol=1e-12)
     assert losses[-1] < losses[0] and correct >= 48
+
+
+# ---------------------------------------------------------------- saving and loading
+def test_save_and_load_take_file_objects_and_pytorchs_keywords(tmp_path):
+    import io
+    model = ournn.nn.Sequential(ournn.nn.Linear(3, 4), ournn.nn.ReLU(), ournn.nn.Linear(4, 2))
+    buffer = io.BytesIO()
+    ournn.save({"model": model.state_dict(), "epoch": 7}, buffer)
+    buffer.seek(0)
+    ckpt = ournn.load(buffer, map_location="cpu", weights_only=True)
+    assert ckpt["epoch"] == 7 and isinstance(ckpt["model"]["0.weight"], ournn.Tensor)
+    again = ournn.nn.Sequential(ournn.nn.Linear(3, 4), ournn.nn.ReLU(), ournn.nn.Linear(4, 2))
+    again.load_state_dict(ckpt["model"])
+    x = ournn.randn(5, 3)
+    np.testing.assert_array_equal(again(x).numpy(), model(x).numpy())
+    path = tmp_path / "m.pt"
+    with open(path, "wb") as f:
+        ournn.save(model.state_dict(), f)
+    for where in (None, "cpu", ournn.device("cpu"), {"cuda:0": "cpu"}, lambda s, loc: s):
+        with open(path, "rb") as f:
+            sd = ournn.load(f, map_location=where)
+        assert sd["2.bias"].shape == (2,)
+    arrays = ournn.load(path, tensors=False)
+    assert isinstance(arrays["0.weight"], np.ndarray)
+    with pytest.raises(ournn.DeviceError):
+        ournn.load(path, map_location="cuda")
+    with pytest.raises(TypeError, match="never pickles"):
+        ournn.save(model.state_dict(), tmp_path / "p.pt", pickle_module=object())
+    with pytest.raises(ournn.CheckpointError, match="not an ournn checkpoint"):
+        ournn.load(io.BytesIO(b"hello, not a checkpoint"))
+
+
+def test_saving_a_whole_user_module_shows_the_state_dict_way(tmp_path):
+    class Net(ournn.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = ournn.nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    with pytest.raises(ournn.CheckpointError, match=r"state_dict\(\)"):
+        ournn.save(Net(), tmp_path / "net.pt")
+    ournn.save(Net().state_dict(), tmp_path / "net.pt")         # the way that works
+    net = Net()
+    net.load_state_dict(ournn.load(tmp_path / "net.pt"))

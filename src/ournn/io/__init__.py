@@ -227,6 +227,8 @@ def _decode(data, arrays, rebuild, where="tree"):
 
 
 def _count_elements(obj):
+    if isinstance(obj, Tensor):
+        return obj.numel()
     if isinstance(obj, np.ndarray):
         return obj.size
     if isinstance(obj, dict):
@@ -408,34 +410,96 @@ def _read_archive(path):
 
 
 # ---------------------------------------------------------------- public API
-def save(obj, path):
-    """Save ``obj`` (state dict, model, optimizer state, or a dict of these) to ``path``.
+def save(obj, f, pickle_module=None, pickle_protocol=None,
+         _use_new_zipfile_serialization=True):
+    """Save ``obj`` (a state dict, a model built from ournn layers, an optimizer's state, or a
+    dict or list of these) to ``f``: a path, or a binary file object opened for writing, as
+    ``torch.save``.
 
-    The file is a ``.npz`` archive; nothing in it is pickled."""
+    The file is a ``.npz`` archive of arrays plus one JSON document; nothing in it is pickled
+    (``pickle_module`` is refused). A path is written atomically: to a temporary file beside
+    it, then renamed."""
+    if pickle_module is not None:
+        raise TypeError("ournn.save never pickles: pickle_module is not supported (leave it "
+                        "out; tensors, arrays, numbers, strings, lists and dicts are saved "
+                        "without pickle)")
     arrays = {}
     tree = _encode(obj, arrays)
     meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree})
     buffer = _io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
         for key, arr in arrays.items():
-            with zf.open(key + ".npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asarray(arr), allow_pickle=False)
+            with zf.open(key + ".npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asarray(arr), allow_pickle=False)
         zf.writestr(_META, meta)
-    atomic_write_bytes(path, buffer.getvalue())
+    if hasattr(f, "write"):
+        f.write(buffer.getvalue())
+        return
+    atomic_write_bytes(f, buffer.getvalue())
 
 
-def load(path, rebuild=True):
-    """Load what ``save`` wrote. Models are rebuilt from their architecture (set
-    ``rebuild=False`` to get ``{"config", "state_dict"}`` instead).
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         rebuild=True, tensors=True):
+    """Load what ``save`` wrote, from a path or a binary file object, as ``torch.load``.
+
+    Arrays come back as tensors (``tensors=False``: NumPy arrays); models built from ournn
+    layers are rebuilt from their architecture (``rebuild=False`` gives
+    ``{"config", "state_dict"}`` instead). PyTorch's ``map_location`` (a CPU device, a dict
+    or a function) and ``weights_only`` are accepted: a file is only ever read as arrays and
+    JSON, never unpickled, whatever they say; a map to another device raises.
 
     Before anything large is allocated, the archive's entries (uncompressed sizes, array
     shapes and dtypes) are checked against the file's size and ``LIMITS``, and a model's
     declared parameters against the numbers the file holds. Raises ``CheckpointError``
     naming the file (and the field or limit) when it is missing, corrupt, not ours or too
-    large; nothing is ever unpickled."""
-    path = os.fspath(path)
+    large."""
+    if pickle_module is not None:
+        raise TypeError("ournn.load never unpickles: pickle_module is not supported")
+    if isinstance(map_location, (str, int)) or type(map_location).__name__ == "device":
+        from ..device import check_device
+        check_device(map_location)
+    if hasattr(f, "read"):
+        return _load_file_object(f, rebuild, tensors)
+    path = os.fspath(f)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    out = _load_path(path, rebuild)
+    return _as_tensors(out) if tensors else out
+
+
+def _load_file_object(f, rebuild, tensors):
+    """Load from a file object: its bytes are checked as a file's would be (a temporary
+    copy holds them, so the archive reader sees a regular file)."""
+    import tempfile
+    name = getattr(f, "name", None) or "<file object>"
+    data = f.read(LIMITS["archive_bytes"] + 1)
+    if len(data) > LIMITS["archive_bytes"]:
+        raise CheckpointError(f"{name}: more than {_limit('archive_bytes')} bytes")
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = os.path.join(folder, "checkpoint.npz")
+        with open(tmp, "wb") as out:
+            out.write(data)
+        try:
+            result = _load_path(tmp, rebuild)
+        except CheckpointError as e:
+            raise CheckpointError(str(e).replace(tmp, str(name))) from None
+    return _as_tensors(result) if tensors else result
+
+
+def _as_tensors(obj):
+    """Arrays (in dicts, lists and tuples) as tensors on the same memory."""
+    if isinstance(obj, np.ndarray):
+        return Tensor._make(obj)
+    if isinstance(obj, dict):
+        return type(obj)((k, _as_tensors(v)) for k, v in obj.items())
+    if isinstance(obj, list):
+        return [_as_tensors(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_as_tensors(v) for v in obj)
+    return obj
+
+
+def _load_path(path, rebuild):
     try:
         meta, arrays = _read_archive(path)
     except CheckpointError:
