@@ -3,5 +3,17 @@ from .function import Function, no_grad, enable_grad, set_grad_enabled, is_grad_
 from .engine import backward
 from .gradcheck import gradcheck
 
-__all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+
+
+def Variable(data, requires_grad=False, volatile=False):  # noqa: N802 - PyTorch's name
+    """``torch.autograd.Variable``, kept by PyTorch for old code: a tensor (the given one if
+    ``data`` is a Tensor, else a new one) with ``requires_grad`` set when asked."""
+    from ..tensor import Tensor
+    t = data if isinstance(data, Tensor) else Tensor(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+__all__ = ["Variable", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "backward", "gradcheck"]
