@@ -241,7 +241,7 @@ def test_atomic_save_leaves_old_file_on_failure(tmp_path, monkeypatch):
 def test_zoo_parameter_counts():
     counts = {n: sum(p.numel() for p in ournn.models.get_model(n).parameters())
               for n in ournn.models.list_models()}
-    assert counts["seed_alexnet"] == 2_201_322
+    assert counts["strided_cnn"] == 2_201_322
     assert counts["mlp"] == 784 * 512 + 512 + 512 * 1024 + 1024 + 1024 * 10 + 10
     for name in ournn.models.list_models():
         out = ournn.models.get_model(name).eval()(np.zeros((2, 1, 28, 28), np.float32))

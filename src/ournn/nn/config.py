@@ -2,7 +2,17 @@
 
 ``module_config(model)`` describes it; ``module_from_config(config)`` builds it again. This is
 what lets ``ournn.load`` (and ``ournn predict``/``eval``) rebuild a saved model without the
-user's code. Zoo models are described by their zoo name and arguments.
+user's code. It is the one description of an architecture: the zoo's models and the studio's
+layer editor use it too.
+
+Every layer describes itself the same way, as Keras layers do: ``layer.get_config()`` is a
+dict of constructor arguments (by default the attributes named in ``config_keys``) and
+``type(layer).from_config(config)`` builds it again. The layers are found by class name in
+``layer_classes()``: every public ``Module`` subclass defined in ``ournn.nn``, so a new layer
+is added by defining it there (``tests/test_layer_registry.py`` checks that each one
+round-trips, and that the studio can describe the ones it offers). Zoo models are described by
+their zoo name and arguments; ``ournn.models`` registers the names (``register_zoo``) when it
+is imported, so this module never imports the zoo.
 """
 import contextvars
 import numbers
@@ -111,10 +121,34 @@ def reserve(layer, parameters):
                               f"{budget.held_by} holds only {budget.max_parameters:,} numbers")
 
 
-def _layer_classes():
-    from .. import nn
-    return {name: getattr(nn, name) for name in nn.__all__
-            if isinstance(getattr(nn, name), type) and issubclass(getattr(nn, name), nn.Module)}
+def layer_classes():
+    """``{name: class}`` of the layers a config may name: every public (not ``_``-prefixed)
+    ``Module`` subclass defined in ``ournn.nn``, ``Module`` included."""
+    from .module import Module
+    out, todo = {"Module": Module}, [Module]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("ournn.nn.") and not sub.__name__.startswith("_"):
+                out.setdefault(sub.__name__, sub)
+    return out
+
+
+_layer_classes = layer_classes      # the older private name
+
+# zoo model name -> builder(name, **kwargs); filled by ``ournn.models`` at import
+_ZOO = {}
+
+
+def register_zoo(name, builder):
+    """Make zoo model ``name`` loadable from a config ``{"zoo": {"name": name, "kwargs":
+    {...}}}``: ``builder(name, **kwargs)`` builds it (``ournn.models`` registers its models)."""
+    _ZOO[name] = builder
+
+
+def zoo_names():
+    """The zoo names a config may name (deprecated aliases included)."""
+    return sorted(_ZOO)
 
 
 def module_config(module):
@@ -123,7 +157,7 @@ def module_config(module):
     if spec is not None:
         return {"zoo": spec}
     name = type(module).__name__
-    classes = _layer_classes()
+    classes = layer_classes()
     if classes.get(name) is not type(module):
         raise CheckpointError(
             f"cannot describe the architecture of {name} (a user-defined Module): save "
@@ -151,20 +185,24 @@ def module_from_config(config, max_parameters=None, held_by="the checkpoint"):
     if not isinstance(config, dict):
         raise CheckpointError(f"model config must be a dict, got {type(config).__name__}")
     if "zoo" in config:
-        from ..models import get_model
         spec = config["zoo"]
         if not (isinstance(spec, dict) and isinstance(spec.get("name"), str) and
                 isinstance(spec.get("kwargs", {}), dict)):
             raise CheckpointError("zoo: expected {\"name\": str, \"kwargs\": {...}}, got "
                                   f"{str(spec)[:80]}")
+        builder = _ZOO.get(spec["name"])
+        if builder is None:
+            raise CheckpointError(f"bad zoo model {spec['name'][:40]!r}: unknown model "
+                                  f"{spec['name'][:40]!r}; choose one of "
+                                  f"{', '.join(zoo_names())}")
         try:
-            return get_model(spec["name"], **spec.get("kwargs", {}))
+            return builder(spec["name"], **spec.get("kwargs", {}))
         except CheckpointError:
             raise
         except (ValueError, TypeError) as e:
             raise CheckpointError(f"bad zoo model {spec['name'][:40]!r}: {e}") from None
     name = config.get("class")
-    classes = _layer_classes()
+    classes = layer_classes()
     if not isinstance(name, str) or name not in classes:
         raise CheckpointError(f"unknown layer type {str(name)[:40]!r} in model config")
     kwargs = config.get("config", {})
@@ -193,8 +231,7 @@ def module_from_config(config, max_parameters=None, held_by="the checkpoint"):
     budget = _BUDGET.get()
     counted = budget.layers
     try:
-        layer = classes[name](**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in kwargs.items()})
+        layer = classes[name].from_config(kwargs)
     except (TypeError, ValueError) as e:
         if isinstance(e, CheckpointError):
             raise

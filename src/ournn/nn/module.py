@@ -421,6 +421,12 @@ class Module:
             raise NotImplementedError(f"{type(self).__name__} does not describe its architecture")
         return with_dtype(self, {k: _plain(getattr(self, k)) for k in self.config_keys})
 
+    @classmethod
+    def from_config(cls, config):
+        """The layer ``config`` (what ``get_config`` gives) describes: ``cls(**config)``,
+        lists read back as tuples (JSON has no tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+
     # ----- printing -----
     def extra_repr(self):
         return ""

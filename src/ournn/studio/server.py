@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from .. import io as ournn_io
 from .. import random as _random
 from ..errors import OurnnError
-from ..models import get_model, list_models
+from ..models import ALIASES as ZOO_ALIASES, canonical_name, get_model, list_models
 from ..ops.activation import softmax_array
 from .datasets import CSV_MAX_BYTES, Registry, parse_csv
 from .guard import Guard
@@ -52,7 +52,7 @@ UPLOADS_MAX_BYTES = 1024 ** 3    # the arrays of all uploaded CSV files, all ses
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")       # fullmatch
 UPLOAD_NAME_MAX = 100
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-ZOO_FOR_IMAGES = ("mlp", "lenet5", "cnn", "seed_alexnet", "kerascnn")
+ZOO_FOR_IMAGES = ("mlp", "lenet5", "cnn", "strided_cnn", "kerascnn")
 
 
 class HTTPError(Exception):
@@ -287,7 +287,7 @@ def _graph_svg(model, input_shape):
 
 @endpoint
 async def zoo(request, studio, session):
-    name = request.path_params["name"]
+    name = canonical_name(request.path_params["name"])     # old names still answer
     if name not in ZOO_FOR_IMAGES:
         raise HTTPError(404, f"unknown zoo model {_short(name)}; choose one of "
                              f"{', '.join(ZOO_FOR_IMAGES)}", "name")
@@ -570,7 +570,8 @@ def _reword(message, path=None):
 def _read_checkpoint(studio, session, raw):
     from ..train.checkpoints import load_model as read_model
     # what the file declares, checked before anything is unpacked or built
-    inspect_checkpoint(raw, LIMITS["max_params"], CKPT_MAX_UNPACKED, ZOO_FOR_IMAGES)
+    inspect_checkpoint(raw, LIMITS["max_params"], CKPT_MAX_UNPACKED,
+                       ZOO_FOR_IMAGES + tuple(ZOO_ALIASES))     # old checkpoints name aliases
     folder = os.path.join(studio.workdir, "uploads")
     os.makedirs(folder, exist_ok=True)
     fd, path = ournn_io.temporary_file(folder)

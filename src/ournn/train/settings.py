@@ -6,9 +6,11 @@ fills the defaults and checks every value. The names a choice accepts come from
 import math
 import numbers
 import os
+import warnings
 
 import numpy as np
 
+from ..models import ALIASES as _MODEL_ALIASES     # old zoo names (seed_alexnet)
 from .options import AUGMENTS, DATASET_ALIASES, DATASETS, OPTIMIZERS, SCHEDULES
 
 
@@ -23,9 +25,10 @@ class Setting:
     ``Setting.parse``, an argparse type) and TOML keys (``check_config``) are checked."""
 
     def __init__(self, kind, default, low=None, high=None, open_low=False, choices=None,
-                 aliases=None, flag=None):
+                 aliases=None, flag=None, deprecated=()):
         self.kind, self.default, self.low, self.high = kind, default, low, high
         self.open_low, self.choices, self.aliases = open_low, choices, aliases or {}
+        self.deprecated = tuple(deprecated)     # aliases accepted with a warning
         self.flag = flag
         self.name = None
 
@@ -75,6 +78,9 @@ class Setting:
             if not isinstance(value, str):
                 raise bad()
             v = value.strip().lower()
+            if v in self.deprecated:
+                warnings.warn(f"{self.label()}: {v!r} is a deprecated name; use "
+                              f"{self.aliases[v]!r}", FutureWarning, stacklevel=2)
             v = self.aliases.get(v, v)
             if v not in self._choices():
                 raise bad()
@@ -143,7 +149,8 @@ def _model_names():
 
 
 SETTINGS = {
-    "model": Setting("choice", "mlp", choices=_model_names, flag="--model"),
+    "model": Setting("choice", "mlp", choices=_model_names, aliases=_MODEL_ALIASES,
+                     deprecated=tuple(_MODEL_ALIASES), flag="--model"),
     "dataset": Setting("choice", "mnist", choices=DATASETS, aliases=DATASET_ALIASES,
                        flag="--dataset"),
     "epochs": Setting("int", 5, 1, 100_000, flag="--epochs"),
