@@ -13,7 +13,7 @@ class Swish(Function):
 
     @staticmethod
     def forward(ctx, x, beta=1.0):
-        # x is a NumPy array; return an array. Save what backward needs on ctx.
+        # x is a tensor (outside the graph); NumPy functions work on it. Save what backward needs.
         s = 1 / (1 + np.exp(-beta * x))
         ctx.save_for_backward(x, s)
         ctx.beta = beta

@@ -343,3 +343,27 @@ def test_saving_a_whole_user_module_shows_the_state_dict_way(tmp_path):
     ournn.save(Net().state_dict(), tmp_path / "net.pt")         # the way that works
     net = Net()
     net.load_state_dict(ournn.load(tmp_path / "net.pt"))
+
+
+def test_a_custom_function_written_for_pytorch_runs():
+    """The tutorial's custom ReLU: forward and backward use tensor methods."""
+    def program(torch):
+        class MyReLU(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, input):
+                ctx.save_for_backward(input)
+                return input.clamp(min=0)
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                input, = ctx.saved_tensors
+                grad_input = grad_output.clone()
+                grad_input[input < 0] = 0
+                return grad_input
+
+        x = torch.tensor([-1.5, 0.5, 2.0, -0.1], dtype=torch.float64, requires_grad=True)
+        y = MyReLU.apply(x * 2)
+        (y * y).sum().backward()
+        return [y, x.grad]
+
+    run_both(program)

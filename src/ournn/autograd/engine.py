@@ -6,6 +6,7 @@ gradients summed before its ``backward`` runs, saved arrays released right after
 from ..backend import get_array_module
 from ..errors import GraphError, ShapeError
 from ..tensor import WRITES, Tensor
+from .function import tensor_backward
 
 
 def _topological_order(root_node):
@@ -106,11 +107,14 @@ def backward(tensor, gradient=None, retain_graph=False):
             continue
         if WRITES.n != node.epoch:    # something was written in place since it was recorded
             _check_versions(node)
-        if node.n_outputs == 1:
-            grads_in = node.backward(node, grads[0])
-        else:
+        if node.n_outputs != 1:
             grads = [g if g is not None else xp.zeros(shape, dtype)
                      for g, (shape, dtype) in zip(grads, node.output_meta)]
+        if node.tensor_io:
+            grads_in = tensor_backward(node, grads)
+        elif node.n_outputs == 1:
+            grads_in = node.backward(node, grads[0])
+        else:
             grads_in = node.backward(node, *grads)
         if not isinstance(grads_in, tuple):
             grads_in = (grads_in,)

@@ -4,21 +4,23 @@ Every op in ournn is a subclass, and a user's custom op is written exactly the s
 
     class Cube(Function):
         @staticmethod
-        def forward(ctx, x):              # x is a NumPy array
+        def forward(ctx, x):              # x: a tensor outside the graph
             ctx.save_for_backward(x)
             return x ** 3
 
         @staticmethod
-        def backward(ctx, grad):          # grad: dLoss/dOutput, an array of the output's shape
+        def backward(ctx, grad):          # grad: dLoss/dOutput, of the output's shape
             (x,) = ctx.saved_tensors
             return 3 * x ** 2 * grad      # one gradient per input (None for a constant)
 
     y = Cube.apply(t)                     # t is a Tensor; y is a Tensor in the graph
 
-``forward`` receives arrays (the arrays of Tensor inputs; other arguments as given) and
-returns an array or a tuple of arrays. ``backward`` receives one gradient array per output and
-returns one per input. Gradients are arrays, not Tensors: the backward pass builds no graph, so
-higher-order derivatives are not supported (a deliberate choice, see docs/design.md).
+``forward`` receives the inputs and returns the output(s); ``backward`` receives one gradient
+per output and returns one per input (None for a constant). A Function written outside ournn,
+like the one above or one brought from PyTorch, sees tensors (outside the graph) in both, as
+PyTorch's does, so ``input.clamp(min=0)`` and ``grad.clone()`` work and NumPy functions work
+too; ournn's own ops see NumPy arrays (``tensor_io = False``), which saves the wrapping on the
+hot path. The backward pass builds no graph: gradients of gradients are not supported yet.
 
 The ``ctx`` is the graph node itself; anything stored on it is freed once backward has used it.
 """
@@ -105,6 +107,14 @@ class Function:
 
     is_view = False
     saves_output = False
+    # A Function defined outside ournn (a user's, often written for PyTorch) sees tensors in
+    # forward and backward, as PyTorch's does; ournn's own ops see arrays (no wrapping cost).
+    tensor_io = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "tensor_io" not in cls.__dict__:
+            cls.tensor_io = not cls.__module__.startswith("ournn.")
 
     def save_for_backward(self, *arrays):
         """Keep arrays for ``backward`` (read them back as ``ctx.saved_tensors``)."""
@@ -136,6 +146,15 @@ class Function:
     def name(self):
         return type(self).__name__
 
+    def mark_dirty(self, *tensors):
+        """Accepted for PyTorch code; ournn's engine does not need it."""
+
+    def mark_non_differentiable(self, *tensors):
+        """Accepted for PyTorch code (integer outputs are outside the graph anyway)."""
+
+    def set_materialize_grads(self, value):
+        """Accepted for PyTorch code: missing output gradients are always zeros here."""
+
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arrays of ``args`` and, if any input needs a gradient,
@@ -144,8 +163,12 @@ class Function:
         needs = [type(a) is not _ndarray and isinstance(a, Tensor) and a._requires_grad
                  for a in args]
         ctx.needs_input_grad = needs
-        out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
-                          **kwargs)
+        if cls.tensor_io:
+            out = _unwrap(cls.forward(ctx, *[Tensor._make(a._data) if isinstance(a, Tensor)
+                                            else a for a in args], **kwargs))
+        else:
+            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
+                              **kwargs)
         make = Tensor._make
         if type(out) is tuple:
             outputs = tuple(make(o) for o in out)
@@ -171,6 +194,29 @@ class Function:
             for tracer in TRACERS:
                 tracer.op(ctx, args, kwargs, outputs)
         return outputs if type(out) is tuple else outputs[0]
+
+
+def _unwrap(out):
+    """A user Function's result as arrays (tensors unwrapped, lists made tuples)."""
+    if isinstance(out, Tensor):
+        return out._data
+    if isinstance(out, (tuple, list)):
+        return tuple(_unwrap(o) for o in out)
+    return out
+
+
+def tensor_backward(node, grads):
+    """Run a user Function's backward on tensors and give the engine arrays back."""
+    result = node.backward(node, *[Tensor._make(g) for g in grads])
+    if isinstance(result, (tuple, list)):
+        return tuple(None if r is None else _as_array(r) for r in result)
+    return None if result is None else _as_array(result)
+
+
+def _as_array(r):
+    if isinstance(r, Tensor):
+        return r._data
+    return r if hasattr(r, "shape") else np.asarray(r)
 
 
 def _saves_an_output(saved, outputs):
