@@ -6,6 +6,7 @@ from the layer before (as in Keras), so the page never asks for them. Every numb
 (``LIMITS``) so that a request cannot ask the server for an absurd amount of memory or time.
 Anything wrong raises ``SpecError`` naming the field, which the server turns into a 400.
 """
+import inspect
 import math
 
 import numpy as np
@@ -22,24 +23,56 @@ LIMITS = {
     "max_batch_activation_bytes": 2 * 1024 ** 3,
 }
 
-# type -> {param: (kind, min, max, default)}; kind is "int", "float", "bool" or "int?"
-# (an int or null). Bounds are inclusive except Dropout's p < 1.
-LAYERS = {
-    "Linear": {"out_features": ("int", 1, LIMITS["max_units"], 128), "bias": ("bool", 0, 1, True)},
-    "Conv2d": {"out_channels": ("int", 1, LIMITS["max_channels"], 16),
-               "kernel_size": ("int", 1, 15, 3), "stride": ("int", 1, 8, 1),
-               "padding": ("int", 0, 7, 0), "bias": ("bool", 0, 1, True)},
-    "MaxPool2d": {"kernel_size": ("int", 1, 8, 2), "stride": ("int?", 1, 8, None)},
-    "AvgPool2d": {"kernel_size": ("int", 1, 8, 2), "stride": ("int?", 1, 8, None)},
-    "BatchNorm": {},
-    "Dropout": {"p": ("float", 0.0, 0.99, 0.5)},
-    "Flatten": {},
-    "ReLU": {},
-    "LeakyReLU": {"negative_slope": ("float", 0.0, 1.0, 0.01)},
-    "Sigmoid": {},
-    "Tanh": {},
-    "GELU": {},
-}
+# The layers the editor offers: the name the page shows -> the ournn layer (BatchNorm is
+# BatchNorm1d or BatchNorm2d, chosen by the input's shape). Their parameters are not listed
+# here: they are the layer's constructor arguments (``ournn.nn.config``: what ``get_config``
+# gives and ``from_config`` takes) that ``BOUNDS`` bounds, in the constructor's order, with
+# the constructor's defaults; the input size (``in_features``, ``in_channels``,
+# ``num_features``) is inferred from the layer before.
+OFFERED = {"Linear": (nn.Linear,), "Conv2d": (nn.Conv2d,), "MaxPool2d": (nn.MaxPool2d,),
+           "AvgPool2d": (nn.AvgPool2d,), "BatchNorm": (nn.BatchNorm1d, nn.BatchNorm2d),
+           "Dropout": (nn.Dropout,), "Flatten": (nn.Flatten,), "ReLU": (nn.ReLU,),
+           "LeakyReLU": (nn.LeakyReLU,), "Sigmoid": (nn.Sigmoid,), "Tanh": (nn.Tanh,),
+           "GELU": (nn.GELU,)}
+INPUT_ARGUMENTS = ("in_features", "in_channels", "num_features")
+# What the page may set, and within which bounds: param -> (kind, min, max, default for an
+# argument without one); kind is "int", "float", "bool" or "int?" (an int or null: the
+# layer's own choice). Bounds are inclusive except Dropout's p < 1. They keep a request from
+# asking the server for an absurd amount of memory or time.
+BOUNDS = {"out_features": ("int", 1, LIMITS["max_units"], 128),
+          "out_channels": ("int", 1, LIMITS["max_channels"], 16),
+          "kernel_size": ("int", 1, 15, 3), "stride": ("int", 1, 8, 1),
+          "padding": ("int", 0, 7, 0), "bias": ("bool", 0, 1, True),
+          "p": ("float", 0.0, 0.99, 0.5), "negative_slope": ("float", 0.0, 1.0, 0.01)}
+_POOL = {"kernel_size": ("int", 1, 8, 2), "stride": ("int?", 1, 8, None), "padding": None}
+# where a layer's bounds differ from BOUNDS (None: not offered)
+LAYER_BOUNDS = {"MaxPool2d": _POOL, "AvgPool2d": _POOL}
+
+
+def _signature(cls):
+    return inspect.signature(cls.__init__).parameters
+
+
+def layer_params(kind):
+    """``{param: (kind, min, max, default)}`` the page may set for layer ``kind``: the
+    constructor arguments of its class that are bounded, with the constructor's defaults."""
+    cls = OFFERED[kind][0]
+    bounds = {**BOUNDS, **LAYER_BOUNDS.get(kind, {})}
+    out = {}
+    for name, param in _signature(cls).items():
+        spec = bounds.get(name)
+        if spec is None or name in INPUT_ARGUMENTS:
+            continue
+        p_kind, lo, hi, default = spec
+        if param.default is not inspect.Parameter.empty:
+            default = param.default
+        out[name] = (p_kind, lo, hi, default)
+    return out
+
+
+LAYERS = {kind: layer_params(kind) for kind in OFFERED}
+
+
 # the names `ournn train` takes (--optimizer, --schedule, --augment: images only)
 OPTIMIZERS, SCHEDULES, AUGMENTS = options_.OPTIMIZERS, options_.SCHEDULES, options_.AUGMENTS
 
@@ -167,36 +200,33 @@ def check_setup(setup, datasets):
 
 
 # ---------------------------------------------------------------- building
+def _layer_class(kind, shape):
+    classes = OFFERED[kind]
+    if len(classes) == 1:
+        return classes[0]
+    by_rank = {1: classes[0], 3: classes[1]}            # BatchNorm1d, BatchNorm2d
+    if len(shape) not in by_rank:
+        raise SpecError(f"{kind} needs a flat or image input, gets shape {_fmt(shape)}")
+    return by_rank[len(shape)]
+
+
 def _build_one(layer, shape, num_classes):
-    """The ``nn`` module for ``layer`` given the input ``shape`` (without the batch)."""
+    """The ``nn`` module for ``layer`` given the input ``shape`` (without the batch): its
+    class built from its config (``from_config``), the input size taken from ``shape``."""
     kind = layer["type"]
-    if kind == "Linear":
-        if len(shape) != 1:
-            raise SpecError(f"Linear needs a flat input but gets shape {_fmt(shape)}: add a "
-                            "Flatten layer before it")
-        return nn.Linear(shape[0], layer["out_features"], bias=layer["bias"])
-    if kind == "Conv2d":
-        if len(shape) != 3:
-            raise SpecError(f"Conv2d needs an image input (channels, height, width) but gets "
-                            f"shape {_fmt(shape)}")
-        return nn.Conv2d(shape[0], layer["out_channels"], layer["kernel_size"],
-                         stride=layer["stride"], padding=layer["padding"], bias=layer["bias"])
-    if kind in ("MaxPool2d", "AvgPool2d"):
-        if len(shape) != 3:
-            raise SpecError(f"{kind} needs an image input (channels, height, width) but gets "
-                            f"shape {_fmt(shape)}")
-        return getattr(nn, kind)(layer["kernel_size"], stride=layer["stride"])
-    if kind == "BatchNorm":
-        if len(shape) == 1:
-            return nn.BatchNorm1d(shape[0])
-        if len(shape) == 3:
-            return nn.BatchNorm2d(shape[0])
-        raise SpecError(f"BatchNorm needs a flat or image input, gets shape {_fmt(shape)}")
-    if kind == "Dropout":
-        return nn.Dropout(layer["p"])
-    if kind == "LeakyReLU":
-        return nn.LeakyReLU(layer["negative_slope"])
-    return getattr(nn, kind)()
+    cls = _layer_class(kind, shape)
+    signature = _signature(cls)
+    config = {k: layer[k] for k in LAYERS[kind]}
+    if "in_features" in signature and len(shape) != 1:
+        raise SpecError(f"{kind} needs a flat input but gets shape {_fmt(shape)}: add a "
+                        "Flatten layer before it")
+    if cls.__name__.endswith("2d") and len(shape) != 3:
+        raise SpecError(f"{kind} needs an image input (channels, height, width) but gets "
+                        f"shape {_fmt(shape)}")
+    for name in INPUT_ARGUMENTS:
+        if name in signature:
+            config[name] = shape[0]
+    return cls.from_config(config)
 
 
 def _fmt(shape):
@@ -278,32 +308,25 @@ def layers_of(model):
     loaded checkpoints); raises SpecError for anything else."""
     if not isinstance(model, nn.Sequential):
         raise SpecError(f"the studio edits Sequential models; this is {type(model).__name__}")
+    kinds = {cls: kind for kind, classes in OFFERED.items() for cls in classes}
     out = []
     for m in model:
-        kind = type(m).__name__
-        if kind == "Linear":
-            out.append({"type": kind, "out_features": m.out_features,
-                        "bias": m.bias is not None})
-        elif kind == "Conv2d":
-            k, s, p = (m.kernel_size, m.stride, m.padding)
-            if len({*_pair(k)}) > 1 or len({*_pair(s)}) > 1 or len({*_pair(p)}) > 1:
-                raise SpecError("the studio supports square kernels, strides and paddings")
-            out.append({"type": kind, "out_channels": m.out_channels,
-                        "kernel_size": _pair(k)[0], "stride": _pair(s)[0],
-                        "padding": _pair(p)[0], "bias": m.bias is not None})
-        elif kind in ("MaxPool2d", "AvgPool2d"):
-            k, s = _pair(m.kernel_size)[0], _pair(m.stride)[0]
-            out.append({"type": kind, "kernel_size": k, "stride": None if s == k else s})
-        elif kind in ("BatchNorm1d", "BatchNorm2d"):
-            out.append({"type": "BatchNorm"})
-        elif kind == "Dropout":
-            out.append({"type": kind, "p": float(m.p)})
-        elif kind == "LeakyReLU":
-            out.append({"type": kind, "negative_slope": float(m.negative_slope)})
-        elif kind in LAYERS:
-            out.append({"type": kind})
-        else:
-            raise SpecError(f"the studio has no {kind} layer")
+        kind = kinds.get(type(m))
+        if kind is None:
+            raise SpecError(f"the studio has no {type(m).__name__} layer")
+        config = m.get_config()
+        layer = {"type": kind}
+        for name, (p_kind, _, _, _) in LAYERS[kind].items():
+            value = config[name]
+            if isinstance(value, (list, tuple)):
+                if len(set(value)) > 1:
+                    raise SpecError("the studio supports square kernels, strides and "
+                                    "paddings")
+                value = value[0]
+            if p_kind == "int?" and value == _pair(config.get("kernel_size"))[0]:
+                value = None                    # a pool's stride: the kernel size
+            layer[name] = float(value) if p_kind == "float" else value
+        out.append(layer)
     return out
 
 
@@ -313,29 +336,18 @@ def _pair(v):
 
 # ---------------------------------------------------------------- export
 def _layer_code(layer, shape):
-    kind = layer["type"]
-    if kind == "Linear":
-        bias = "" if layer["bias"] else ", bias=False"
-        return f"nn.Linear({shape[0]}, {layer['out_features']}{bias})"
-    if kind == "Conv2d":
-        args = [str(shape[0]), str(layer["out_channels"]), str(layer["kernel_size"])]
-        if layer["stride"] != 1:
-            args.append(f"stride={layer['stride']}")
-        if layer["padding"]:
-            args.append(f"padding={layer['padding']}")
-        if not layer["bias"]:
-            args.append("bias=False")
-        return f"nn.Conv2d({', '.join(args)})"
-    if kind in ("MaxPool2d", "AvgPool2d"):
-        stride = "" if layer["stride"] is None else f", stride={layer['stride']}"
-        return f"nn.{kind}({layer['kernel_size']}{stride})"
-    if kind == "BatchNorm":
-        return f"nn.BatchNorm{1 if len(shape) == 1 else 2}d({shape[0]})"
-    if kind == "Dropout":
-        return f"nn.Dropout({layer['p']:g})"
-    if kind == "LeakyReLU":
-        return f"nn.LeakyReLU({layer['negative_slope']:g})"
-    return f"nn.{kind}()"
+    """``nn.Class(...)`` of ``layer``: the input size and the required arguments by
+    position, the others by name when they differ from the constructor's default."""
+    cls = _layer_class(layer["type"], shape)
+    signature = _signature(cls)
+    args = [str(shape[0]) for name in INPUT_ARGUMENTS if name in signature]
+    for name in LAYERS[layer["type"]]:
+        default = signature[name].default
+        if default is inspect.Parameter.empty:
+            args.append(repr(layer[name]))
+        elif layer[name] != default:
+            args.append(f"{name}={layer[name]!r}")
+    return f"nn.{cls.__name__}({', '.join(args)})"
 
 
 def _call(name, kwargs, first=None):
