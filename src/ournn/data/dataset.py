@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError
-from ..random import get_generator
 from ..tensor import Tensor
 
 

@@ -11,14 +11,13 @@ Anything wrong with a file raises :class:`ournn.errors.DatasetError` naming the 
 """
 import gzip
 import math
-import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
-from ..io import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -115,10 +114,3 @@ def write_idx(path, array):
         content = gzip.compress(content, compresslevel=6, mtime=0)
     atomic_write_bytes(path, content)
     return Path(path)
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass

@@ -8,149 +8,26 @@ ournn layers (their architecture goes in the JSON, so ``ournn.load`` rebuilds th
 the user's code), and any nesting of these (a training checkpoint).
 
 Writes are atomic: the archive is written to a temporary file beside the target and renamed
-over it, so a crash or Ctrl-C never leaves a half-written file.
+over it, so a crash or Ctrl-C never leaves a half-written file. The atomic writer and its
+helpers live on the ground floor, in :mod:`ournn.files`; they are importable from here too.
 """
 import io as _io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from ..errors import CheckpointError
+# The ground-floor file helpers, importable from here as before (``ournn.io.atomic_write_bytes``).
+from ..files import (LIMITS, atomic_write_bytes, atomic_write_text, check_save_path,  # noqa: F401
+                     read_toml, remove_partial_writes, remove_stale_partial_writes,
+                     temporary_file)
 from ..tensor import Tensor
 
 FORMAT = "ournn-checkpoint"
 VERSION = 1
 _META = "__meta__.json"
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Temporary files of atomic writes: ``.tmp-XXXXXXXX.part`` beside the file being written.
-_TMP_PREFIX, _TMP_SUFFIX = ".tmp-", ".part"
-
-
-def temporary_file(folder):
-    """``(fd, path)`` of a new temporary file in ``folder``, named as atomic writes name
-    theirs, ``.tmp-PID-XXXXXXXX.part`` (so ``remove_partial_writes`` cleans it up if a killed
-    process leaves it, and ``remove_stale_partial_writes`` knows whether its writer lives)."""
-    return tempfile.mkstemp(dir=folder, prefix=f"{_TMP_PREFIX}{os.getpid()}-",
-                            suffix=_TMP_SUFFIX)
-
-
-def _writer_alive(name):
-    """Whether the process that created temporary file ``name`` still runs (names without a
-    process id come from older versions: their writer is gone)."""
-    pid = name[len(_TMP_PREFIX):].split("-", 1)[0]
-    if not pid.isdigit() or "-" not in name[len(_TMP_PREFIX):]:
-        return False
-    pid = int(pid)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True          # someone else's process (or unknowable): leave its file alone
-    return True
-
-
-def remove_stale_partial_writes(folder):
-    """Delete, in ``folder`` only, the temporary files of atomic writes whose writer is no
-    longer running (a ``kill -9`` during a save). Live writers' files are kept. Returns the
-    names removed. Called by every atomic write and by ``ournn train --resume``."""
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        if name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX) \
-                and not _writer_alive(name):
-            try:
-                os.unlink(os.path.join(folder, name))
-                removed.append(name)
-            except OSError:
-                pass
-    return removed
-
-
-def remove_partial_writes(folder):
-    """Delete the temporary files that killed processes left under ``folder`` (an atomic
-    write renames its file only when complete, so these are never a finished file)."""
-    for root, _, files in os.walk(folder):
-        for name in files:
-            if name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX):
-                try:
-                    os.unlink(os.path.join(root, name))
-                except OSError:
-                    pass
-
-
-def check_save_path(path):
-    """Refuse, before anything is written, a file name with control characters (a trailing
-    newline from a script, an escape sequence) and a path that is a folder. Returns the path
-    as a string."""
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    bad = sorted({c for c in path if ord(c) < 32 or ord(c) == 127})
-    if bad:
-        raise CheckpointError(f"cannot save to {path!r}: the name contains control "
-                              f"character(s) {', '.join(repr(c) for c in bad)}")
-    if not path or os.path.isdir(path) or path.endswith(("/", os.sep)):
-        raise CheckpointError(f"cannot save to {path!r}: it is a folder; give a file name "
-                              f"inside it, e.g. {os.path.join(path or '.', 'model.ckpt')}")
-    return path
-
-
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
-    Temporary files that killed writers left in that folder are removed first."""
-    path = check_save_path(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    remove_stale_partial_writes(folder)
-    fd, tmp = temporary_file(folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it owner-only; use normal rights
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def read_toml(path):
-    """A TOML file as a dict (``tomllib``; ``tomli`` on Python 3.10). Invalid TOML raises a
-    ValueError naming the file."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError as e:
-            raise RuntimeError("reading TOML on Python 3.10 needs: pip install tomli") from e
-    with open(path, "rb") as f:
-        try:
-            return tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML ({e})") from None
 
 
 # ---------------------------------------------------------------- encoding
@@ -264,17 +141,9 @@ def build_model(config, state, where="model"):
 
 
 # ---------------------------------------------------------------- reading archives safely
-# Limits on what a checkpoint may make ``load`` allocate, checked from the archive's
-# directory and the arrays' headers before any array is read. Change them here (e.g.
-# ``ournn.io.LIMITS["archive_bytes"] = 64 * 2**30``) to read larger files.
-LIMITS = {
-    "archive_bytes": 8 * 2**30,      # all arrays together, uncompressed
-    "compression_ratio": 50,         # uncompressed / compressed size of a member (> 1 MiB)
-    "meta_bytes": 64 * 2**20,        # the __meta__.json document
-    "members": 100_000,              # entries in the archive
-    "parameters": 2_000_000_000,     # parameters a model config may declare
-    "layers": 10_000,                # layers a model config may declare
-}
+# ``LIMITS`` (in ournn.files, the same dict here): what a checkpoint may make ``load``
+# allocate, checked from the archive's directory and the arrays' headers before any array
+# is read.
 _ALLOWED_KINDS = "biufcUS"           # bool, ints, floats, complex, strings: never objects
 
 

@@ -27,7 +27,8 @@ import time
 
 import numpy as np
 
-from ..io import atomic_write_bytes, atomic_write_text, save
+from ..files import atomic_write_bytes, atomic_write_text
+from ..io import save
 
 PRIORITY_UPDATE = 300
 PRIORITY_DEFAULT = 200

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..io import atomic_write_bytes
+from ..files import atomic_write_bytes
 from ..tensor import Tensor
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'ournn[viz]'"

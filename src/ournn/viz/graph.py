@@ -77,7 +77,7 @@ def render(graph, path, engine="auto", scale=1.5, timeout=60):
     ``.svg``/``.png`` with Graphviz's ``dot`` when it is installed (``engine="auto"``) and with
     our own layout otherwise (or always, ``engine="ournn"``); other formats (``.pdf``) need
     Graphviz. PNG is drawn at ``scale`` px per layout unit. Returns the path."""
-    from ..io import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     if engine not in ("auto", "ournn", "graphviz"):
         raise ValueError(f"engine must be 'auto', 'ournn' or 'graphviz', got {engine!r}")
