@@ -5,7 +5,7 @@ Run: python examples/mnist_cnn.py   (about 10 epochs; see README for time and ac
 import ournn
 from ournn.data import MNIST, ArrayDataset, DataLoader
 from ournn.data.transforms import RandomShift
-from ournn.train import EarlyStopping, LRScheduler, ModelCheckpoint
+from ournn.train import EarlyStopping, LRSchedulerCallback, ModelCheckpoint
 
 
 def main(epochs=10, limit=None, dataset=MNIST, out="runs/example-cnn"):
@@ -22,7 +22,7 @@ def main(epochs=10, limit=None, dataset=MNIST, out="runs/example-cnn"):
     schedule = ournn.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, epochs=epochs,
                                                    steps_per_epoch=len(train))
     history = model.fit(train, epochs=epochs, optimizer=opt, validation_data=(tx, ty),
-                        callbacks=[LRScheduler(schedule, interval="step"),
+                        callbacks=[LRSchedulerCallback(schedule, interval="step"),
                                    ModelCheckpoint(out), EarlyStopping(patience=4)])
     print(f"test accuracy {100 * history.history['val_accuracy'][-1]:.2f}%  "
           f"(checkpoints in {out}; try: ournn predict --ckpt {out}/best.ckpt your_digit.png)")

@@ -8,7 +8,7 @@ import pytest
 import ournn
 import ournn.nn as nn
 from ournn.data import MNIST, ArrayDataset, DataLoader
-from ournn.train import (CSVLogger, EarlyStopping, LambdaCallback, LRScheduler,
+from ournn.train import (CSVLogger, EarlyStopping, LambdaCallback, LRSchedulerCallback,
                          ModelCheckpoint, NonFiniteLossError)
 
 
@@ -108,7 +108,7 @@ def test_lr_scheduler_callback_steps_per_step():
     x = np.zeros((64, 784), dtype=np.float32)
     y = np.zeros(64, dtype=np.int64)
     h = model.fit((x, y), epochs=1, batch_size=16, optimizer=opt, verbose=0,
-                  callbacks=[LRScheduler(sched, interval="step")])
+                  callbacks=[LRSchedulerCallback(sched, interval="step")])
     assert h.steps["lr"] == [1.0, 0.5, 0.25, 0.125]
 
 
@@ -138,7 +138,7 @@ def _train_run(x, y, epochs, interrupt_at=None, resume=None, folder=None):
     from ournn.data.transforms import RandomShift
     loader = DataLoader(ArrayDataset(x, y), batch_size=50, shuffle=True, seed=7,
                         transform=RandomShift(2, seed=3))
-    callbacks = [LRScheduler(sched, interval="step"), ModelCheckpoint(folder)]
+    callbacks = [LRSchedulerCallback(sched, interval="step"), ModelCheckpoint(folder)]
     if interrupt_at is not None:
         def stop(trainer, loss):
             if (trainer.epoch, trainer.step) == interrupt_at:
@@ -300,7 +300,7 @@ def test_callbacks_run_by_priority_whatever_order_they_are_listed_in(tmp_path):
                  LambdaCallback(on_batch_end=lambda t, loss: calls.append("lambda")),
                  Probe("update", PRIORITY_UPDATE), Probe("b"), Probe("first", 1000)]
     assert ModelCheckpoint.priority == PRIORITY_RECORD == ournn.train.CSVLogger.priority
-    assert LRScheduler.priority == PRIORITY_UPDATE and Probe("x").priority == PRIORITY_DEFAULT
+    assert LRSchedulerCallback.priority == PRIORITY_UPDATE and Probe("x").priority == PRIORITY_DEFAULT
     x = np.zeros((16, 784), dtype=np.float32)
     y = np.zeros(16, dtype=np.int64)
     h = model.fit((x, y), epochs=2, batch_size=16, optimizer=opt, schedulers=[sched],
@@ -316,7 +316,33 @@ def test_plateau_schedule_cannot_be_stepped_per_step():
     opt = ournn.optim.SGD(small_mlp().parameters(), lr=0.1)
     plateau = ournn.optim.lr_scheduler.ReduceLROnPlateau(opt)
     with pytest.raises(ValueError, match="per epoch"):
-        LRScheduler(plateau, interval="step")
+        LRSchedulerCallback(plateau, interval="step")
+
+
+def test_scheduler_callback_keeps_its_old_name():
+    """``LRScheduler`` was the callback's name; it stays an alias (and is not the schedulers'
+    base class ``ournn.optim.lr_scheduler.LRScheduler``)."""
+    assert ournn.train.LRScheduler is LRSchedulerCallback
+    assert ournn.train.callbacks.LRScheduler is LRSchedulerCallback
+    assert ournn.train.LRScheduler is not ournn.optim.lr_scheduler.LRScheduler
+    opt = ournn.optim.SGD(small_mlp().parameters(), lr=1.0)
+    sched = ournn.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    assert isinstance(ournn.train.LRScheduler(sched), LRSchedulerCallback)
+
+
+def test_reduce_lr_on_plateau_is_a_real_scheduler():
+    """ReduceLROnPlateau shares the base's optimizer check, ``get_last_lr`` and state."""
+    opt = ournn.optim.SGD(small_mlp().parameters(), lr=1.0)
+    plateau = ournn.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+    assert isinstance(plateau, ournn.optim.lr_scheduler.LRScheduler)
+    assert plateau.get_last_lr() == [1.0]
+    plateau.step(1.0)
+    plateau.step(2.0)                               # worse: over patience 0, halved
+    assert plateau.get_last_lr() == [0.5] and opt.param_groups[0]["lr"] == 0.5
+    state = plateau.state_dict()
+    assert "optimizer" not in state and state["best"] == 1.0
+    with pytest.raises(TypeError, match="ReduceLROnPlateau: .* is not an Optimizer"):
+        ournn.optim.lr_scheduler.ReduceLROnPlateau(object())
 
 
 def test_early_stopping_puts_back_the_best_weights():

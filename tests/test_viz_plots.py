@@ -15,7 +15,7 @@ import ournn
 from ournn import nn
 from ournn.data import MNIST
 from ournn.optim import lr_scheduler
-from ournn.train import LRScheduler
+from ournn.train import LRSchedulerCallback
 
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
@@ -38,7 +38,7 @@ def run():
     logger = GradientNormLogger()
     history = model.fit((x, y), epochs=3, batch_size=50, optimizer=optimizer,
                         validation_data=(tx, ty), verbose=0,
-                        callbacks=[logger, LRScheduler(schedule, interval="step")])
+                        callbacks=[logger, LRSchedulerCallback(schedule, interval="step")])
     return SimpleNamespace(model=model, history=history, logger=logger, tx=tx, ty=ty,
                            logits=model.predict(tx), classes=list(MNIST.classes))
 

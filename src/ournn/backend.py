@@ -17,8 +17,8 @@ NAMESPACES = {}
 
 
 def get_array_module(*arrays):
-    """Return ``cupy`` if any of ``arrays`` (arrays, never tensors: pass ``t._data``) is a CuPy
-    array, else ``numpy``."""
+    """The namespace of the first of ``arrays`` whose type is in ``NAMESPACES``; else ``cupy``
+    if any of them is a CuPy array; else ``numpy``."""
     for a in arrays:
         ns = NAMESPACES.get(type(a))
         if ns is not None:

@@ -39,11 +39,18 @@ from .optimizer import Optimizer
 
 
 class LRScheduler:
-    """Base class of the schedules that depend only on the step count.
+    """Base class of the learning-rate schedulers.
 
-    A subclass implements ``get_lr()``: the learning rate of each parameter group at step
+    What every scheduler shares lives here: the optimizer it drives (checked by
+    ``_attach``), the step count ``last_epoch``, the rates last set (``get_last_lr()``),
+    ``state_dict()``/``load_state_dict()`` and the printed form.
+
+    The schedules that depend only on the step count (all but ``ReduceLROnPlateau``)
+    implement ``get_lr()``: the learning rate of each parameter group at step
     ``self.last_epoch``, from ``self.base_lrs``. ``step()`` advances ``last_epoch`` by one
-    and writes those rates into the optimizer.
+    and writes those rates into the optimizer. ``ReduceLROnPlateau`` has no ``get_lr()``
+    (its rate follows a metric's history, not the step count): its ``step(metric)``
+    replaces this one, and its ``__init__`` calls only ``_attach``.
 
     Args:
         optimizer: the Optimizer whose learning rates to set.
@@ -52,10 +59,7 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an "
-                            "Optimizer")
-        self.optimizer = optimizer
+        self._attach(optimizer)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -68,6 +72,14 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.step()
+
+    def _attach(self, optimizer):
+        """Keep ``optimizer`` (which must be an Optimizer); its rates are the last set."""
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an "
+                            "Optimizer")
+        self.optimizer = optimizer
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
 
     def get_lr(self):
         """The learning rate of each parameter group at step ``self.last_epoch``."""
@@ -442,6 +454,10 @@ class ReduceLROnPlateau(LRScheduler):
     ``lr = max(lr * factor, min_lr)`` (unless that changes lr by less than ``eps``), then
     ``cooldown`` steps pass before bad steps count again.
 
+    A subclass of ``LRScheduler`` (as in PyTorch) for what all schedulers share
+    (``get_last_lr``, ``state_dict``, ``load_state_dict``); it has no ``get_lr``, and its
+    ``step`` takes the metric.
+
     Args:
         optimizer: the Optimizer.
         mode: ``'min'`` (a loss) or ``'max'`` (an accuracy). Default ``'min'``.
@@ -456,9 +472,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an "
-                            "Optimizer")
+        self._attach(optimizer)   # the base's checks; no get_lr, so no base __init__
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
         if mode not in ("min", "max"):
@@ -466,7 +480,6 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError("ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
                              f"{threshold_mode!r}")
-        self.optimizer = optimizer
         self.min_lrs = _per_group("min_lr", min_lr, len(optimizer.param_groups))
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode = threshold, threshold_mode
@@ -475,7 +488,6 @@ class ReduceLROnPlateau(LRScheduler):
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self.last_epoch = 0
-        self._last_lr = [group["lr"] for group in optimizer.param_groups]
 
     def is_better(self, metric, best):
         """Whether ``metric`` improves on ``best`` by more than the threshold."""

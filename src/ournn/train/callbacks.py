@@ -8,7 +8,7 @@ set ``trainer.stop_training`` to stop). The names follow Keras.
 The trainer calls the callbacks of one event in the order of their ``priority`` (highest
 first; equal priorities in the order given), as Chainer orders its extensions:
 
-- ``PRIORITY_UPDATE`` (300): callbacks that change the state of the run: ``LRScheduler``.
+- ``PRIORITY_UPDATE`` (300): callbacks that change the state of the run: ``LRSchedulerCallback``.
 - ``PRIORITY_DEFAULT`` (200): everything else, such as ``EarlyStopping`` and
   ``LambdaCallback``.
 - ``PRIORITY_RECORD`` (100): callbacks that only read the run and write it out:
@@ -37,7 +37,9 @@ PRIORITY_RECORD = 100
 
 class Callback:
     """The training loop's extension point: override the hooks you need (each does nothing
-    here).
+    here). The trainer calls a hook only if the callback has it, so an object of a lower
+    floor (``ournn.viz.diagnostics.GradientNormLogger``) can be a callback without
+    subclassing this class.
 
     Every hook receives the running ``Trainer`` first: ``trainer.model``,
     ``trainer.optimizer``, ``trainer.epoch`` (0-based; the epoch in progress, or after
@@ -320,7 +322,7 @@ class EarlyStopping(Callback):
                 trainer.model.load_state_dict(self.best_weights)
 
 
-class LRScheduler(Callback):
+class LRSchedulerCallback(Callback):
     """Step an LR scheduler each epoch (``interval='epoch'``) or each step
     (``interval='step'``, e.g. OneCycleLR). ReduceLROnPlateau (per epoch only) gets
     ``monitor``'s value, or the training loss when ``monitor`` is not in the logs.
@@ -334,7 +336,7 @@ class LRScheduler(Callback):
             raise ValueError(f"interval must be 'epoch' or 'step', got {interval!r}")
         self.scheduler, self.interval, self.monitor = scheduler, interval, monitor
         if interval == "step" and self._is_plateau():
-            raise ValueError("LRScheduler: ReduceLROnPlateau steps on a metric once per "
+            raise ValueError("LRSchedulerCallback: ReduceLROnPlateau steps on a metric once per "
                              "epoch; use interval='epoch'")
 
     def _is_plateau(self):
@@ -354,5 +356,10 @@ class LRScheduler(Callback):
             self.scheduler.step()
 
 
+# The callback's old name, kept for existing code (``ournn.optim.lr_scheduler.LRScheduler`` is
+# the schedulers' base class, another thing).
+LRScheduler = LRSchedulerCallback
+
+
 __all__ = ["PRIORITY_UPDATE", "PRIORITY_DEFAULT", "PRIORITY_RECORD", "Callback", "LambdaCallback", "ProgressBar", "CSVLogger", "JSONLogger",
-           "ModelCheckpoint", "EarlyStopping", "LRScheduler"]
+           "ModelCheckpoint", "EarlyStopping", "LRSchedulerCallback", "LRScheduler"]

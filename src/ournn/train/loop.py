@@ -130,8 +130,12 @@ class Trainer:
 
     # ----- callbacks -----
     def _fire(self, event, *args):
+        # A callback is any object with some of the hooks (``Callback`` gives no-ops for the
+        # rest): ``ournn.viz.diagnostics.GradientNormLogger`` is one without importing train.
         for cb in self.callbacks:
-            getattr(cb, event)(self, *args)
+            hook = getattr(cb, event, None)
+            if hook is not None:
+                hook(self, *args)
 
     # ----- state -----
     def state_dict(self):
@@ -293,7 +297,7 @@ def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
         callbacks: ``ournn.train.callbacks`` objects. A progress bar is added unless
             ``verbose=0``.
         schedulers: LR schedulers stepped once per epoch (``ReduceLROnPlateau`` on
-            ``val_loss``, or ``loss`` without validation data); use the ``LRScheduler``
+            ``val_loss``, or ``loss`` without validation data); use the ``LRSchedulerCallback``
             callback for per-step schedules or another monitor. Like every update of the
             run, they step before checkpoints and logs are written (callbacks run by
             ``priority``).
@@ -305,7 +309,7 @@ def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
     Ctrl-C stops cleanly after the current step (checkpoint callbacks save); a NaN or
     infinite loss raises ``NonFiniteLossError`` naming the epoch and step.
     """
-    from .callbacks import LRScheduler, ProgressBar
+    from .callbacks import LRSchedulerCallback, ProgressBar
     if seed is not None:
         _random.manual_seed(seed)
     train_loader = _to_loader(train_data, batch_size, shuffle, "train_data")
@@ -316,8 +320,8 @@ def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
     if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.insert(0, ProgressBar(mode=verbose))
     for s in schedulers:
-        callbacks.append(LRScheduler(s))
-    all_schedulers = [c.scheduler for c in callbacks if isinstance(c, LRScheduler)]
+        callbacks.append(LRSchedulerCallback(s))
+    all_schedulers = [c.scheduler for c in callbacks if isinstance(c, LRSchedulerCallback)]
     trainer = Trainer(model, optimizer, loss, train_loader, val_loader, callbacks, metrics,
                       all_schedulers)
     if resume is not None:

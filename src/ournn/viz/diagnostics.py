@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 
-from ..train.callbacks import Callback
 from . import plots
 
 
@@ -22,8 +21,12 @@ def _norm(grad):
     return math.sqrt(float((grad.astype("float64") ** 2).sum()))
 
 
-class GradientNormLogger(Callback):
+class GradientNormLogger:
     """Record the L2 norm of each parameter's gradient every ``every`` steps.
+
+    A training callback (pass it in ``fit(callbacks=[...])``): the trainer calls the hooks a
+    callback has, so it needs only ``on_batch_end`` and does not subclass
+    ``ournn.train.Callback`` (viz sits below train and never imports it).
 
     The Trainer zeroes gradients just before each backward, so at ``on_batch_end`` the
     gradients of the step just taken are still in ``p.grad``.
@@ -33,6 +36,8 @@ class GradientNormLogger(Callback):
         norms: {parameter name: [norm at each recorded step]}; NaN where a parameter had no
             gradient (frozen, or unused in that step).
     """
+
+    priority = 200   # ournn.train.callbacks.PRIORITY_DEFAULT, as a Callback subclass has
 
     def __init__(self, every=1):
         if int(every) < 1:
