@@ -367,3 +367,19 @@ def test_a_custom_function_written_for_pytorch_runs():
         return [y, x.grad]
 
     run_both(program)
+
+
+def test_small_api_the_survey_of_real_scripts_found():
+    def program(torch):
+        torch.set_default_device("cpu")
+        t = torch.tensor([3, 4])
+        ratio = t.sum() * 100 / 7                  # an integer tensor divides to float32
+        v = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+        return [ratio, str(ratio.dtype).split(".")[-1], v.data.storage().tolist()]
+
+    ours = program(ournn)
+    assert ours[1] == "float32" and ours[2] == [1.0, 2.0, 3.0, 4.0]
+    if real_torch is not None:
+        theirs = program(real_torch)
+        assert theirs[1] == ours[1] and theirs[2] == ours[2]
+        np.testing.assert_allclose(ours[0].item(), theirs[0].item(), rtol=1e-6)

@@ -353,5 +353,19 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None): 
     return vector_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
 
 
+def set_default_device(device):
+    """As ``torch.set_default_device``: only the CPU is available, so this checks ``device``
+    (another device raises ``DeviceError``) and changes nothing."""
+    from .device import check_device
+    check_device(device)
+
+
+def get_default_device():
+    """The device new tensors are made on: always the CPU."""
+    from .device import CPU
+    return CPU
+
+
 __all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_") and callable(_v)
            and getattr(_v, "__module__", None) == __name__]
+

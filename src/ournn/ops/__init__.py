@@ -60,6 +60,13 @@ def _binary(fn):
     return op
 
 
+def _truediv(self, other):
+    """``/``: an integer tensor divides to the default float dtype, as PyTorch."""
+    if self._data.dtype.kind in "fc":
+        return Div.apply(self, _lift(other, self))
+    return tensor_api.div(self, other)
+
+
 def _rbinary(fn):
     def op(self, other):
         return fn.apply(_lift(other, self), self)
@@ -254,6 +261,12 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
 
 
+def _storage(self):
+    """The tensor's elements as a flat 1-D tensor on the same memory when it is contiguous (a
+    copy otherwise): what PyTorch code reads from ``t.storage()`` (``.tolist()``, ``len``)."""
+    return Tensor._make(self._data.reshape(-1))
+
+
 def _cuda(self, device=None, non_blocking=False):
     _check_device("cuda" if device is None else device)
     return self
@@ -298,7 +311,7 @@ _METHODS = {
     "__add__": _binary(Add), "__radd__": _rbinary(Add),
     "__sub__": _binary(Sub), "__rsub__": _rbinary(Sub),
     "__mul__": _binary(Mul), "__rmul__": _rbinary(Mul),
-    "__truediv__": _binary(Div), "__rtruediv__": _rbinary(Div),
+    "__truediv__": _truediv, "__rtruediv__": _rbinary(Div),
     "__pow__": _pow, "__rpow__": _rpow,
     "__matmul__": lambda a, b: _matmul(a, _lift(b, a)),
     "__rmatmul__": lambda a, b: _matmul(as_tensor(b), a),
@@ -324,7 +337,7 @@ _METHODS = {
     "double": lambda a: _astype(a, np.float64), "half": lambda a: _astype(a, np.float16),
     "long": lambda a: _astype(a, np.int64), "int": lambda a: _astype(a, np.int32),
     "bool": lambda a: _astype(a, np.bool_), "to": _to, "type": _type,
-    "cpu": lambda a: a, "cuda": _cuda,
+    "cpu": lambda a: a, "cuda": _cuda, "storage": _storage, "untyped_storage": _storage,
     "device": property(lambda a: _CPU), "is_cuda": property(lambda a: False),
     "new_zeros": _new_factory(lambda xp, shape, dtype: xp.zeros(shape, dtype=dtype)),
     "new_ones": _new_factory(lambda xp, shape, dtype: xp.ones(shape, dtype=dtype)),
@@ -396,8 +409,11 @@ _METHODS["__array_function__"] = _array_function
 
 
 def install_tensor_methods():
+    from .. import backend
+    from . import tensor_namespace
     for name, fn in _METHODS.items():
         setattr(Tensor, name, fn)
+    backend.NAMESPACES[Tensor] = tensor_namespace
 
 
 install_tensor_methods()

@@ -122,9 +122,11 @@ def div(self, other, *, rounding_mode=None):
     other = _operand(other, self)
     if rounding_mode is None:
         a, b = self._data, _arr(other)
-        if a.dtype.kind in "iub" and np.asarray(b).dtype.kind in "iub":
-            dt = _default_float()
-            return _plain((a / b).astype(dt))
+        b_arr = np.asarray(b)
+        if a.dtype.kind in "iub" and (b_arr.dtype.kind in "iub" or b_arr.ndim == 0):
+            # an integer tensor divided by an integer tensor or a number: the default float
+            # dtype, as PyTorch (NumPy would give float64)
+            return _plain((a / b).astype(_default_float()))
         return Div.apply(self, other)
     if rounding_mode == "trunc":
         def fn(a, b):
