@@ -548,3 +548,110 @@ def test_scheduler_details():
     with pytest.raises(TypeError):
         sched.StepLR(object(), step_size=2)
     assert optim.lr_scheduler.StepLR is optim.StepLR
+
+
+# ---------------------------------------------------------------- closed forms, without torch
+# Two steps of each update rule, computed by hand from its formula (as PyTorch documents it),
+# on a float64 parameter with the gradients G1 then G2 set directly.
+P0 = np.array([1.0, -2.0])
+G1, G2 = np.array([0.5, 0.25]), np.array([-1.0, 2.0])
+
+
+def two_steps(cls, **kwargs):
+    p = Parameter(P0.copy())
+    opt = cls([p], **kwargs)
+    out = []
+    for g in (G1, G2):
+        p.grad = g.copy()
+        opt.step()
+        out.append(p.numpy().copy())
+    return out
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_weight_decay_closed_form(nesterov):
+    lr, mu, wd = 0.1, 0.9, 0.01
+    got = two_steps(optim.SGD, lr=lr, momentum=mu, weight_decay=wd, nesterov=nesterov)
+    g = G1 + wd * P0                        # step 1: the buffer is the gradient itself
+    b = g
+    p1 = P0 - lr * ((g + mu * b) if nesterov else b)
+    g = G2 + wd * p1                        # step 2: b = mu * b + g (dampening 0)
+    b = mu * b + g
+    p2 = p1 - lr * ((g + mu * b) if nesterov else b)
+    np.testing.assert_allclose(got[0], p1, rtol=1e-12)
+    np.testing.assert_allclose(got[1], p2, rtol=1e-12)
+
+
+def test_sgd_plain_and_dampening_closed_form():
+    got = two_steps(optim.SGD, lr=0.5)
+    np.testing.assert_allclose(got[1], P0 - 0.5 * G1 - 0.5 * G2, rtol=1e-12)
+    got = two_steps(optim.SGD, lr=0.5, momentum=0.9, dampening=0.5)
+    p1 = P0 - 0.5 * G1                      # the first buffer is not damped
+    p2 = p1 - 0.5 * (0.9 * G1 + 0.5 * G2)
+    np.testing.assert_allclose(got[1], p2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_and_adamw_closed_form(decoupled):
+    lr, b1, b2, eps, wd = 0.01, 0.9, 0.999, 1e-8, 0.1
+    cls = optim.AdamW if decoupled else optim.Adam
+    got = two_steps(cls, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    p, m, v = P0.copy(), np.zeros(2), np.zeros(2)
+    expected = []
+    for t, g in enumerate((G1, G2), start=1):
+        if decoupled:
+            p = p * (1 - lr * wd)               # AdamW: decay the weights, not the gradient
+        else:
+            g = g + wd * p                      # Adam: L2 added to the gradient
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        expected.append(p)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
+    plain = two_steps(cls, lr=lr, betas=(b1, b2), eps=eps, weight_decay=0)
+    # without decay the first step moves each weight by lr: m_hat / sqrt(v_hat) = sign(g)
+    np.testing.assert_allclose(P0 - plain[0], lr * np.sign(G1), rtol=1e-6)
+
+
+def test_adagrad_closed_form():
+    lr, lr_decay, wd, eps, init = 0.1, 0.5, 0.01, 1e-10, 0.2
+    got = two_steps(optim.Adagrad, lr=lr, lr_decay=lr_decay, weight_decay=wd, eps=eps,
+                    initial_accumulator_value=init)
+    p, total = P0.copy(), np.full(2, init)
+    expected = []
+    for t, g in enumerate((G1, G2), start=1):
+        g = g + wd * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        total = total + g * g
+        p = p - clr * g / (np.sqrt(total) + eps)
+        expected.append(p)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("centered,momentum", [(False, 0.0), (True, 0.0), (False, 0.9),
+                                               (True, 0.9)])
+def test_rmsprop_closed_form(centered, momentum):
+    lr, alpha, eps, wd = 0.01, 0.9, 1e-8, 0.01
+    got = two_steps(optim.RMSprop, lr=lr, alpha=alpha, eps=eps, weight_decay=wd,
+                    momentum=momentum, centered=centered)
+    p, sq, avg_g, buf = P0.copy(), np.zeros(2), np.zeros(2), np.zeros(2)
+    expected = []
+    for g in (G1, G2):
+        g = g + wd * p
+        sq = alpha * sq + (1 - alpha) * g * g
+        if centered:
+            avg_g = alpha * avg_g + (1 - alpha) * g
+            denom = np.sqrt(sq - avg_g * avg_g) + eps
+        else:
+            denom = np.sqrt(sq) + eps
+        if momentum:
+            buf = momentum * buf + g / denom
+            p = p - lr * buf
+        else:
+            p = p - lr * g / denom
+        expected.append(p)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)

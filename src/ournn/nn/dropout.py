@@ -6,8 +6,9 @@ from .module import Module
 
 
 class Dropout(Module):
-    config_keys = ("p",)
     """Inverted dropout with probability ``p`` in training; identity in eval mode."""
+
+    config_keys = ("p",)
 
     def __init__(self, p=0.5, inplace=False):
         check_float("Dropout", "p", p, 0, 1)
@@ -22,8 +23,9 @@ class Dropout(Module):
 
 
 class Flatten(Module):
-    config_keys = ("start_dim", "end_dim")
     """Flatten dims ``start_dim..end_dim`` (default: all but the batch dim)."""
+
+    config_keys = ("start_dim", "end_dim")
 
     def __init__(self, start_dim=1, end_dim=-1):
         check_int("Flatten", "start_dim", start_dim, minimum=-64)
