@@ -89,7 +89,7 @@ _BUDGET = contextvars.ContextVar("ournn_layer_budget", default=None)
 
 class _Budget:
     def __init__(self, max_parameters, held_by):
-        from ..io import LIMITS
+        from ..files import LIMITS
         self.limits = LIMITS
         self.max_parameters = max_parameters
         self.held_by = held_by
