@@ -14,15 +14,17 @@ except Exception:  # pragma: no cover - depends on the machine
 # Array-like types with a namespace of their own: ournn's Tensor (and its subclasses) map to
 # ``ournn.ops.tensor_namespace``, so an op's backward run on tensors builds a graph.
 NAMESPACES = {}
+_ndarray = np.ndarray
 
 
 def get_array_module(*arrays):
     """The namespace of the first of ``arrays`` whose type is in ``NAMESPACES``; else ``cupy``
     if any of them is a CuPy array; else ``numpy``."""
     for a in arrays:
-        ns = NAMESPACES.get(type(a))
-        if ns is not None:
-            return ns
+        if type(a) is not _ndarray:
+            ns = NAMESPACES.get(type(a))
+            if ns is not None:
+                return ns
     if _cupy is not None:
         for a in arrays:
             if isinstance(a, _cupy.ndarray):

@@ -13,7 +13,7 @@ from .ops import elementwise as _el
 from .ops import shape as _shape
 from .ops import tensor_api as _api
 from .autograd.function import is_grad_enabled
-from .tensor import Tensor, _lift
+from .tensor import Tensor, _lift, bump_version
 
 
 def _write_out(result, out):
@@ -38,7 +38,7 @@ def _write_out(result, out):
         except TypeError as e:
             raise RuntimeError(f"out=: a result of dtype {data.dtype} cannot be written into a "
                                f"tensor of dtype {out._data.dtype}") from e
-    out._version[0] += 1
+    bump_version(out)
     return out
 
 

@@ -12,7 +12,7 @@ Internally the array lives in ``t._data``; ops read it directly (no property on 
 **Versions.** Every tensor has a version counter (``t._version``, made on first use) shared
 with the tensors that alias its memory (``.data``, ``.detach()``, views such as ``t[0]`` or
 ``t.view(...)``). An in-place operation that writes into that memory bumps it
-(``t._version[0] += 1``), and the counter remembers when. Before a node's backward runs, the
+(``bump_version(t)``), and the counter remembers when. Before a node's backward runs, the
 engine checks that none of its inputs (nor its output, where backward reads it) was written
 since the node was recorded, and refuses, naming the op, instead of computing a gradient from
 overwritten numbers. Recording costs one integer per node: the check only looks at the
@@ -55,27 +55,13 @@ class _Writes:
 WRITES = _Writes()
 
 
-class VersionCounter:
-    """A tensor's version (``c[0]``), shared by the tensors on the same memory. Setting it
-    (``c[0] += 1``, after a write) also stamps ``last`` with the process's write count, which
-    is how backward tells that a write came after a node was recorded."""
-
-    __slots__ = ("n", "last")
-
-    def __init__(self):
-        self.n = 0
-        self.last = -1
-
-    def __getitem__(self, i):
-        return self.n
-
-    def __setitem__(self, i, value):
-        WRITES.n += 1
-        self.n = value
-        self.last = WRITES.n
-
-    def __repr__(self):
-        return f"VersionCounter({self.n})"
+def bump_version(t):
+    """Note a write into ``t``'s memory: its version counter (``[version, write stamp]``,
+    shared with its aliases) goes up and is stamped with the process's write count."""
+    WRITES.n += 1
+    vc = t._version
+    vc[0] += 1
+    vc[1] = WRITES.n
 
 
 def _as_dtype(dtype):
@@ -158,8 +144,14 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_out_index", "_vc", "_base",
-                 "name", "__weakref__")
+                 "_hooks", "name", "__weakref__")
     __array_priority__ = 1000   # __array_ufunc__ is installed by ournn.ops
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        from . import backend
+        if Tensor in backend.NAMESPACES:      # Parameter and friends share Tensor's namespace
+            backend.NAMESPACES[cls] = backend.NAMESPACES[Tensor]
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         if device is not None:
@@ -171,6 +163,7 @@ class Tensor:
         self._out_index = 0
         self._vc = None
         self._base = None
+        self._hooks = None
         self.name = None
         self._requires_grad = False
         if requires_grad:
@@ -190,15 +183,17 @@ class Tensor:
         t._out_index = 0
         t._vc = None
         t._base = None
+        t._hooks = None
         t.name = None
         return t
 
     @property
     def _version(self):
-        """The version counter (made on first use): ``t._version[0]`` is the version."""
+        """The version counter, made on first use: a list ``[version, write stamp]`` (a list:
+        the cheapest object to make, as every op output may need one)."""
         vc = self._vc
         if vc is None:
-            vc = self._vc = VersionCounter()
+            vc = self._vc = [0, -1]
         return vc
 
     @_version.setter
@@ -224,7 +219,7 @@ class Tensor:
     def data(self, value):
         array = value._data if isinstance(value, Tensor) else _default_array(value)
         self._data = array
-        self._version[0] += 1
+        bump_version(self)
 
     @property
     def grad(self):
@@ -275,21 +270,64 @@ class Tensor:
 
     @property
     def _version_number(self):
-        return 0 if self._vc is None else self._vc.n
+        return 0 if self._vc is None else self._vc[0]
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Compute gradients of this tensor w.r.t. every leaf that requires grad.
+        """Compute gradients of this tensor w.r.t. every leaf that requires grad, adding them
+        to their ``.grad``.
 
-        ``gradient`` is dLoss/dSelf; it may be omitted for a one-element tensor.
-        The graph is freed afterwards unless ``retain_graph=True``."""
-        from .autograd.engine import backward
-        if create_graph:
-            raise NotImplementedError("backward(create_graph=True): gradients of gradients are "
-                                      "not supported yet")
-        if inputs is not None:
-            raise NotImplementedError("backward(inputs=...) is not supported; call backward() "
-                                      "and read .grad of the tensors you need")
-        backward(self, gradient, bool(retain_graph))
+        ``gradient`` is dLoss/dSelf; it may be omitted for a one-element tensor. The graph is
+        freed afterwards unless ``retain_graph=True`` (the default when ``create_graph``).
+        ``create_graph=True`` makes the gradients tensors with a graph of their own, so they
+        can be differentiated again. ``inputs``: only these tensors' ``.grad`` change."""
+        from .autograd.engine import run_backward
+        if retain_graph is None:
+            retain_graph = create_graph
+        if inputs is None:
+            run_backward([self], [gradient], bool(retain_graph), bool(create_graph))
+            return
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = run_backward([self], [gradient], bool(retain_graph), bool(create_graph),
+                             targets=inputs)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                t._grad = g if t._grad is None else t._grad + g
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a tensor it returns
+        replaces the gradient. Returns a handle whose ``remove()`` takes the hook away."""
+        if not self._requires_grad:
+            raise GraphError("register_hook: the tensor does not require grad, so no gradient "
+                             "will reach it")
+        if self._ctx is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = self._ctx.__dict__.setdefault("tensor_hooks", {}).setdefault(
+                self._out_index, [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (a leaf's is kept
+        anyway)."""
+        if self._ctx is None or self.retains_grad:
+            return
+        me = self
+
+        def keep(grad):
+            g = grad.detach().clone()
+            me._grad = g if me._grad is None else me._grad + g
+        keep._retains_grad = True
+        self.register_hook(keep)
+
+    @property
+    def retains_grad(self):
+        if self._ctx is None:
+            return False
+        hooks = self._ctx.__dict__.get("tensor_hooks", {}).get(self._out_index, ())
+        return any(getattr(h, "_retains_grad", False) for h in hooks)
 
     def detach(self):
         """A new leaf Tensor sharing this one's data (and version counter), outside the graph."""
@@ -425,6 +463,17 @@ class Tensor:
         return (_rebuild, (self._data, self._requires_grad and self._ctx is None))
 
 
+class _HookHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook away."""
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
 def zero_grad_(t, set_to_none=True):
     """Forget ``t``'s gradient (``set_to_none``) or set it to zero: in place when its array is
     writable, as PyTorch does, else a new array (a user may assign a read-only one)."""
@@ -435,7 +484,7 @@ def zero_grad_(t, set_to_none=True):
         t._grad = None
     elif g._data.flags.writeable:
         g._data[...] = 0
-        g._version[0] += 1
+        bump_version(g)
     else:
         t._grad = Tensor._make(get_array_module(g._data).zeros_like(g._data))
 

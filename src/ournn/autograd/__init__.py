@@ -1,7 +1,9 @@
 """Automatic differentiation: Function (the op interface), the backward engine, gradcheck."""
 from .function import Function, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .engine import backward
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, gradgradcheck
+from .grad import grad
+from . import functional
 
 
 
@@ -15,5 +17,5 @@ def Variable(data, requires_grad=False, volatile=False):  # noqa: N802 - PyTorch
     return t
 
 
-__all__ = ["Variable", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+__all__ = ["Variable", "grad", "gradgradcheck", "functional", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "backward", "gradcheck"]

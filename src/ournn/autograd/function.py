@@ -107,6 +107,11 @@ class Function:
 
     is_view = False
     saves_output = False
+    # Whether backward is right when run on tensors (create_graph=True): it computes only
+    # with its arguments, ``ctx.saved_tensors`` (inputs, outputs, or arrays that are
+    # constants for the derivative) and ``xp`` functions. Each of ournn's ops says so once
+    # checked by gradgradcheck; a user's Function is trusted, as in PyTorch.
+    double_backward = False
     # A Function defined outside ournn (a user's, often written for PyTorch) sees tensors in
     # forward and backward, as PyTorch's does; ournn's own ops see arrays (no wrapping cost).
     tensor_io = True
@@ -115,6 +120,8 @@ class Function:
         super().__init_subclass__(**kwargs)
         if "tensor_io" not in cls.__dict__:
             cls.tensor_io = not cls.__module__.startswith("ournn.")
+            if cls.tensor_io and "double_backward" not in cls.__dict__:
+                cls.double_backward = True
 
     def save_for_backward(self, *arrays):
         """Keep arrays for ``backward`` (read them back as ``ctx.saved_tensors``)."""
@@ -188,8 +195,11 @@ class Function:
                 o._ctx = ctx
                 o._out_index = i
             saved = ctx.__dict__.get("saved_tensors")
-            if cls.saves_output or (saved and _saves_an_output(saved, outputs)):
-                ctx.out_counters = [o._version for o in outputs]
+            if saved is not None and (cls.saves_output or cls.tensor_io or type(out) is tuple
+                                      or id(out) in map(id, saved)):   # (a C-level scan)
+                _note_saved_outputs(ctx, saved, out, outputs)
+            elif cls.saves_output:
+                _note_saved_outputs(ctx, saved, out, outputs)
         if TRACERS:
             for tracer in TRACERS:
                 tracer.op(ctx, args, kwargs, outputs)
@@ -219,13 +229,24 @@ def _as_array(r):
     return r if hasattr(r, "shape") else np.asarray(r)
 
 
-def _saves_an_output(saved, outputs):
-    for o in outputs:
-        d = o._data
-        for s in saved:
-            if s is d:
-                return True
-    return False
+def _note_saved_outputs(ctx, saved, out, outputs):
+    """When backward reads an output (kept through ``save_for_backward``, or ``saves_output``):
+    keep the outputs' version counters (a later in-place write to an output is then seen) and
+    which saved entries are outputs (``saved_outputs``, for gradients of gradients)."""
+    raw = out if type(out) is tuple else (out,)       # as forward returned them
+    found = None
+    if saved:
+        for k, s in enumerate(saved):
+            key = getattr(s, "_data", s) if type(s) is not _ndarray else s
+            for i, r in enumerate(raw):
+                if key is r:
+                    if found is None:
+                        found = {}
+                    found[k] = i
+    if found is not None or ctx.saves_output:
+        ctx.out_counters = [o._version for o in outputs]
+        if found is not None:
+            ctx.saved_outputs = found
 
 
 def _share_version(src, outputs):

@@ -105,3 +105,49 @@ def _check_directions(fn, inputs, weights, x, position, analytic, eps, atol, rto
             raise GradcheckError(
                 f"gradcheck failed for input {position} (shape {x.shape}) along random "
                 f"direction {k}: analytical {a:.8g} vs numerical {numeric:.8g}")
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  mode="element", n_directions=4, seed=0):
+    """Check ``fn``'s second derivatives against central differences of its first ones, as
+    ``torch.autograd.gradgradcheck``.
+
+    The first derivatives ``g = d(sum(fn(x) * w))/dx`` (``w``: ``grad_outputs``, or fixed
+    random weights) are computed with ``create_graph=True``, and ``gradcheck`` then checks the
+    gradients of ``g`` (itself weighted at random) against finite differences of ``g``. Returns
+    True; raises ``GradcheckError`` at the first mismatch, or ``GraphError`` naming an op that
+    has no double backward."""
+    from .grad import grad
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = _as_float64_inputs(inputs)
+    positions = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not positions:
+        raise GradcheckError("gradgradcheck: no input requires grad")
+    rng = np.random.default_rng(seed + 7)
+    outs = fn(*inputs)
+    outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+    if grad_outputs is None:
+        weights = [rng.standard_normal(o.shape) for o in outs]
+    else:
+        grad_outputs = grad_outputs if isinstance(grad_outputs, (tuple, list)) \
+            else (grad_outputs,)
+        weights = [np.asarray(getattr(w, "_data", w), dtype=np.float64) for w in grad_outputs]
+
+    def first_derivatives(*xs):
+        args = list(inputs)
+        for p, x in zip(positions, xs):
+            args[p] = x
+        outs = fn(*args)
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        total = None
+        for o, w in zip(outs, weights):
+            if o.requires_grad:
+                term = (o * Tensor(w)).sum()
+                total = term if total is None else total + term
+        gs = grad(total, list(xs), create_graph=True, allow_unused=True)
+        # a gradient with no graph (fn linear in x) still gets checked: its derivative is 0
+        return tuple((g if g is not None else x * 0) + x * 0 for g, x in zip(gs, xs))
+
+    return gradcheck(first_derivatives, [inputs[p] for p in positions], eps=eps, atol=atol,
+                     rtol=rtol, mode=mode, n_directions=n_directions, seed=seed)

@@ -4,7 +4,7 @@ on any parameters' gradients and needs no optimizer (``ournn.optim`` re-exports 
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Tensor
+from ..tensor import Tensor, bump_version
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters"]
@@ -40,7 +40,7 @@ def vector_to_parameters(vec, parameters):
     for p in params:
         n = p.numel()
         p._data[...] = array[start:start + n].reshape(p.shape)
-        p._version[0] += 1
+        bump_version(p)
         start += n
 
 

@@ -53,6 +53,8 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x):
         out = get_array_module(x).tanh(x)

@@ -6,6 +6,8 @@ from ._util import unbroadcast
 
 # ---------------------------------------------------------------- binary arithmetic
 class Add(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
@@ -18,6 +20,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
@@ -31,6 +35,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -45,6 +51,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -59,6 +67,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         xp = get_array_module(a)
@@ -80,6 +90,8 @@ class Pow(Function):
 
 
 class Maximum(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         xp = get_array_module(a)
@@ -95,6 +107,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         xp = get_array_module(a)
@@ -109,12 +123,16 @@ class Minimum(Function):
 
 
 def _tie_weights(wins, ties, dtype):
+    """1 where ``a`` wins, 0.5 on ties, 0 elsewhere: constants (arrays) in either mode."""
+    wins, ties = getattr(wins, "_data", wins), getattr(ties, "_data", ties)
     xp = get_array_module(wins)
     return xp.where(wins, 1.0, xp.where(ties, 0.5, 0.0)).astype(dtype, copy=False)
 
 
 # ---------------------------------------------------------------- unary math
 class Neg(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -125,6 +143,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         out = get_array_module(a).exp(a)
@@ -138,6 +158,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -150,6 +172,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         out = get_array_module(a).sqrt(a)
@@ -163,6 +187,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -175,6 +201,8 @@ class Abs(Function):
 
 
 class Clip(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, low=None, high=None):
         xp = get_array_module(a)
@@ -195,6 +223,8 @@ class Clip(Function):
 class Where(Function):
     """``where(cond, a, b)``: the condition is a constant boolean array."""
 
+    double_backward = True
+
     @staticmethod
     def forward(ctx, cond, a, b):
         xp = get_array_module(a, b)
@@ -214,6 +244,8 @@ class Where(Function):
 
 class Cast(Function):
     """``astype``: differentiable dtype conversion (the gradient is cast back)."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, a, dtype=None):

@@ -23,13 +23,15 @@ import numpy as np
 from ..autograd.function import Function, is_grad_enabled
 from ..backend import get_array_module
 from ..errors import DTypeError, GraphError, ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, bump_version
 from ._util import unbroadcast
 
 
 class SetItem(Function):
     """``out = x.copy(); out[index] = value``: the gradient reaches ``x`` everywhere but the
     overwritten positions, and ``value`` from exactly those."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, value, index=None):
@@ -43,8 +45,11 @@ class SetItem(Function):
     def backward(ctx, grad):
         gx = gv = None
         if ctx.needs_input_grad[0]:
-            gx = grad.copy()
-            gx[ctx.index] = 0
+            if isinstance(grad, Tensor):     # gradients of gradients: recorded
+                gx = SetItem.apply(grad, np.zeros((), grad.dtype), index=ctx.index)
+            else:
+                gx = grad.copy()
+                gx[ctx.index] = 0
         if ctx.needs_input_grad[1]:
             gv = unbroadcast(grad[ctx.index], ctx.value_shape)
         return gx, gv
@@ -85,7 +90,7 @@ def inplace(t, name, compute, write=None, operands=()):
         write(t._data)
     except (TypeError, ValueError) as e:    # numpy's UFuncTypeError is a TypeError
         raise _write_error(t, name, e) from None
-    t._version[0] += 1
+    bump_version(t)
     return t
 
 
@@ -108,7 +113,7 @@ def _write(t, array, name):
         xp.copyto(t._data, array, casting="same_kind")
     except TypeError as e:
         raise _write_error(t, name, e) from None
-    t._version[0] += 1
+    bump_version(t)
     return t
 
 
@@ -151,7 +156,7 @@ def setitem(t, index, value):
             value = value.to(t._data.dtype)
         return _become(t, SetItem.apply(_snapshot(t), value, index=index), "index assignment")
     t._data[index] = _arr(value)
-    t._version[0] += 1
+    bump_version(t)
     return t
 
 

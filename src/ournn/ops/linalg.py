@@ -5,6 +5,8 @@ from ._util import unbroadcast
 
 
 class MatMul(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -33,6 +35,8 @@ class Linear(Function):
 
     Always applied with three arguments (``bias`` may be None). Inputs with more than two
     dims are treated as a batch of rows."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
@@ -100,6 +104,8 @@ def parse_einsum(equation, shapes):
 class Einsum(Function):
     """``einsum`` of any number of operands; each operand's gradient is itself an einsum
     (repeated letters, such as a trace ``ii->``, get their gradient on the diagonal)."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, *arrays, subs=(), out=""):

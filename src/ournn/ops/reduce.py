@@ -1,6 +1,7 @@
 """Reductions: sum mean max min var, over ``axis`` (None, int or tuple) with ``keepdims``."""
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from ._util import expand_reduced, normalize_axis
 
 
@@ -12,6 +13,8 @@ def _count(shape, axis):
 
 
 class Sum(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
@@ -25,6 +28,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
@@ -40,6 +45,8 @@ class Mean(Function):
 
 class _Extremum(Function):
     """Max/min: the gradient goes to the extreme elements, shared equally among ties."""
+
+    double_backward = True
 
     reducer = None
 
@@ -71,11 +78,13 @@ class Min(_Extremum):
 class Var(Function):
     """Variance with Bessel's ``correction`` (1 = unbiased, PyTorch's default; 0 = NumPy's)."""
 
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=1):
         n = _count(x.shape, axis)
         centered = x - x.mean(axis=axis, keepdims=True)
-        ctx.save_for_backward(centered)
+        ctx.save_for_backward(x, centered)
         ctx.axis, ctx.keepdims = axis, keepdims
         ctx.denom = max(n - correction, 0)
         out = (centered * centered).sum(axis=axis, keepdims=keepdims)
@@ -83,6 +92,8 @@ class Var(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        (centered,) = ctx.saved_tensors
+        x, centered = ctx.saved_tensors
+        if isinstance(x, Tensor):       # gradients of gradients: centered as a function of x
+            centered = x - x.mean(axis=ctx.axis, keepdims=True)
         grad = expand_reduced(grad, centered.shape, ctx.axis, ctx.keepdims)
         return grad * centered * centered.dtype.type(2 / ctx.denom if ctx.denom else float("nan"))

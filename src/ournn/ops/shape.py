@@ -1,11 +1,13 @@
 """Shape and indexing: reshape transpose getitem concatenate stack split pad broadcast_to."""
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from ._util import unbroadcast
 
 
 class Reshape(Function):
     is_view = True
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, shape=None):
@@ -21,6 +23,7 @@ class Transpose(Function):
     """Permute axes (``axes=None`` reverses them, as ``ndarray.transpose``)."""
 
     is_view = True
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, axes=None):
@@ -29,14 +32,17 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = get_array_module(grad)
         if ctx.axes is None:
             return grad.transpose()
-        return grad.transpose(xp.argsort(ctx.axes))
+        inverse = [0] * len(ctx.axes)
+        for i, a in enumerate(ctx.axes):
+            inverse[a] = i
+        return grad.transpose(tuple(inverse))
 
 
 class BroadcastTo(Function):
     is_view = True
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, shape=None):
@@ -52,6 +58,7 @@ class GetItem(Function):
     """Basic and integer-array indexing; repeated indices accumulate (``np.add.at``)."""
 
     is_view = True
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, index=None):
@@ -60,13 +67,37 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = get_array_module(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        if _is_basic(ctx.index):
-            out[ctx.index] = grad
-        else:
-            xp.add.at(out, ctx.index, grad)
-        return out
+        if isinstance(grad, Tensor):    # gradients of gradients: a recorded scatter-add
+            return IndexAdd.apply(grad, shape=ctx.shape, index=ctx.index)
+        return _index_add(grad, ctx.shape, ctx.index)
+
+
+def _index_add(values, shape, index):
+    """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices accumulate)."""
+    xp = get_array_module(values)
+    out = xp.zeros(shape, dtype=values.dtype)
+    if _is_basic(index):
+        out[index] = values
+    else:
+        xp.add.at(out, index, values)
+    return out
+
+
+class IndexAdd(Function):
+    """``zeros(shape)`` with ``values`` added at ``index``: the backward of indexing, as an op
+    (so that it can be differentiated again; its own backward is indexing)."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, values, shape=None, index=None):
+        ctx.index = index
+        return _index_add(values, shape, index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return GetItem.apply(grad, index=ctx.index) if isinstance(grad, Tensor) \
+            else grad[ctx.index]
 
 
 def _is_basic(index):
@@ -76,6 +107,8 @@ def _is_basic(index):
 
 
 class Concatenate(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         xp = get_array_module(*arrays)
@@ -95,6 +128,8 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         ctx.axis = axis
@@ -102,15 +137,16 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = get_array_module(grad)
         n = grad.shape[ctx.axis]
-        return tuple(xp.take(grad, i, axis=ctx.axis) for i in range(n))
+        lead = (slice(None),) * (ctx.axis % grad.ndim)
+        return tuple(grad[lead + (i,)] for i in range(n))
 
 
 class Split(Function):
     """Split into pieces (``indices_or_sections`` as ``np.split``); several outputs."""
 
     is_view = True
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, indices_or_sections=None, axis=0):
@@ -124,6 +160,8 @@ class Split(Function):
 
 class Pad(Function):
     """Constant padding; ``pad_width`` as in ``np.pad`` (one (before, after) pair per axis)."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, pad_width=None, value=0.0):

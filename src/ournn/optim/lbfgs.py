@@ -4,6 +4,7 @@ import math
 from ..autograd import enable_grad
 from ..backend import get_array_module
 from ..errors import CheckpointError
+from ..tensor import bump_version
 from .optimizer import Optimizer, _restore_value, check_arg
 
 
@@ -91,7 +92,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             n = p._data.size
             p._data += step_size * direction[offset:offset + n].reshape(p._data.shape)
-            p._version[0] += 1
+            bump_version(p)
             offset += n
 
     def _clone_param(self):
@@ -100,7 +101,7 @@ class LBFGS(Optimizer):
     def _set_param(self, arrays):
         for p, a in zip(self._params, arrays):
             p._data[...] = a
-            p._version[0] += 1
+            bump_version(p)
 
     def _evaluate(self, closure):
         with enable_grad():

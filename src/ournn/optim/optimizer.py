@@ -43,7 +43,7 @@ from ..backend import get_array_module
 from ..errors import CheckpointError
 # Gradient clipping lives in ournn.nn.utils, as torch.nn.utils; importable from here as before.
 from ..nn.utils import clip_grad_norm_, clip_grad_value_  # noqa: F401
-from ..tensor import Tensor, zero_grad_
+from ..tensor import Tensor, bump_version, zero_grad_
 
 
 class Optimizer:
@@ -154,7 +154,7 @@ class Optimizer:
             for p in group["params"]:
                 if p._grad is not None:
                     self._update(p, self.state[p], group)
-                    p._version[0] += 1      # an earlier graph that saved p now refuses backward
+                    bump_version(p)      # an earlier graph that saved p now refuses backward
         return loss
 
     def _update(self, param, state, group):
