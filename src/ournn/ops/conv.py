@@ -26,11 +26,22 @@ Pooling takes the max (or the sum) of the kH*kW shifted slices of the input, one
 offset, so overlapping windows and padding need no special code. For the usual 2x2 pool with
 stride 2 the slices x[:, :, i::2, j::2] are exactly the reshape (N, C, H/2, 2, W/2, 2) taken
 at [:, :, :, i, :, j]; their gradients are written, not added, into an unzeroed array.
+
+Gradients of gradients (``create_graph=True``) take another branch of each backward, on
+tensors, built from the ops themselves so that it can be differentiated again: the input
+gradient of a convolution is a transposed convolution of the gradient, its weight gradient a
+convolution of the input with the (dilated) gradient, and a transposed convolution's are a
+convolution and the same weight gradient; the input gradient of a pooling is a transposed
+convolution of the gradient with constant kernels (one-hot at each window's maximum, or
+1/(kH*kW)). The array code above is not involved.
 """
 import math
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 
 # Target size of one batch slice's column matrix: small enough to stay in the CPU's cache.
 COLUMN_BYTES = 4 * 2 ** 20
@@ -246,6 +257,8 @@ class Conv2d(Function):
     x (N, C, H, W), weight (O, C, kH, kW), bias (O,) or None -> (N, O, H_out, W_out) with
     H_out = (H + 2*pH - kH) // sH + 1. Always applied with three positional inputs."""
 
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0)):
         xp = get_array_module(x, weight)
@@ -262,6 +275,8 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):         # gradients of gradients: through the ops
+            return _conv2d_backward_tensors(ctx, grad)
         (weight,) = ctx.saved_tensors
         return ctx.conv.backward(grad, weight, *ctx.needs_input_grad)
 
@@ -286,6 +301,8 @@ class MaxPool2d(Function):
 
     x (N, C, H, W) -> (N, C, H_out, W_out). The gradient of each window goes to its first
     maximum in row-major order (PyTorch's choice for ties)."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)):
@@ -322,6 +339,11 @@ class MaxPool2d(Function):
     def backward(ctx, grad):
         (argmax,) = ctx.saved_tensors
         shape, kernel_size, stride, (ph, pw) = ctx.pool
+        if isinstance(grad, Tensor):         # gradients of gradients: a recorded scatter
+            k = kernel_size[0] * kernel_size[1]
+            onehot = argmax._data[:, :, None] == np.arange(k).reshape(k, 1, 1)
+            return _pool_backward_tensors(grad[:, :, None] * onehot.astype(grad.dtype), ctx.pool,
+                                          np.eye(k, dtype=grad.dtype))
         xp = get_array_module(grad)
         gx, overlap = _pool_grad_buffer(shape, kernel_size, stride, (ph, pw), grad.dtype, xp)
         for k, (_, _, rows, cols) in enumerate(_offsets(kernel_size, stride, grad.shape[2:])):
@@ -337,6 +359,8 @@ class AvgPool2d(Function):
     ``count_include_pad=True``: padded zeros count, every window divides by kH*kW.
 
     x (N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)):
@@ -356,6 +380,10 @@ class AvgPool2d(Function):
     @staticmethod
     def backward(ctx, grad):
         shape, kernel_size, stride, (ph, pw) = ctx.pool
+        if isinstance(grad, Tensor):         # gradients of gradients: a recorded scatter
+            k = kernel_size[0] * kernel_size[1]
+            return _pool_backward_tensors(grad[:, :, None], ctx.pool,
+                                          np.full((1, k), 1 / k, dtype=grad.dtype))
         xp = get_array_module(grad)
         share = grad * grad.dtype.type(1 / (kernel_size[0] * kernel_size[1]))
         gx, overlap = _pool_grad_buffer(shape, kernel_size, stride, (ph, pw), grad.dtype, xp)
@@ -376,6 +404,8 @@ class ConvTranspose2d(Function):
     (N, C_out, H_out, W_out) with H_out = (H - 1)*sH - 2*pH + kH + output_padding_H.
     Forward is one matmul (weight.T @ x) and kH*kW strided additions (col2im); backward
     reads the kernel windows of the gradient (im2col), as ``Conv2d``'s forward does."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0), output_padding=(0, 0)):
@@ -401,6 +431,8 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):         # gradients of gradients: through the ops
+            return _conv_transpose2d_backward_tensors(ctx, grad)
         x, weight = ctx.saved_tensors
         xp = get_array_module(grad)
         hf, wf, (kh, kw), (sh, sw), (ph, pw) = ctx.geometry
@@ -422,3 +454,87 @@ class ConvTranspose2d(Function):
         if need_b:
             gb = grad.sum(axis=(0, 2, 3))
         return gx, gw, gb
+
+
+# ---------------------------------------------------------------- backward on tensors
+# (create_graph=True): each gradient is made of Conv2d / ConvTranspose2d and shape ops, so it
+# is recorded and can be differentiated again; speed does not matter here.
+def _graph_input(ctx, i):
+    """Argument ``i`` of the op's call: the tensor it was (with its graph), a constant tensor
+    for an array, or None."""
+    a = ctx.args[i]
+    return a if a is None or isinstance(a, Tensor) else Tensor._make(a)
+
+
+def _output_padding(size, out_size, kernel, stride, padding):
+    """The ``output_padding`` that makes a transposed conv of ``out_size`` windows ``size``
+    long again: the rows that no window reached (their gradient is zero)."""
+    return tuple(n + 2 * p - k - (o - 1) * s
+                 for n, o, k, s, p in zip(size, out_size, kernel, stride, padding))
+
+
+def _dilate(t, stride):
+    """t (N, C, H, W) with stride - 1 zeros between neighbours: (N, C, (H-1)*sH+1, ...)."""
+    from .shape import Pad
+    sh, sw = stride
+    if (sh, sw) == (1, 1):
+        return t
+    n, c, h, w = t.shape
+    t = Pad.apply(t.reshape(n, c, h, 1, w, 1),
+                  pad_width=((0, 0),) * 3 + ((0, sh - 1), (0, 0), (0, sw - 1)), value=0.0)
+    return t.reshape(n, c, h * sh, w * sw)[:, :, :(h - 1) * sh + 1, :(w - 1) * sw + 1]
+
+
+def _correlate(inp, g, kernel, stride, padding):
+    """(O, C, kH, kW) = sum over n, y, x of g[n, o, y, x] * padded inp[n, c, y*sH+i, x*sW+j]:
+    the weight gradient of a convolution of ``inp`` giving ``g`` (and, with the roles
+    swapped, of a transposed convolution). It is a stride-1 convolution of ``inp`` with the
+    dilated ``g`` as the kernel, batch and channel axes swapped."""
+    kh, kw = kernel
+    out = Conv2d.apply(inp.transpose(0, 1), _dilate(g, stride).transpose(0, 1), None,
+                       stride=(1, 1), padding=tuple(padding))
+    return out[:, :, :kh, :kw].transpose(0, 1)
+
+
+def _conv2d_backward_tensors(ctx, grad):
+    x, weight = _graph_input(ctx, 0), _graph_input(ctx, 1)
+    need_x, need_w, need_b = ctx.needs_input_grad
+    conv = ctx.conv
+    gx = gw = gb = None
+    if need_x:
+        op = _output_padding(x.shape[2:], grad.shape[2:], conv.kernel, conv.stride,
+                             conv.padding)
+        gx = ConvTranspose2d.apply(grad, weight, None, stride=conv.stride,
+                                   padding=conv.padding, output_padding=op)
+    if need_w:
+        gw = _correlate(x, grad, conv.kernel, conv.stride, conv.padding)
+    if need_b:
+        gb = grad.sum(axis=(0, 2, 3))
+    return gx, gw, gb
+
+
+def _conv_transpose2d_backward_tensors(ctx, grad):
+    x, weight = _graph_input(ctx, 0), _graph_input(ctx, 1)
+    need_x, need_w, need_b = ctx.needs_input_grad
+    _, _, kernel, stride, padding = ctx.geometry
+    gx = gw = gb = None
+    if need_x:
+        gx = Conv2d.apply(grad, weight, None, stride=stride, padding=padding)
+    if need_w:
+        gw = _correlate(grad, x, kernel, stride, padding)
+    if need_b:
+        gb = grad.sum(axis=(0, 2, 3))
+    return gx, gw, gb
+
+
+def _pool_backward_tensors(parts, pool, kernels):
+    """The input gradient of a pooling from ``parts`` (N, C, K, H_out, W_out), the gradient
+    of each output going to each of K kernels (rows of ``kernels`` (K, kH*kW), constants): a
+    transposed convolution of the N*C channels one by one."""
+    shape, kernel, stride, padding = pool
+    n, c, k, ho, wo = parts.shape
+    weight = kernels.reshape((k, 1) + tuple(kernel))
+    op = _output_padding(shape[2:], (ho, wo), kernel, stride, padding)
+    gx = ConvTranspose2d.apply(parts.reshape(n * c, k, ho, wo), weight, None,
+                               stride=tuple(stride), padding=tuple(padding), output_padding=op)
+    return gx.reshape(shape)
