@@ -4,14 +4,21 @@ as PyTorch's: output i covers inputs floor(i*H/out) .. ceil((i+1)*H/out) - 1.
 Average pooling is a separable linear map (``ops.upsample.Resample``) unless the size divides
 evenly (a reshape and a mean); max pooling loops over the output cells (a handful: global
 pooling, 7x7...) and takes the max of each window at once for the whole batch.
+
+Both backwards also run on tensors (gradients of gradients): a broadcast, and a recorded
+scatter-add (``IndexAdd``) of the gradient at each window's maximum.
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
+from .shape import IndexAdd
 from .upsample import adaptive_bounds
 
 
 class AdaptiveAvgPool2dEven(Function):
     """Mean over (H/oh) x (W/ow) blocks when both sizes divide evenly."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, output_size=(1, 1)):
@@ -29,12 +36,15 @@ class AdaptiveAvgPool2dEven(Function):
         kh, kw = ctx.k
         share = grad * grad.dtype.type(1 / (kh * kw))
         oh, ow = grad.shape[2:]
-        return xp.broadcast_to(share[:, :, :, None, :, None],
-                               (n, c, oh, kh, ow, kw)).reshape(ctx.shape).copy()
+        spread = xp.broadcast_to(share[:, :, :, None, :, None],
+                                 (n, c, oh, kh, ow, kw)).reshape(ctx.shape)
+        return spread if isinstance(spread, Tensor) else spread.copy()
 
 
 class AdaptiveMaxPool2d(Function):
     """Max over each adaptive window; the gradient goes to the window's first maximum."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, output_size=(1, 1)):
@@ -61,6 +71,10 @@ class AdaptiveMaxPool2d(Function):
         (index,) = ctx.saved_tensors
         xp = get_array_module(grad)
         n, c, h, w = ctx.shape
+        if isinstance(grad, Tensor):     # gradients of gradients: a recorded scatter-add
+            index = (xp.arange(n * c)[:, None], index._data.reshape(n * c, -1))
+            return IndexAdd.apply(grad.reshape(n * c, -1), shape=(n * c, h * w),
+                                  index=index).reshape(ctx.shape)
         gx = xp.zeros((n, c, h * w), dtype=grad.dtype)
         flat = index.reshape(n, c, -1)
         g = grad.reshape(n, c, -1)

@@ -13,7 +13,11 @@ from ..backend import get_array_module
 
 
 class Resample(Function):
-    """x (..., H, W) -> A_h @ x @ A_w.T (two matrices) or x (..., L) -> x @ A.T (one)."""
+    """x (..., H, W) -> A_h @ x @ A_w.T (two matrices) or x (..., L) -> x @ A.T (one).
+
+    Linear in x with constant matrices: its backward (the transposes) runs on tensors as is."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, mats=()):
@@ -36,6 +40,8 @@ class Resample(Function):
 
 class Repeat(Function):
     """Nearest upsampling by whole factors of the last len(factors) axes."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, factors=()):
