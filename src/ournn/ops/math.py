@@ -13,6 +13,8 @@ from ._util import unbroadcast
 
 # ---------------------------------------------------------------- trigonometric
 class Sin(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -25,6 +27,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -37,6 +41,8 @@ class Cos(Function):
 
 
 class Tan(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         out = get_array_module(a).tan(a)
@@ -50,6 +56,8 @@ class Tan(Function):
 
 
 class Asin(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -62,6 +70,8 @@ class Asin(Function):
 
 
 class Acos(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -74,6 +84,8 @@ class Acos(Function):
 
 
 class Atan(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -86,6 +98,8 @@ class Atan(Function):
 
 
 class Atan2(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -102,6 +116,8 @@ class Atan2(Function):
 
 # ---------------------------------------------------------------- hyperbolic
 class Sinh(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -114,6 +130,8 @@ class Sinh(Function):
 
 
 class Cosh(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -126,6 +144,8 @@ class Cosh(Function):
 
 
 class Asinh(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -138,6 +158,8 @@ class Asinh(Function):
 
 
 class Acosh(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -150,6 +172,8 @@ class Acosh(Function):
 
 
 class Atanh(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -163,6 +187,8 @@ class Atanh(Function):
 
 # ---------------------------------------------------------------- logs, exponentials, powers
 class Log1p(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -175,6 +201,8 @@ class Log1p(Function):
 
 
 class Expm1(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         out = get_array_module(a).expm1(a)
@@ -188,6 +216,8 @@ class Expm1(Function):
 
 
 class Log2(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -200,6 +230,8 @@ class Log2(Function):
 
 
 class Log10(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -212,6 +244,8 @@ class Log10(Function):
 
 
 class Exp2(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         out = get_array_module(a).exp2(a)
@@ -225,6 +259,8 @@ class Exp2(Function):
 
 
 class Rsqrt(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         out = 1 / get_array_module(a).sqrt(a)
@@ -238,6 +274,8 @@ class Rsqrt(Function):
 
 
 class Reciprocal(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         out = 1 / a
@@ -254,6 +292,7 @@ class Reciprocal(Function):
 class ZeroGrad(Function):
     """``fn`` applied to the arrays, in the graph with a zero gradient (PyTorch's for floor,
     ceil, round, trunc, sign and a division with ``rounding_mode``)."""
+    double_backward = True
 
     @staticmethod
     def forward(ctx, *arrays, fn=None):
@@ -269,6 +308,8 @@ class ZeroGrad(Function):
 
 
 class Frac(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a):
         return a - get_array_module(a).trunc(a)
@@ -280,6 +321,7 @@ class Frac(Function):
 
 class Fmod(Function):
     """C's remainder (the sign of the dividend), as ``torch.fmod``."""
+    double_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -298,6 +340,7 @@ class Fmod(Function):
 
 class Remainder(Function):
     """Python's remainder (the sign of the divisor), as ``torch.remainder`` and ``%``."""
+    double_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -315,6 +358,8 @@ class Remainder(Function):
 
 
 class NanToNum(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, nan=0.0, posinf=None, neginf=None):
         xp = get_array_module(a)
@@ -329,6 +374,7 @@ class NanToNum(Function):
 
 class Lerp(Function):
     """``start + weight * (end - start)``; ``weight`` a scalar or a tensor."""
+    double_backward = True
 
     @staticmethod
     def forward(ctx, start, end, weight):

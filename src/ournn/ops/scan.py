@@ -2,15 +2,24 @@
 
 ``prod`` and ``cumprod`` give PyTorch's gradients when the input holds zeros (the product of
 the other elements, never a division by zero).
+
+Every backward also runs on tensors (gradients of gradients): ``cumprod``'s then takes the
+products of the other elements directly (no division, so zeros need no special case), and
+``logsumexp``'s and ``norm``'s recompute their output from the input, in the graph.
 """
 import math
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from ._util import expand_reduced, normalize_axis
 
 
 class Cumsum(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axis=0):
         ctx.axis = axis
@@ -23,6 +32,8 @@ class Cumsum(Function):
 
 
 class Cumprod(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axis=0):
         xp = get_array_module(x)
@@ -38,6 +49,8 @@ class Cumprod(Function):
         if x.ndim == 0:
             return grad
         axis = ctx.axis
+        if isinstance(x, Tensor):
+            return _cumprod_backward_tensors(x, grad, axis)
         xm, gm = xp.moveaxis(x, axis, -1), xp.moveaxis(grad, axis, -1)
         om = xp.moveaxis(out, axis, -1)
         zero = xm == 0
@@ -59,6 +72,24 @@ class Cumprod(Function):
         return xp.moveaxis(gx, -1, axis)
 
 
+def _cumprod_backward_tensors(x, grad, axis):
+    """Cumprod's input gradient from differentiable ops, zeros included:
+    d out_j / d x_i = prod(x[:i]) * prod(x[i+1:j+1]) for i <= j, the second factor the cumprod
+    of a row of (n, n) that holds x_k where k > i and 1 elsewhere (O(n^2), tensors only)."""
+    xp = get_array_module(x)
+    xm, gm = xp.moveaxis(x, axis, -1), xp.moveaxis(grad, axis, -1)
+    n = xm.shape[-1]
+    ones = xp.ones(xm.shape[:-1] + (1,), dtype=x.dtype)
+    before = xp.cumprod(xp.concatenate([ones, xm[..., :-1]], axis=-1), axis=-1)
+    rows = xp.broadcast_to(xp.expand_dims(xm, -2), xm.shape[:-1] + (n, n))
+    after = xp.cumprod(xp.where(np.triu(np.ones((n, n), bool), 1), rows, x.dtype.type(1)),
+                       axis=-1)                                 # [..., i, j]
+    upper = np.triu(np.ones((n, n), bool))                      # j >= i
+    gx = before * xp.sum(xp.where(upper, after, x.dtype.type(0)) * xp.expand_dims(gm, -2),
+                         axis=-1)
+    return xp.moveaxis(gx, -1, axis)
+
+
 def _to_last(x, axes):
     """``x`` with ``axes`` moved to the end and flattened into one: (rest..., n)."""
     xp = get_array_module(x)
@@ -68,6 +99,8 @@ def _to_last(x, axes):
 
 
 class Prod(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.save_for_backward(x)
@@ -92,6 +125,8 @@ class Prod(Function):
 
 
 class LogSumExp(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         xp = get_array_module(x)
@@ -108,6 +143,8 @@ class LogSumExp(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         xp = get_array_module(grad)
+        if isinstance(x, Tensor):       # the kept-dims output is not the output: recomputed
+            out = LogSumExp.apply(x, axis=ctx.axis, keepdims=True)
         grad = expand_reduced(grad, x.shape, ctx.axis, ctx.keepdims)
         return grad * xp.exp(x - out)
 
@@ -115,6 +152,7 @@ class LogSumExp(Function):
 class Norm(Function):
     """The vector p-norm over ``axis`` (PyTorch's ``vector_norm``): ``p`` any real, ``inf``,
     ``-inf`` or 0 (the count of non-zeros). A zero norm has a zero gradient."""
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, p=2.0, axis=None, keepdims=False):
@@ -143,8 +181,11 @@ class Norm(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         xp = get_array_module(grad)
-        grad = expand_reduced(grad, x.shape, ctx.axis, ctx.keepdims)
         p = ctx.p
+        if isinstance(x, Tensor) and p not in (0, 1):
+            # the kept-dims output is not the output: recomputed, in the graph
+            out = Norm.apply(x, p=p, axis=ctx.axis, keepdims=True)
+        grad = expand_reduced(grad, x.shape, ctx.axis, ctx.keepdims)
         if p == 0:
             return xp.zeros_like(x)
         if p == 1:

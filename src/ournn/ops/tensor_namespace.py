@@ -120,6 +120,7 @@ exp, log, sqrt, tanh, log1p, expm1, sign, floor, trunc, abs, absolute, negative,
                         "trunc", "abs", "abs", "__neg__", "sin", "cos"))
 square = _unary("square")
 reciprocal = _unary("reciprocal")
+sinh, cosh = _unary("sinh"), _unary("cosh")
 
 
 def where(cond, a, b):
