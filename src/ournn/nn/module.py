@@ -4,12 +4,15 @@ Parameters, buffers and submodules assigned as attributes are registered in ``__
 so ``named_parameters()`` and ``state_dict()`` find them with PyTorch's dotted names
 (``features.0.weight``).
 """
+import itertools
+import warnings
 from collections import OrderedDict
 
 import numpy as np
 
 from ..autograd.function import TRACERS
 from ..errors import CheckpointError
+from ..ops.hooks import BackwardHook
 from ..tensor import Tensor, zero_grad_
 
 
@@ -32,16 +35,11 @@ class Parameter(Tensor):
 
 def _traced_call(module, args, kwargs):
     """``Module.__call__`` while ``ournn.tracing`` records (keep the two in step): the same
-    forward and forward hooks, with each recorder told where the call starts and ends."""
+    forward and hooks (``_hooked_call``), with each recorder told where the call starts and
+    ends."""
     calls = [(t, t.enter(module, args, kwargs)) for t in list(TRACERS)]
     try:
-        out = module.forward(*args, **kwargs)
-        hooks = module.__dict__.get("_forward_hooks")
-        if hooks:
-            for hook in list(hooks.values()):
-                result = hook(module, args, out)
-                if result is not None:
-                    out = result
+        out = _hooked_call(module, args, kwargs)
     except BaseException as e:
         for t, call in reversed(calls):
             t.exit(call, None, e)
@@ -49,6 +47,127 @@ def _traced_call(module, args, kwargs):
     for t, call in reversed(calls):
         t.exit(call, out, None)
     return out
+
+
+# ----------------------------------------------------------------------------------- hooks
+# A module's hooks live in ``module.__dict__["_hooks"]``, made on the first registration: a
+# dict from kind ("forward_pre", "forward", "backward_pre", "backward") to an ordered dict
+# ``id -> (hook, with_kwargs, always_call)``; a kind with no hook left is taken out, so an
+# empty ``_hooks`` is falsy and ``Module.__call__`` pays one dict look-up when there are none.
+# The global hooks (``register_module_forward_hook`` ...) live in ``_global_hooks``, the same
+# way; while there are any, ``Module.__call__`` is ``_call_with_global_hooks``.
+_global_hooks = {}
+_NO_HOOKS = {}
+
+
+def _entries(kind, own):
+    """The hooks of one kind that a call runs: the global ones first, as PyTorch."""
+    g, m = _global_hooks.get(kind), own.get(kind)
+    if g and m:
+        return list(g.values()) + list(m.values())
+    return list((g or m or _NO_HOOKS).values())
+
+
+def _hooked_call(module, args, kwargs):
+    """One call of ``module`` with its hooks and the global ones, in PyTorch's order: forward
+    pre hooks (may replace the arguments), the backward hooks' identity on the tensor
+    arguments, forward, forward hooks (may replace the output), the identity on the output."""
+    own = module.__dict__.get("_hooks") or _NO_HOOKS
+    if not own and not _global_hooks:
+        return module.forward(*args, **kwargs)
+    for hook, with_kwargs, _ in _entries("forward_pre", own):
+        if with_kwargs:
+            result = hook(module, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                       f"(new_args, new_kwargs), but got {result}.")
+                args, kwargs = result
+        else:
+            result = hook(module, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+    bw = None
+    hooks, pre_hooks = _entries("backward", own), _entries("backward_pre", own)
+    if hooks or pre_hooks:
+        bw = BackwardHook(module, [h[0] for h in hooks], [h[0] for h in pre_hooks])
+        args = bw.setup_input_hook(args)
+    forward_hooks = _entries("forward", own)
+    out = None
+    called = set()
+    try:
+        out = module.forward(*args, **kwargs)
+        for k, (hook, with_kwargs, _) in enumerate(forward_hooks):
+            called.add(k)
+            result = hook(module, args, kwargs, out) if with_kwargs else hook(module, args, out)
+            if result is not None:
+                out = result
+    except Exception:
+        for k, (hook, with_kwargs, always) in enumerate(forward_hooks):
+            if always and k not in called:      # ``always_call``: run even when forward fails
+                try:
+                    result = (hook(module, args, kwargs, out) if with_kwargs
+                              else hook(module, args, out))
+                    if result is not None:
+                        out = result
+                except Exception as e:
+                    warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                  "exception that was silenced as another error was raised "
+                                  f"in forward: {e}")
+        raise
+    if bw is not None:
+        out = bw.setup_output_hook(out)
+    return out
+
+
+def _add_hook(store, kind, hook, prepend=False, with_kwargs=False, always_call=False,
+              on_remove=None):
+    hooks = store.setdefault(kind, OrderedDict())
+    handle = RemovableHandle(store, kind, on_remove)
+    hooks[handle.id] = (hook, with_kwargs, always_call)
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def _call_with_global_hooks(self, *args, **kwargs):
+    """``Module.__call__`` while a global module hook is registered."""
+    if TRACERS:
+        return _traced_call(self, args, kwargs)
+    return _hooked_call(self, args, kwargs)
+
+
+def _global_hook(kind, hook, **options):
+    Module.__call__ = _call_with_global_hooks
+    return _add_hook(_global_hooks, kind, hook, on_remove=_restore_call, **options)
+
+
+def _restore_call():
+    if not _global_hooks:
+        Module.__call__ = Module._plain_call
+
+
+def register_module_forward_pre_hook(hook):
+    """``hook(module, args)`` before the forward of every module (before its own pre hooks);
+    it may return new args. Returns a handle whose ``remove()`` takes it away."""
+    return _global_hook("forward_pre", hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """``hook(module, args, output)`` after the forward of every module (before its own
+    forward hooks); it may return a new output. Returns a removable handle."""
+    return _global_hook("forward", hook, with_kwargs=with_kwargs, always_call=always_call)
+
+
+def register_module_full_backward_pre_hook(hook):
+    """``hook(module, grad_output)`` for every module, as ``register_full_backward_pre_hook``."""
+    return _global_hook("backward_pre", hook)
+
+
+def register_module_full_backward_hook(hook):
+    """``hook(module, grad_input, grad_output)`` for every module, as
+    ``register_full_backward_hook``."""
+    return _global_hook("backward", hook)
 
 
 class Module:
@@ -134,22 +253,48 @@ class Module:
     def __call__(self, *args, **kwargs):
         if TRACERS:    # ournn.tracing is recording: _traced_call tells it where calls start/end
             return _traced_call(self, args, kwargs)
-        out = self.forward(*args, **kwargs)
-        hooks = self.__dict__.get("_forward_hooks")
-        if hooks:
-            for hook in list(hooks.values()):
-                result = hook(self, args, out)
-                if result is not None:
-                    out = result
-        return out
+        if self.__dict__.get("_hooks"):     # the one check a call without hooks pays
+            return _hooked_call(self, args, kwargs)
+        return self.forward(*args, **kwargs)
 
-    def register_forward_hook(self, hook):
-        """Call ``hook(module, inputs, output)`` after every forward; it may return a new
-        output. Returns a handle whose ``remove()`` unregisters it."""
-        hooks = self.__dict__.setdefault("_forward_hooks", {})
-        key = object()
-        hooks[key] = hook
-        return _HookHandle(hooks, key)
+    _plain_call = __call__
+
+    def _add_hook(self, kind, hook, **options):
+        store = self.__dict__.get("_hooks")
+        if store is None:
+            store = self.__dict__["_hooks"] = {}
+        return _add_hook(store, kind, hook, **options)
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before every forward; it may return new args (a tuple,
+        or one value taken as the only argument). With ``with_kwargs=True`` it is called as
+        ``hook(module, args, kwargs)`` and may return ``(args, kwargs)``. ``prepend`` runs it
+        before the hooks already registered. Returns a handle whose ``remove()`` takes it
+        away (also a context manager), as PyTorch's."""
+        return self._add_hook("forward_pre", hook, prepend=prepend, with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Call ``hook(module, args, output)`` after every forward (``hook(module, args,
+        kwargs, output)`` with ``with_kwargs=True``); it may return a new output.
+        ``always_call=True`` runs it even when forward raises. Returns a removable handle."""
+        return self._add_hook("forward", hook, prepend=prepend, with_kwargs=with_kwargs,
+                              always_call=always_call)
+
+    def register_full_backward_pre_hook(self, hook, *, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs
+        are known, before those w.r.t. its inputs are computed; it may return a replacement
+        ``grad_output`` (a tuple of the same length). Returns a removable handle."""
+        return self._add_hook("backward_pre", hook, prepend=prepend)
+
+    def register_full_backward_hook(self, hook, *, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients w.r.t. the
+        module's inputs are computed (tuples, one entry per positional argument / output,
+        None for those that are not tensors needing a gradient); it may return a replacement
+        ``grad_input``. As in PyTorch, the module's tensor arguments and outputs go through an
+        identity op whose backward sees the gradients (``ournn.ops.hooks``); an argument
+        modified in place inside forward is not allowed there. Returns a removable handle."""
+        return self._add_hook("backward", hook, prepend=prepend)
 
     # ----- traversal -----
     def named_modules(self, prefix=""):
@@ -442,12 +587,33 @@ class Module:
         return main + ")"
 
 
-class _HookHandle:
-    def __init__(self, hooks, key):
-        self.hooks, self.key = hooks, key
+class RemovableHandle:
+    """What the ``register_*_hook`` methods return, as ``torch.utils.hooks.RemovableHandle``:
+    ``remove()`` takes the hook away; ``with handle:`` removes it at the end of the block."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, store, kind, on_remove=None):
+        self.id = next(RemovableHandle._next_id)
+        self._store, self._kind, self._on_remove = store, kind, on_remove
 
     def remove(self):
-        self.hooks.pop(self.key, None)
+        hooks = self._store.get(self._kind)
+        if hooks is not None:
+            hooks.pop(self.id, None)
+            if not hooks:
+                del self._store[self._kind]
+        if self._on_remove is not None:
+            self._on_remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_HookHandle = RemovableHandle
 
 
 def with_dtype(module, config):
