@@ -3,9 +3,18 @@ masked_select tile (``repeat``) repeat_interleave roll flip diag diagonal triu t
 
 Index arrays are constants (integer arrays outside the graph); gradients reach the values.
 Repeated indices accumulate their gradients (``np.add.at``).
+
+Gradients of gradients: each op declares ``double_backward``. On tensors (``create_graph=True``)
+a backward that writes into a fresh array (``np.add.at``, item assignment) is instead another
+recorded op: ``IndexAdd`` (zeros with values added at an index, whose backward is indexing),
+``GetItem``, or the op itself with the inverse arguments.
 """
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
+from .shape import GetItem, IndexAdd
 
 
 def along(index, axis):
@@ -32,12 +41,23 @@ class Gather(Function):
         ctx.where = along(index, axis) if index.ndim else index
         return x[ctx.where]
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return IndexAdd.apply(grad, shape=ctx.shape, index=ctx.where)
         xp = get_array_module(grad)
         out = xp.zeros(ctx.shape, dtype=grad.dtype)
         xp.add.at(out, ctx.where, grad)
         return out
+
+
+def _src_grad(grad, where, block, src_shape):
+    """The gradient of a scatter's ``src`` on tensors: ``grad[where]`` in its first block."""
+    picked = GetItem.apply(grad, index=where)
+    return picked if picked.shape == tuple(src_shape) else \
+        IndexAdd.apply(picked, shape=tuple(src_shape), index=block)
 
 
 class Scatter(Function):
@@ -54,10 +74,20 @@ class Scatter(Function):
         out[ctx.where] = src[ctx.block] if ctx.block is not None else src
         return out
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         xp = get_array_module(grad)
         gx = gs = None
+        if isinstance(grad, Tensor):
+            if ctx.needs_input_grad[0]:
+                kept = np.ones(grad.shape, dtype=bool)
+                kept[ctx.where] = False
+                gx = xp.where(kept, grad, 0)
+            if ctx.needs_input_grad[1]:
+                gs = _src_grad(grad, ctx.where, ctx.block, ctx.src_shape)
+            return gx, gs
         if ctx.needs_input_grad[0]:
             gx = grad.copy()
             gx[ctx.where] = 0
@@ -78,10 +108,16 @@ class ScatterAdd(Function):
         xp.add.at(out, ctx.where, src[ctx.block])
         return out
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         xp = get_array_module(grad)
         gs = None
+        if isinstance(grad, Tensor):
+            if ctx.needs_input_grad[1]:
+                gs = _src_grad(grad, ctx.where, ctx.block, ctx.src_shape)
+            return grad, gs
         if ctx.needs_input_grad[1]:
             gs = xp.zeros(ctx.src_shape, dtype=grad.dtype)
             gs[ctx.block] = grad[ctx.where]
@@ -94,8 +130,14 @@ class IndexSelect(Function):
         ctx.shape, ctx.index, ctx.axis = x.shape, index, axis
         return get_array_module(x).take(x, index, axis=axis)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return IndexAdd.apply(grad, shape=ctx.shape,
+                                  index=(slice(None),) * (ctx.axis % len(ctx.shape))
+                                  + (ctx.index,))
         xp = get_array_module(grad)
         out = xp.zeros(ctx.shape, dtype=grad.dtype)
         xp.add.at(xp.moveaxis(out, ctx.axis, 0), ctx.index, xp.moveaxis(grad, ctx.axis, 0))
@@ -110,8 +152,12 @@ class MaskedSelect(Function):
         ctx.shape, ctx.mask = x.shape, mask
         return x[mask]
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return IndexAdd.apply(grad, shape=ctx.shape, index=np.nonzero(ctx.mask))
         out = get_array_module(grad).zeros(ctx.shape, dtype=grad.dtype)
         out[ctx.mask] = grad
         return out
@@ -126,6 +172,8 @@ class Tile(Function):
         shape = (1,) * (len(reps) - x.ndim) + x.shape
         ctx.shape, ctx.padded, ctx.reps = x.shape, shape, reps
         return xp.tile(x.reshape(shape), reps)
+
+    double_backward = True
 
     @staticmethod
     def backward(ctx, grad):
@@ -144,8 +192,14 @@ class RepeatInterleave(Function):
         ctx.source = xp.repeat(xp.arange(x.shape[axis]), repeats)
         return xp.repeat(x, repeats, axis=axis)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return IndexAdd.apply(grad, shape=ctx.shape,
+                                  index=(slice(None),) * (ctx.axis % len(ctx.shape))
+                                  + (ctx.source,))
         xp = get_array_module(grad)
         out = xp.zeros(ctx.shape, dtype=grad.dtype)
         xp.add.at(xp.moveaxis(out, ctx.axis, 0), ctx.source, xp.moveaxis(grad, ctx.axis, 0))
@@ -158,10 +212,14 @@ class Roll(Function):
         ctx.shifts, ctx.axis = shifts, axis
         return get_array_module(x).roll(x, shifts, axis=axis)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         s = ctx.shifts
         back = tuple(-v for v in s) if isinstance(s, tuple) else -s
+        if isinstance(grad, Tensor):
+            return Roll.apply(grad, shifts=back, axis=ctx.axis)
         return get_array_module(grad).roll(grad, back, axis=ctx.axis)
 
 
@@ -172,6 +230,8 @@ class Flip(Function):
     def forward(ctx, x, axes=()):
         ctx.axes = axes
         return get_array_module(x).flip(x, axes).copy()
+
+    double_backward = True
 
     @staticmethod
     def backward(ctx, grad):
@@ -196,9 +256,16 @@ class Diagonal(Function):
         ctx.shape, ctx.offset, ctx.dims = x.shape, offset, (dim1, dim2)
         return xp.diagonal(x, offset, dim1, dim2).copy()
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         xp = get_array_module(grad)
+        if isinstance(grad, Tensor):    # embed in the moved layout, then move back
+            moved = np.moveaxis(np.empty(ctx.shape, dtype=bool), ctx.dims, (-2, -1)).shape
+            r, c = _diagonal_index(moved, ctx.offset)
+            out = IndexAdd.apply(grad, shape=moved, index=(Ellipsis, r, c))
+            return xp.moveaxis(out, (-2, -1), ctx.dims)
         out = xp.zeros(ctx.shape, dtype=grad.dtype)
         view = xp.moveaxis(out, ctx.dims, (-2, -1))
         r, c = _diagonal_index(view.shape, ctx.offset)
@@ -214,8 +281,12 @@ class DiagEmbed(Function):
         ctx.offset = offset
         return get_array_module(v).diag(v, offset)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return Diagonal.apply(grad, offset=ctx.offset, dim1=0, dim2=1)
         return get_array_module(grad).diagonal(grad, ctx.offset).copy()
 
 
@@ -229,6 +300,10 @@ class Triangle(Function):
         ctx.k = diagonal
         return ctx.fn(x, diagonal)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return Triangle.apply(grad, diagonal=ctx.k, lower=ctx.fn is np.tril)
         return ctx.fn(grad, ctx.k)

@@ -1,6 +1,9 @@
 """Matrix products: matmul (batched, broadcasting, 1-D operands) and the fused linear layer."""
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from ._util import unbroadcast
 
 
@@ -137,9 +140,16 @@ class Einsum(Function):
             small = tuple(k for k, c in enumerate(uniq) if sizes[c] == 1 and g.shape[k] != 1)
             if small:                           # a broadcast size-1 dimension
                 g = g.sum(axis=small, keepdims=True)
-            if len(uniq) != len(sub):           # repeated letters: onto the diagonal
+            if len(uniq) != len(sub) and isinstance(g, Tensor):
+                # on tensors: g with size-1 axes at the repeats, times the diagonal's mask
+                mask = np.zeros(a.shape, dtype=grad.dtype)
+                np.einsum(sub + "->" + uniq, mask)[...] = 1
+                g = g.reshape([g.shape[uniq.index(c)] if sub.index(c) == p else 1
+                               for p, c in enumerate(sub)]) * mask
+            elif len(uniq) != len(sub):         # repeated letters: onto the diagonal
                 full = xp.zeros(a.shape, dtype=grad.dtype)
                 xp.einsum(sub + "->" + uniq, full)[...] = g
                 g = full
-            grads.append(xp.ascontiguousarray(g, dtype=grad.dtype))
+            # (reshape: ascontiguousarray makes a 0-d operand's gradient 1-d)
+            grads.append(xp.ascontiguousarray(g, dtype=grad.dtype).reshape(a.shape))
         return tuple(grads)

@@ -1,7 +1,16 @@
 """Fused losses: cross-entropy (log-softmax + NLL), NLL, binary cross-entropy (on probabilities
-and on logits). Each takes ``reduction`` in {'mean', 'sum', 'none'}."""
+and on logits). Each takes ``reduction`` in {'mean', 'sum', 'none'}.
+
+Gradients of gradients: every loss here declares ``double_backward``. Their backwards read
+intermediates computed in forward (log-probabilities, log-sigmoids, slopes); run on tensors
+(``create_graph=True``) those would be constants, so each backward recomputes them from the
+saved inputs in that case (the array path keeps using the saved intermediates).
+"""
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 
 
 def _reduce(losses, reduction, count=None):
@@ -23,6 +32,25 @@ def _reduction_scale(grad, reduction, shape, dtype, count):
     for d in shape:
         n *= d
     return grad / dtype.type(n if count is None else max(count, 1))
+
+
+def _log_softmax_t(x):
+    """log-softmax over axis 1 of a tensor ``x``, recorded (the recomputation of a saved
+    ``logp`` for gradients of gradients). The shift by the row max is a constant: exact."""
+    xp = get_array_module(x)
+    shifted = x - x._data.max(axis=1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def _one_hot(target, c, dtype):
+    """(N, C) array with 1 at ``[i, target[i]]``: a constant of the tensor backwards."""
+    out = np.zeros((target.shape[0], c), dtype)
+    out[np.arange(target.shape[0]), target] = 1
+    return out
+
+
+def _column(scale):
+    return scale[:, None] if scale.ndim else scale
 
 
 class CrossEntropy(Function):
@@ -50,14 +78,25 @@ class CrossEntropy(Function):
         if not all_valid:
             losses = losses * valid
         count = int(valid.sum()) if not all_valid else None
-        ctx.save_for_backward(logp, safe_target, valid)
+        ctx.save_for_backward(logp, safe_target, valid, logits)
         ctx.reduction, ctx.smoothing, ctx.count, ctx.all_valid = (reduction, label_smoothing,
                                                                    count, all_valid)
         return _reduce(losses, reduction, count)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
-        logp, target, valid = ctx.saved_tensors
+        logp, target, valid, logits = ctx.saved_tensors
+        if isinstance(grad, Tensor):    # gradients of gradients: softmax(logits) recorded
+            n, c = logits.shape
+            eps = logits.dtype.type(ctx.smoothing)
+            g = get_array_module(grad).exp(_log_softmax_t(logits)) \
+                - (_one_hot(target._data, c, logits.dtype) * (1 - eps) + eps / c)
+            if not ctx.all_valid:
+                g = g * valid._data[:, None].astype(logits.dtype)
+            scale = _reduction_scale(grad, ctx.reduction, (n,), logits.dtype, ctx.count)
+            return g * _column(scale), None
         xp = get_array_module(logp)
         n, c = logp.shape
         scale = _reduction_scale(grad, ctx.reduction, (n,), logp.dtype, ctx.count)
@@ -88,12 +127,17 @@ class NLLLoss(Function):
         ctx.shape, ctx.dtype, ctx.reduction, ctx.count = logp.shape, logp.dtype, reduction, count
         return _reduce(losses.astype(logp.dtype, copy=False), reduction, count)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         target, valid = ctx.saved_tensors
         xp = get_array_module(target)
         n = ctx.shape[0]
         scale = _reduction_scale(grad, ctx.reduction, (n,), ctx.dtype, ctx.count)
+        if isinstance(grad, Tensor):    # linear in grad: a constant pattern times it
+            pattern = -_one_hot(target._data, ctx.shape[1], ctx.dtype) * valid._data[:, None]
+            return _column(scale) * pattern, None
         g = xp.zeros(ctx.shape, dtype=ctx.dtype)
         g[xp.arange(n), target] = -(scale * valid)
         return g, None
@@ -118,6 +162,8 @@ class BinaryCrossEntropy(Function):
         ctx.save_for_backward(p, y)
         ctx.reduction = reduction
         return _reduce(-(y * log_p + (1 - y) * log_1p), reduction)
+
+    double_backward = True
 
     @staticmethod
     def backward(ctx, grad):
@@ -147,10 +193,17 @@ class BinaryCrossEntropyWithLogits(Function):
         ctx.pos_weight, ctx.reduction = pos_weight, reduction
         return _reduce(losses.astype(x.dtype, copy=False), reduction)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         x, y, log_sig, log_1m_sig = ctx.saved_tensors
         xp = get_array_module(x)
+        tensors = isinstance(grad, Tensor)
+        if tensors:                     # gradients of gradients: log-sigmoids recorded
+            softplus_neg = xp.log1p(xp.exp(-abs(x)))
+            log_sig = xp.minimum(x, 0) - softplus_neg
+            log_1m_sig = -xp.maximum(x, 0) - softplus_neg
         scale = _reduction_scale(grad, ctx.reduction, x.shape, x.dtype, None)
         sig = xp.exp(log_sig)
         w = 1 if ctx.pos_weight is None else ctx.pos_weight
@@ -158,7 +211,7 @@ class BinaryCrossEntropyWithLogits(Function):
         gy = None
         if ctx.needs_input_grad[1]:
             gy = -(w * log_sig - log_1m_sig) * scale
-        return gx.astype(x.dtype, copy=False), gy
+        return (gx if tensors else gx.astype(x.dtype, copy=False)), gy
 
 
 class WeightedCrossEntropy(Function):
@@ -182,7 +235,7 @@ class WeightedCrossEntropy(Function):
         losses = -(1 - eps) * wy * logp[rows, safe_target]
         if label_smoothing:
             losses = losses - eps / c * (logp @ weight) * valid
-        ctx.save_for_backward(logp, safe_target, valid, weight, wy)
+        ctx.save_for_backward(logp, safe_target, valid, weight, wy, logits)
         ctx.reduction, ctx.smoothing = reduction, label_smoothing
         if reduction == "none":
             return losses
@@ -191,9 +244,27 @@ class WeightedCrossEntropy(Function):
         ctx.total_weight = wy.sum()
         return losses.sum() / ctx.total_weight
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
-        logp, target, valid, weight, wy = ctx.saved_tensors
+        logp, target, valid, weight, wy, logits = ctx.saved_tensors
+        if isinstance(grad, Tensor):    # gradients of gradients: softmax(logits) recorded
+            n, c = logits.shape
+            dtype = logits.dtype
+            eps = dtype.type(ctx.smoothing)
+            p = get_array_module(grad).exp(_log_softmax_t(logits))
+            wy, weight, valid = wy._data, weight._data, valid._data
+            g = p * ((1 - eps) * wy)[:, None] \
+                - _one_hot(target._data, c, dtype) * ((1 - eps) * wy)[:, None]
+            if ctx.smoothing:
+                v = valid[:, None].astype(dtype)
+                g = g + (p * (eps / c * weight.sum()) - eps / c * weight) * v
+            if ctx.reduction == "none":
+                return g * grad[:, None], None, None
+            if ctx.reduction == "mean":
+                grad = grad / ctx.total_weight
+            return g * grad, None, None
         xp = get_array_module(logp)
         n, c = logp.shape
         p = xp.exp(logp)
@@ -223,13 +294,21 @@ class SoftCrossEntropy(Function):
         t = target * (1 - eps) + eps / c if label_smoothing else target
         a = t if weight is None else t * weight.astype(logits.dtype, copy=False)
         losses = -(a * logp).sum(axis=1)
-        ctx.save_for_backward(logp, a, weight)
+        ctx.save_for_backward(logp, a, weight, logits, target)
         ctx.reduction, ctx.eps = reduction, eps
         return _reduce(losses, reduction)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
-        logp, a, weight = ctx.saved_tensors
+        logp, a, weight, logits, target = ctx.saved_tensors
+        if isinstance(grad, Tensor):    # gradients of gradients: logp and a recorded
+            logp = _log_softmax_t(logits)
+            c = logits.shape[1]
+            a = target * (1 - ctx.eps) + ctx.eps / c if ctx.eps else target
+            if weight is not None:
+                a = a * weight
         n = logp.shape[0]
         scale = _reduction_scale(grad, ctx.reduction, (n,), logp.dtype, None)
         scale = scale[:, None] if getattr(scale, "ndim", 0) else scale
@@ -262,6 +341,8 @@ class WeightedNLLLoss(Function):
         ctx.total_weight = wy.sum()
         return losses.sum() / ctx.total_weight
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         target, wy = ctx.saved_tensors
@@ -269,6 +350,9 @@ class WeightedNLLLoss(Function):
         n = ctx.shape[0]
         if ctx.reduction == "mean":
             grad = grad / ctx.total_weight
+        if isinstance(grad, Tensor):    # linear in grad: a constant pattern times it
+            pattern = -_one_hot(target._data, ctx.shape[1], ctx.dtype) * wy._data[:, None]
+            return _column(grad) * pattern, None, None
         g = xp.zeros(ctx.shape, dtype=ctx.dtype)
         g[xp.arange(n), target] = -(grad * wy)
         return g, None, None
@@ -278,16 +362,20 @@ class _Pointwise(Function):
     """A loss of (input, target) of the same shape: subclasses give ``losses(x, y)`` ->
     (values, d values / d x); d / d y is its negative (they depend on x - y only)."""
 
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, y, reduction="mean", **kw):
         values, slope = ctx.losses(x, y, **kw)
-        ctx.save_for_backward(slope)
-        ctx.reduction = reduction
+        ctx.save_for_backward(slope, x, y)
+        ctx.reduction, ctx.kw = reduction, kw
         return _reduce(values, reduction)
 
     @staticmethod
     def backward(ctx, grad):
-        (slope,) = ctx.saved_tensors
+        slope, x, y = ctx.saved_tensors
+        if isinstance(grad, Tensor):    # gradients of gradients: the slope recorded
+            slope = ctx.losses(x, y, **ctx.kw)[1]
         g = slope * _reduction_scale(grad, ctx.reduction, slope.shape, slope.dtype, None)
         return g, (-g if ctx.needs_input_grad[1] else None)
 
@@ -352,9 +440,14 @@ class KLDiv(Function):
             return values.sum() / values.dtype.type(x.shape[0] if x.ndim else 1)
         return _reduce(values.astype(x.dtype, copy=False), reduction)
 
+    double_backward = True
+
     @staticmethod
     def backward(ctx, grad):
         x, y, extra = ctx.saved_tensors
+        if isinstance(grad, Tensor):    # gradients of gradients: exp(y) or log(y) recorded
+            xp = get_array_module(grad)
+            extra = xp.exp(y) if ctx.log_target else xp.log(xp.where(y._data == 0, 1, y))
         if ctx.reduction == "batchmean":
             scale = grad / x.dtype.type(x.shape[0] if x.ndim else 1)
         else:
