@@ -135,21 +135,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Batch normalisation over axis 1 of (N, C) or (N, C, H, W) input.
 
     In training the batch statistics are used and the running arrays (NumPy, updated in
-    place) move by ``momentum``; in eval the running statistics are used."""
+    place) move by ``momentum``, from the batch mean and variance the BatchNorm op computed
+    (graph recorded or not); in eval the running statistics are used."""
     x = as_tensor(input)
     if training:
         n = x.numel() // x.shape[1]
         if n <= 1:
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {tuple(x.shape)}")
-        out = _BatchNorm.apply(x, weight, bias, eps=eps)
+        out, batch_mean, batch_var = _BatchNorm.apply(x, weight, bias, eps=eps)
         if running_mean is not None:
-            ctx_mean, ctx_var = _batch_stats(out, x)
             m = running_mean.dtype.type(momentum)
             running_mean *= 1 - m
-            running_mean += m * ctx_mean
+            running_mean += m * batch_mean._data
             running_var *= 1 - m
-            running_var += m * ctx_var * (n / (n - 1))   # unbiased, as PyTorch
+            running_var += m * batch_var._data * (n / (n - 1))   # unbiased, as PyTorch
         return out
     shape = (1, -1) + (1,) * (x.ndim - 2)
     inv_std = (1 / np.sqrt(running_var + eps)).astype(x.dtype, copy=False)
@@ -157,18 +157,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     shift = Tensor._make((-running_mean * inv_std).astype(x.dtype, copy=False).reshape(shape))
     out = x * scale + shift
     if weight is not None:
-        out = out * weight.reshape(shape) + bias.reshape(shape)
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
     return out
-
-
-def _batch_stats(out, x):
-    """Batch mean and variance computed by the BatchNorm op (kept on its node), or recomputed
-    when no graph was recorded."""
-    ctx = out._ctx
-    if ctx is not None:
-        return ctx.batch_mean, ctx.batch_var
-    axes = (0,) + tuple(range(2, x.ndim))
-    return x._data.mean(axis=axes), x._data.var(axis=axes)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

@@ -4,16 +4,25 @@ Memory traffic decides the speed here (a conv activation is tens of MB), so both
 on an (N, C, L) view and keep the number of full passes over the data small: per-channel sums
 go through ``einsum`` (one read, no temporary), and x_hat is never stored: the centred input
 and 1/std are kept instead.
+
+Gradients of gradients (backward on tensors) need the statistics as functions of the input,
+not as the constants kept for the fast path: there each backward recomputes them from the
+input with recorded ops (the input is saved alongside for that).
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 
 
 class BatchNorm(Function):
     """Normalise over every axis but the channel axis 1: (N, C) or (N, C, *spatial).
 
-    y = (x - mean) / sqrt(var + eps) * weight + bias, with the batch mean and biased variance,
-    which stay on ctx (``batch_mean``, ``batch_var``) for the running statistics."""
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the batch mean and biased variance.
+    Three outputs: y, and the batch mean and variance (C,) it used, from which
+    ``F.batch_norm`` updates the running statistics (the only place they are computed).
+    Their gradients are honoured too (1/m, and 2 (x - mean) / m), added only when not zero."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5):
@@ -29,14 +38,15 @@ class BatchNorm(Function):
         out = centered * scale[:, None]
         if bias is not None:
             out += bias[:, None]
-        ctx.save_for_backward(centered, inv_std, weight)
-        ctx.shape = x.shape
-        ctx.batch_mean, ctx.batch_var = mean, var
-        return out.reshape(x.shape)
+        ctx.save_for_backward(centered, inv_std, weight, x)
+        ctx.shape, ctx.eps = x.shape, eps
+        return out.reshape(x.shape), mean, var
 
     @staticmethod
-    def backward(ctx, grad):
-        centered, inv_std, weight = ctx.saved_tensors
+    def backward(ctx, grad, grad_mean, grad_var):
+        centered, inv_std, weight, x = ctx.saved_tensors
+        if isinstance(grad, Tensor):       # gradients of gradients: statistics from x
+            return _batch_norm_backward_tensors(ctx, grad, grad_mean, grad_var, x, weight)
         xp = get_array_module(grad)
         n, c, l = centered.shape
         m = grad.dtype.type(n * l)
@@ -50,10 +60,35 @@ class BatchNorm(Function):
         xp.subtract(g3, gx, out=gx)
         gx -= (gb / m)[:, None]
         gx *= scale[:, None]
+        if grad_mean.any() or grad_var.any():      # the statistics outputs were used
+            gx += (grad_mean / m)[:, None] + centered * (grad_var * (2 / m))[:, None]
         gx = gx.reshape(ctx.shape)
         if weight is None:
             return gx, None, None
         return gx, gw, gb
+
+
+def _batch_norm_backward_tensors(ctx, grad, grad_mean, grad_var, x, weight):
+    """BatchNorm's backward with recorded ops, the statistics recomputed from the input."""
+    n, c = x.shape[0], x.shape[1]
+    x3 = x.reshape(n, c, -1)
+    m = float(n * x3.shape[2])
+    centered = x3 - x3.mean(axis=(0, 2))[:, None]
+    var = (centered * centered).mean(axis=(0, 2))
+    inv_std = (var + ctx.eps) ** -0.5
+    x_hat = centered * inv_std[:, None]
+    g3 = grad.reshape(n, c, -1)
+    gb = g3.sum(axis=(0, 2))
+    gw = (g3 * x_hat).sum(axis=(0, 2))
+    scale = inv_std if weight is None else inv_std * weight
+    gx = (g3 - (gb / m)[:, None] - x_hat * (gw / m)[:, None]) * scale[:, None]
+    if grad_mean._data.any() or grad_var._data.any():
+        gx = gx + (grad_mean / m)[:, None] + centered * (grad_var * (2 / m))[:, None]
+    gx = gx.reshape(ctx.shape)
+    if weight is None:
+        return gx, None, None
+    need_x, need_w, need_b = ctx.needs_input_grad
+    return gx, gw if need_w else None, gb if need_b else None
 
 
 def _normalize_rows(x2, eps):
@@ -77,9 +112,18 @@ def _normalize_rows_backward(g2, x_hat, inv_std):
     return (g2 - mean_g - x_hat * mean_gx) * inv_std
 
 
+def _normalize_rows_tensors(x2, eps):
+    """``_normalize_rows`` with recorded ops, for a backward on tensors: (x_hat, 1/std)."""
+    centered = x2 - x2.mean(axis=1, keepdims=True)
+    inv_std = ((centered * centered).mean(axis=1, keepdims=True) + eps) ** -0.5
+    return centered * inv_std, inv_std
+
+
 class LayerNorm(Function):
     """Normalise over the last ``len(weight.shape)`` (or ``n_dims``) axes, then scale and
     shift elementwise: as ``torch.nn.functional.layer_norm``."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, n_dims=1, eps=1e-5):
@@ -93,13 +137,15 @@ class LayerNorm(Function):
             out = out * weight.reshape(1, -1).astype(x.dtype, copy=False)
         if bias is not None:
             out = out + bias.reshape(1, -1).astype(x.dtype, copy=False)
-        ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.shape, ctx.has_bias = x.shape, bias is not None
+        ctx.save_for_backward(x_hat, inv_std, weight, x)
+        ctx.shape, ctx.has_bias, ctx.eps = x.shape, bias is not None, eps
         return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        x_hat, inv_std, weight = ctx.saved_tensors
+        x_hat, inv_std, weight, x = ctx.saved_tensors
+        if isinstance(x, Tensor):       # gradients of gradients: x_hat as a function of x
+            x_hat, inv_std = _normalize_rows_tensors(x.reshape(x_hat.shape), ctx.eps)
         g2 = grad.reshape(x_hat.shape)
         need_x, need_w, need_b = ctx.needs_input_grad
         gw = gb = gx = None
@@ -117,6 +163,8 @@ class GroupNorm(Function):
     """Normalise (N, C, *) input over each group of C / G channels and the spatial axes,
     then scale and shift per channel: as ``torch.nn.functional.group_norm``."""
 
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, num_groups=1, eps=1e-5):
         n, c = x.shape[0], x.shape[1]
@@ -126,13 +174,15 @@ class GroupNorm(Function):
             out = out * weight.astype(x.dtype, copy=False)[:, None]
         if bias is not None:
             out = out + bias.astype(x.dtype, copy=False)[:, None]
-        ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.shape, ctx.has_bias = x.shape, bias is not None
+        ctx.save_for_backward(x_hat, inv_std, weight, x)
+        ctx.shape, ctx.has_bias, ctx.eps = x.shape, bias is not None, eps
         return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        x_hat, inv_std, weight = ctx.saved_tensors
+        x_hat, inv_std, weight, x = ctx.saved_tensors
+        if isinstance(x, Tensor):       # gradients of gradients: x_hat as a function of x
+            x_hat, inv_std = _normalize_rows_tensors(x.reshape(x_hat.shape), ctx.eps)
         n, c = ctx.shape[0], ctx.shape[1]
         g3 = grad.reshape(n, c, -1)
         need_x, need_w, need_b = ctx.needs_input_grad
