@@ -66,3 +66,25 @@ def test_mnist_examples_on_a_small_budget(tmp_path):
     assert len(h.epoch) == 1 and (tmp_path / "cnn" / "best.ckpt").exists()
     h = _run("fashion_cnn.py")["main"](epochs=1, limit=300, out=str(tmp_path / "f"))
     assert len(h.epoch) == 1
+
+
+def test_newton_converges_in_a_handful_of_steps():
+    r = _run("newton.py")["main"](verbose=False)
+    assert len(r["1d"]) - 1 <= 8 and abs(r["1d"][-1] - 1.0) < 1e-12
+    assert len(r["rosenbrock"]) - 1 <= 8
+    assert abs(r["rosenbrock"][-1] - 1.0).max() < 1e-10
+    assert abs(r["gradient_descent"] - 1.0).max() > 0.1      # 1000 plain steps: not there
+
+
+def test_gradient_penalty_matches_torch():
+    r = _run("gradient_penalty.py")["main"](verbose=False)
+    assert r["penalty"] > 0
+    if "penalty_diff" in r:                                    # torch installed
+        assert r["penalty_diff"] < 1e-12
+        assert r["grad_diff"] < 1e-12 and r["param_diff"] < 1e-12
+
+
+def test_hessian_vector_product_matches_finite_differences():
+    r = _run("hessian_vector.py")["main"](verbose=False)
+    assert r["fd_rel_error"] < 1e-7
+    assert r["functional_diff"] < 1e-12
