@@ -83,6 +83,7 @@ CASES = {
     "gelu_tanh": (lambda L, a: F(L).gelu(a, approximate="tanh"), [ANY]),
     "softmax": (lambda L, a: F(L).softmax(a, dim=1), [ANY]),
     "softmax_dim0": (lambda L, a: F(L).softmax(a, dim=0), [ANY]),
+    "softmax_3d_middle": (lambda L, a: F(L).softmax(a, dim=-2), [ANY], [(2, 3, 4)]),
     "log_softmax": (lambda L, a: F(L).log_softmax(a, dim=1), [ANY]),
     "log_softmax_dim0": (lambda L, a: F(L).log_softmax(a, dim=0), [ANY]),
     "silu": (lambda L, a: F(L).silu(a), [ANY]),
@@ -148,6 +149,7 @@ CASES = {
     "cumsum_dim0": (lambda L, a: (a * a).cumsum(0), [ANY], [(3, 4)]),
     "cumprod": (lambda L, a: a.cumprod(1), [ANY], [(3, 4)]),
     "cumprod_dim0": (lambda L, a: a.cumprod(0), [ANY], [(4, 3)]),
+    "cumprod_3d_last": (lambda L, a: a.cumprod(-1), [ANY], [(2, 2, 3)]),
     "cumprod_zero": (lambda L, a: a.cumprod(1), [with_zero((0, 1), (2, 3))], [(3, 4)]),
     "cumprod_two_zeros": (lambda L, a: a.cumprod(1), [with_zero((1, 0), (1, 2))], [(3, 4)]),
     "cumprod_zero_dim0": (lambda L, a: a.cumprod(0), [with_zero((1, 1), (0, 2))], [(4, 3)]),
@@ -156,6 +158,7 @@ CASES = {
     "prod_dim0_keepdim": (lambda L, a: a.prod(0, keepdim=True), [ANY], [(3, 4)]),
     "prod_zero": (lambda L, a: a.prod(1), [with_zero((0, 1), (2, 0))], [(3, 4)]),
     "prod_zero_all": (lambda L, a: a.prod(), [with_zero((1, 2))], [(2, 3)]),
+    "prod_two_zeros": (lambda L, a: a.prod(-1), [with_zero((0, 1), (0, 3))], [(2, 4)]),
     "logsumexp": (lambda L, a: a.logsumexp(1), [ANY], [(3, 4)]),
     "logsumexp_keepdim": (lambda L, a: a.logsumexp(0, keepdim=True), [ANY], [(3, 4)]),
     "logsumexp_dims": (lambda L, a: a.logsumexp((0, 2)), [ANY], [(2, 3, 4)]),
@@ -165,6 +168,9 @@ CASES = {
     "norm_p1": (lambda L, a: a.norm(1, 1) ** 2, [KINKED], [(3, 4)]),
     "norm_p1_5": (lambda L, a: a.norm(1.5, 1), [KINKED], [(3, 4)]),
     "norm_inf": (lambda L, a: a.norm(float("inf"), 1) ** 2, [ANY], [(3, 4)]),
+    "norm_neg_inf": (lambda L, a: a.norm(float("-inf"), 0) ** 2, [ANY], [(3, 4)]),
+    "norm_p0": (lambda L, a: a.norm(0, 1) * a.sum(1), [ANY], [(3, 4)]),
+    "logsumexp_all": (lambda L, a: a.logsumexp((0, 1)), [ANY], [(3, 4)]),
 }
 
 
@@ -203,6 +209,48 @@ def test_second_derivatives_equal_pytorchs(name):
                         zip(hv, arrays)])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+
+
+def _third(lib, fn, arrays):
+    """d/dx of <d/dx <d/dx sum(fn(x) * w), v>, u>: third derivatives along two directions."""
+    rng = np.random.default_rng(3)
+    vs = [rng.standard_normal(a.shape) for a in arrays]
+    us = [rng.standard_normal(a.shape) for a in arrays]
+    d = grad if lib is ournn else torch.autograd.grad
+    xs = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = fn(lib, *xs)
+    w = lib.tensor(np.random.default_rng(2).standard_normal(tuple(out.shape)))
+    g1 = d((out * w).sum(), xs, create_graph=True)
+    g2 = d(sum((g * lib.tensor(v)).sum() for g, v in zip(g1, vs)), xs, create_graph=True,
+           allow_unused=True)
+    pairs = [(g, u) for g, u in zip(g2, us) if g is not None and g.requires_grad]
+    if not pairs:
+        return [np.zeros(a.shape) for a in arrays]
+    g3 = d(sum((g * lib.tensor(u)).sum() for g, u in pairs), xs, allow_unused=True)
+    return [np.zeros(a.shape) if h is None else h.detach().numpy() for h, a in zip(g3, arrays)]
+
+
+THIRD = ["sigmoid", "gelu", "gelu_tanh", "silu", "mish", "softplus", "elu", "glu", "prelu",
+         "logsigmoid", "softmax", "log_softmax", "tan", "atan2", "rsqrt", "cumprod_zero",
+         "prod_zero", "logsumexp", "norm_dim", "norm_p1_5", "lerp"]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", THIRD)
+def test_third_derivatives_equal_pytorchs(name):
+    """The backward of a backward run on tensors is itself differentiable."""
+    fn, arrays = _case(name)
+    for a, b in zip(_third(ournn, fn, arrays), _third(torch, fn, arrays)):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+def test_float32_stays_float32_through_second_derivatives():
+    for name in ("gelu", "softplus", "prelu", "cumprod_zero", "norm_dim", "logsumexp"):
+        fn, arrays = _case(name)
+        xs = [ournn.tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
+        gs = grad(fn(ournn, *xs).sum(), xs, create_graph=True)
+        hv = grad(sum((g * g).sum() for g in gs), xs, allow_unused=True)
+        assert all(h.dtype == np.float32 for h in hv if h is not None), name
 
 
 def test_third_derivative_of_sigmoid():
