@@ -192,7 +192,33 @@ CASES = {
     "chunk_unbind": (lambda L, x: sq(x.chunk(2, dim=1)[0]) + sq(x.unbind(1)[3])[:, None],
                      [(3, 4)], "normal"),
     "stack": (lambda L, a, b: sq(L.stack([a, a * b], 1)), [(3, 2), (3, 2)], "normal"),
+    "narrow_select": (lambda L, x: sq(x.narrow(1, 1, 2)) * sq(x.select(1, 0))[:, None],
+                      [(3, 4)], "normal"),
+    "index_fill_": (lambda L, x: sq(_index_fill(L, x)), [(3, 4)], "normal"),
+    "scatter_add_": (lambda L, x, s: sq(_scatter_add_(L, x, s)), [(3, 4), (3, 3)], "normal"),
+    # the remaining elementwise and reduction ops, not in tests/test_double_backward.py
+    "minimum": (lambda L, a, b: sq(L.minimum(a * a, b)), [(5,), (5,)], "normal"),
+    "neg": (lambda L, a: sq(-a) * a, [(4,)], "normal"),
+    "amin": (lambda L, a: sq(a.amin(dim=0)), [(3, 4)], "normal"),
+    "min_dim": (lambda L, a: sq(a.min(dim=1).values), [(3, 4)], "normal"),
+    "sum_all_mean_all": (lambda L, a: sq(a.sum()) * a.mean(), [(3, 4)], "normal"),
+    "mm_mv_dot_outer": (lambda L, a, v: sq(a.mm(a.T).mv(v).dot(v) * L.outer(v, v)),
+                        [(3, 4), (3,)], "normal"),
+    "addmm_bmm": (lambda L, a, b: sq(L.addmm(a, a, b) + L.bmm(a[None], b[None])[0]),
+                  [(3, 3), (3, 3)], "normal"),
 }
+
+
+def _index_fill(L, x):
+    y = x * 1
+    y.index_fill_(1, C(L, np.array([0, 2])), 0.5)
+    return y * x
+
+
+def _scatter_add_(L, x, s):
+    y = x * 1
+    y.scatter_add_(1, C(L, INDEX), s * s)
+    return y
 
 
 # PyTorch cannot differentiate these (its scatter's gradient for a src larger than the index
