@@ -1,5 +1,6 @@
 """Layers (``ournn.nn``), as ``torch.nn``; the functional ops are ``ournn.nn.functional``."""
 from . import functional, init
+from .attention import MultiheadAttention
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
                          SiLU, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
@@ -15,6 +16,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .transformer import Transformer, TransformerEncoder, TransformerEncoderLayer
 
 __all__ = ["functional", "init", "utils", "modules", "Module", "Parameter", "Sequential",
            "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Linear", "Identity",
@@ -27,6 +29,7 @@ __all__ = ["functional", "init", "utils", "modules", "Module", "Parameter", "Seq
            "Softplus", "Mish", "PReLU", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid",
            "Softsign", "Tanhshrink", "LogSigmoid", "Threshold", "GLU", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "BCELoss",
-           "BCEWithLogitsLoss"]
+           "BCEWithLogitsLoss", "MultiheadAttention", "TransformerEncoderLayer",
+           "TransformerEncoder", "Transformer"]
 
 from . import modules, utils  # noqa: E402 (after __all__: modules re-exports it)

@@ -911,3 +911,15 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if not isinstance(target, Tensor) or target.dtype != input.dtype:
         target = _float_target(target, input)
     return _loss.KLDiv.apply(input, target, reduction=reduction, log_target=bool(log_target))
+
+
+# ---------------------------------------------------------------- attention
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """``softmax(query @ key^T * scale + mask) @ value``, as PyTorch's: query (..., L, E),
+    key (..., S, E), value (..., S, Ev) -> (..., L, Ev); a boolean ``attn_mask`` marks with
+    True the keys that take part, a float one is added; ``is_causal`` lets query i see keys
+    0..i. One op (see ``ournn.nn.attention``), with gradients of gradients."""
+    from .attention import scaled_dot_product_attention as _sdpa
+    return _sdpa(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
+                 is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)

@@ -1,0 +1,2 @@
+from ..transformer import (Transformer, TransformerEncoder,  # noqa: F401
+                           TransformerEncoderLayer)
