@@ -354,6 +354,27 @@ def test_backward_hook_identity_has_double_backward():
     assert gradgradcheck(fn, (x,))
 
 
+def test_backward_hooks_on_a_module_called_twice_and_on_identity():
+    def scenario(L):
+        model = _mlp(L)
+        ident = L.nn.Identity()
+        seen = []
+        model[0].register_full_backward_hook(lambda m, gi, go: seen.append(("lin", go[0])))
+        ident.register_full_backward_hook(lambda m, gi, go: seen.append(("id", gi[0])))
+        x = _input(L)
+        y = model(ident(x)) + model(x * 2)         # the first layer runs twice
+        (y * y).sum().backward()
+        # the order of the two calls' hooks may differ from PyTorch's (both are valid
+        # topological orders): compare them sorted
+        lin = sorted((g for n, g in seen if n == "lin"), key=lambda g: float(_np(g).sum()))
+        return {"lin": lin, "id": [g for n, g in seen if n == "id"],
+                "who": ",".join(sorted(n for n, _ in seen)),
+                "x.grad": x.grad, "grads": _grads(model)}
+
+    r = _compare(scenario)
+    assert r["who"].count("lin") == 2 and r["who"].count("id") == 1
+
+
 # ------------------------------------------------------------------------------ global hooks
 def test_global_module_hooks_run_for_every_module_and_go_away():
     from ournn.nn.modules.module import (register_module_forward_hook,
