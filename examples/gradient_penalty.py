@@ -15,7 +15,6 @@ Run: python examples/gradient_penalty.py
 import numpy as np
 
 import ournn
-import ournn.nn as nn
 
 
 def critic(L, weights):
