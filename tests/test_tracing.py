@@ -112,13 +112,13 @@ def test_trace_leaves_the_model_unchanged():
     model = Residual()
     model.train()
     before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
-    hooks_before = {id(m): dict(m.__dict__.get("_forward_hooks", {})) for m in model.modules()}
+    hooks_before = {id(m): dict(m.__dict__.get("_hooks", {})) for m in model.modules()}
     trace_model(model, x_of((1, 2, 4, 4)))
     # forward was never replaced, not even during the pass
     assert model.seen_forward == [(False, Residual.forward)]
     for m in model.modules():
         assert "forward" not in m.__dict__
-        assert dict(m.__dict__.get("_forward_hooks", {})) == hooks_before[id(m)]
+        assert dict(m.__dict__.get("_hooks", {})) == hooks_before[id(m)]
     assert model.training and all(m.training for m in model.modules())
     after = model.state_dict()
     assert before.keys() == after.keys()

@@ -348,7 +348,7 @@ def test_residual_block_with_functional_ops_is_drawn_as_computed():
     assert {(name[a], name[b]) for a, b in edges} == {
         ("Input", "conv1"), ("conv1", "ReLU"), ("ReLU", "conv2"), ("conv2", "Add"),
         ("Input", "Add"), ("Add", "Output")}
-    assert "forward" not in model.__dict__ and not model.__dict__.get("_forward_hooks")
+    assert "forward" not in model.__dict__ and not model.__dict__.get("_hooks")
 
 
 def test_split_files_keep_the_old_names():

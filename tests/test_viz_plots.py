@@ -260,7 +260,7 @@ def test_plot_feature_maps(run, tmp_path):
     assert np.allclose(maps[0], image[0])
     assert all(np.allclose(m, c, atol=1e-6) for m, c in zip(maps[1:7], first.data[0]))
     assert all(np.allclose(m, c, atol=1e-6) for m, c in zip(maps[7:], second.numpy()[0]))
-    assert not any(m.__dict__.get("_forward_hooks") for m in model.modules())  # untouched
+    assert not any(m.__dict__.get("_hooks") for m in model.modules())  # untouched
     assert not any("forward" in m.__dict__ for m in model.modules())
     assert model.training
 
