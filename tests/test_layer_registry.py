@@ -17,7 +17,8 @@ SAMPLES = {"in_features": 3, "out_features": 2, "in_channels": 2, "out_channels"
            "kernel_size": 2, "num_features": 2, "normalized_shape": (4,), "num_groups": 1,
            "num_channels": 2, "output_size": 2, "dim": 1, "unflattened_size": (2, 2),
            "threshold": 0.1, "value": 0.0, "embed_dim": 4, "num_heads": 2, "d_model": 4,
-           "nhead": 2, "num_layers": 2,
+           "nhead": 2, "num_layers": 2, "input_size": 3, "hidden_size": 4,
+           "num_embeddings": 5, "embedding_dim": 2,
            "encoder_layer": nn.TransformerEncoderLayer(4, 2, dim_feedforward=8)}
 # layers whose arguments depend on each other
 ARGUMENTS = {"Upsample": {"scale_factor": 2}, "UpsamplingNearest2d": {"scale_factor": 2},

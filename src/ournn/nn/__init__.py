@@ -13,6 +13,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDi
                    MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .sparse import Embedding
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
@@ -30,6 +32,7 @@ __all__ = ["functional", "init", "utils", "modules", "Module", "Parameter", "Seq
            "Softsign", "Tanhshrink", "LogSigmoid", "Threshold", "GLU", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "BCELoss",
            "BCEWithLogitsLoss", "MultiheadAttention", "TransformerEncoderLayer",
-           "TransformerEncoder", "Transformer"]
+           "TransformerEncoder", "Transformer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell",
+           "GRUCell", "Embedding"]
 
 from . import modules, utils  # noqa: E402 (after __all__: modules re-exports it)

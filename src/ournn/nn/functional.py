@@ -923,3 +923,57 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     from .attention import scaled_dot_product_attention as _sdpa
     return _sdpa(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
                  is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (V, D) at the integer indices ``input`` (any shape) ->
+    ``(*, D)``, as ``torch.nn.functional.embedding``. ``padding_idx``'s row gets no
+    gradient; ``max_norm`` renormalises the rows looked up, in place, to at most that norm;
+    ``scale_grad_by_freq`` divides each row's gradient by its count in ``input``."""
+    from ..ops.rnn import Embedding as _Embedding
+    from ..tensor import bump_version
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): ournn has no sparse gradients; use "
+                                  "sparse=False")
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    weight = as_tensor(weight)
+    V = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= V):
+        raise IndexError(f"embedding: index out of range: indices must be in [0, {V}), got "
+                         f"[{idx.min()}, {idx.max()}]")
+    if padding_idx is not None:
+        if not -V <= padding_idx < V:
+            raise ValueError(f"embedding: padding_idx must be within the table ({V} rows), "
+                             f"got {padding_idx}")
+        padding_idx %= V
+    if max_norm is not None:
+        rows = np.unique(idx)
+        w = weight._data
+        norms = np.linalg.norm(w[rows], ord=norm_type, axis=1) if norm_type != 2 else \
+            np.sqrt((w[rows].astype(np.float64) ** 2).sum(axis=1))
+        big = norms > max_norm
+        if big.any():
+            scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+            w[rows[big]] *= scale[:, None]
+            bump_version(weight)
+    return _Embedding.apply(weight, indices=idx.astype(np.intp, copy=False),
+                            padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+
+
+def one_hot(tensor, num_classes=-1):
+    """Integer classes of any shape -> ``(*, num_classes)`` int64 zeros with a one at each
+    class, as ``torch.nn.functional.one_hot`` (``num_classes=-1``: the largest class + 1)."""
+    idx = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: classes must be integers, got {idx.dtype}")
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise ValueError(f"one_hot: classes must be in [0, {num_classes}), got "
+                         f"[{idx.min()}, {idx.max()}]")
+    out = np.zeros(idx.shape + (int(num_classes),), dtype=np.int64)
+    np.put_along_axis(out, idx[..., None].astype(np.intp), 1, axis=-1)
+    return Tensor(out)

@@ -3,8 +3,8 @@ vector. Gradient clipping lives here, as in PyTorch, and not with the optimizers
 on any parameters' gradients and needs no optimizer (``ournn.optim`` re-exports it)."""
 import numpy as np
 
-from ..backend import get_array_module
-from ..tensor import Tensor, bump_version
+from ...backend import get_array_module
+from ...tensor import Tensor, bump_version
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters"]
@@ -13,7 +13,7 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
 def parameters_to_vector(parameters):
     """All parameters flattened and concatenated into one 1-D tensor (a copy; as PyTorch's,
     it is in the graph, so gradients flow back to each parameter)."""
-    from ..ops.shape import Concatenate
+    from ...ops.shape import Concatenate
     params = list(parameters)
     if not params:
         raise ValueError("parameters_to_vector: no parameters given")
@@ -101,3 +101,5 @@ def clip_grad_value_(parameters, clip_value):
         if p._grad is not None:
             g = p._grad._data
             p.grad = get_array_module(g).clip(g, -clip_value, clip_value)
+
+from . import rnn  # noqa: E402,F401

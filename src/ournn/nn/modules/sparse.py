@@ -1,0 +1,1 @@
+from ..sparse import Embedding  # noqa: F401

@@ -1,0 +1,379 @@
+"""Recurrent layers as fused ops: one op per layer and direction, and the embedding lookup.
+
+``Recurrent`` runs one layer of an RNN (tanh or relu), LSTM (with optional projection) or GRU
+in one direction over a whole sequence. Its input is in PyTorch's *packed* layout: ``x`` is
+``(N, input_size)``, the rows of time step ``t`` are ``x[off[t]:off[t] + batch_sizes[t]]``,
+and ``batch_sizes`` does not increase (the sequences are sorted by decreasing length). A plain
+``(T, B, I)`` batch is the same layout with ``batch_sizes = (B,) * T`` (a free reshape).
+
+Forward: the input projection of every step is one matmul (``x @ W_ih.T``), then the loop
+over time does one matmul per step (``h @ W_hh.T``) and the gate arithmetic in place on
+preallocated, contiguous arrays, saving the gate activations and previous states. Backward
+runs BPTT inside the op: one matmul per step for the gradient flowing to the previous state
+(and one more for the projection), and the weight gradients are each one big matmul over
+all steps at the end. At step ``t`` only the first ``batch_sizes[t]`` rows are updated, so
+the other rows keep their state: in the forward direction ``h_n`` is each sequence's state at
+its last valid step, in the reverse direction each sequence starts from ``h0`` at its own
+last step.
+
+Gradients of gradients: on tensors (``create_graph=True``) backward recomputes the forward
+from the saved inputs with differentiable tensor ops (the same equations, step by step) and
+differentiates that with ``autograd.grad(create_graph=True)``.
+
+Gate order as PyTorch: LSTM ``i, f, g, o``; GRU ``r, z, n`` with
+``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _offsets(batch_sizes):
+    off = [0]
+    for n in batch_sizes:
+        off.append(off[-1] + n)
+    return off
+
+
+def _sigmoid_(a):
+    """Sigmoid in place (tanh form: no overflow)."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+class Recurrent(Function):
+    """One layer, one direction. Inputs ``x (N, I), h0 (B, Hout), c0 (B, H) or None, w_ih,
+    w_hh, b_ih, b_hh (or None), w_hr (or None)``; keywords ``mode`` (``"RNN_TANH"``,
+    ``"RNN_RELU"``, ``"LSTM"``, ``"GRU"``), ``batch_sizes`` (a tuple of ints), ``reverse``.
+    Outputs ``(out (N, Hout), h_n (B, Hout))``, and ``c_n (B, H)`` for an LSTM."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode="LSTM", batch_sizes=(),
+                reverse=False):
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+        ctx.mode, ctx.batch_sizes, ctx.reverse = mode, tuple(batch_sizes), reverse
+        dtype = w_ih.dtype
+        x = np.ascontiguousarray(x, dtype=dtype)
+        off = _offsets(batch_sizes)
+        steps = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+        N = x.shape[0]
+        H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
+        w_hhT = np.ascontiguousarray(w_hh.T)
+        G = x @ w_ih.T                            # (N, gates * H): every step's projection
+        if b_ih is not None:
+            G += b_ih
+        if b_hh is not None and mode != "GRU":
+            G += b_hh
+        h = np.array(h0, dtype=dtype, copy=True)
+        Hout = h.shape[1]
+        out = np.empty((N, Hout), dtype)
+        Hprev = np.empty((N, Hout), dtype)
+        if mode == "LSTM":
+            c = np.array(c0, dtype=dtype, copy=True)
+            Cprev = np.empty((N, H), dtype)
+            TC = np.empty((N, H), dtype)
+            R = np.empty((N, H), dtype) if w_hr is not None else None
+            w_hrT = np.ascontiguousarray(w_hr.T) if w_hr is not None else None
+            for t in steps:
+                n = batch_sizes[t]
+                s = slice(off[t], off[t] + n)
+                hp = h[:n]
+                Hprev[s] = hp
+                g = G[s]
+                g += hp @ w_hhT
+                _sigmoid_(g[:, :2 * H])
+                _sigmoid_(g[:, 3 * H:])
+                np.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])
+                cp = c[:n]
+                Cprev[s] = cp
+                cn = g[:, H:2 * H] * cp
+                cn += g[:, :H] * g[:, 2 * H:3 * H]
+                c[:n] = cn
+                tc = np.tanh(cn, out=TC[s])
+                if w_hr is None:
+                    hn = np.multiply(g[:, 3 * H:], tc, out=out[s])
+                else:
+                    r = np.multiply(g[:, 3 * H:], tc, out=R[s])
+                    hn = np.matmul(r, w_hrT, out=out[s])
+                h[:n] = hn
+            ctx.cache = (G, Hprev, Cprev, TC, R)
+            return out, h, c
+        if mode == "GRU":
+            GH = np.empty((N, H), dtype)          # W_hn h + b_hn per step
+            for t in steps:
+                n = batch_sizes[t]
+                s = slice(off[t], off[t] + n)
+                hp = h[:n]
+                Hprev[s] = hp
+                gh = hp @ w_hhT
+                if b_hh is not None:
+                    gh += b_hh
+                g = G[s]
+                g[:, :2 * H] += gh[:, :2 * H]
+                _sigmoid_(g[:, :2 * H])
+                GH[s] = gh[:, 2 * H:]
+                nn_ = g[:, 2 * H:]
+                nn_ += g[:, :H] * gh[:, 2 * H:]
+                np.tanh(nn_, out=nn_)
+                hn = np.subtract(hp, nn_, out=out[s])
+                hn *= g[:, H:2 * H]
+                hn += nn_
+                h[:n] = hn
+            ctx.cache = (G, Hprev, GH)
+            return out, h
+        relu = mode == "RNN_RELU"
+        for t in steps:
+            n = batch_sizes[t]
+            s = slice(off[t], off[t] + n)
+            hp = h[:n]
+            Hprev[s] = hp
+            g = G[s]
+            g += hp @ w_hhT
+            if relu:
+                np.maximum(g, 0, out=g)
+            else:
+                np.tanh(g, out=g)
+            out[s] = g
+            h[:n] = g
+        ctx.cache = (G, Hprev)
+        return out, h
+
+    @staticmethod
+    def backward(ctx, dout, dhn, dcn=None):
+        if isinstance(dout, Tensor):
+            return _backward_on_tensors(ctx, dout, dhn, dcn)
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = ctx.saved_tensors
+        mode, bs, reverse = ctx.mode, ctx.batch_sizes, ctx.reverse
+        dtype = w_ih.dtype
+        off = _offsets(bs)
+        steps = range(len(bs)) if reverse else range(len(bs) - 1, -1, -1)
+        H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
+        N = x.shape[0]
+        dout = np.asarray(dout, dtype=dtype)
+        dh = np.array(dhn, dtype=dtype, copy=True)
+        needs = ctx.needs_input_grad
+        gw_hr = None
+        dGh = None
+        if mode == "LSTM":
+            G, Hprev, Cprev, TC, R = ctx.cache
+            dc = np.array(dcn, dtype=dtype, copy=True)
+            dG = np.empty((N, 4 * H), dtype)
+            DH = np.empty_like(dout) if w_hr is not None else None
+            for t in steps:
+                n = bs[t]
+                s = slice(off[t], off[t] + n)
+                g = G[s]
+                i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+                tc = TC[s]
+                dht = dh[:n]
+                dht += dout[s]
+                if w_hr is not None:
+                    DH[s] = dht
+                    dht = dht @ w_hr
+                d = dG[s]
+                do = np.multiply(dht, tc, out=d[:, 3 * H:])
+                dct = dc[:n]
+                tmp = dht * o
+                tmp *= 1 - tc * tc
+                dct += tmp
+                np.multiply(dct, gg, out=d[:, :H])
+                np.multiply(dct, Cprev[s], out=d[:, H:2 * H])
+                np.multiply(dct, i, out=d[:, 2 * H:3 * H])
+                dct *= f
+                # through the activations
+                d[:, :H] *= i * (1 - i)
+                d[:, H:2 * H] *= f * (1 - f)
+                d[:, 2 * H:3 * H] *= 1 - gg * gg
+                do *= o * (1 - o)
+                np.matmul(d, w_hh, out=dh[:n])
+            if w_hr is not None and needs[7]:
+                gw_hr = DH.T @ R
+            dGx = dG
+            dc0 = dc if needs[2] else None
+        elif mode == "GRU":
+            G, Hprev, GH = ctx.cache
+            dGx = np.empty((N, 3 * H), dtype)
+            dGh = np.empty((N, 3 * H), dtype)
+            for t in steps:
+                n = bs[t]
+                s = slice(off[t], off[t] + n)
+                g = G[s]
+                r, z, nn_ = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+                hp = Hprev[s]
+                dht = dh[:n]
+                dht += dout[s]
+                dx, dhh = dGx[s], dGh[s]
+                dn = np.multiply(dht, 1 - z, out=dx[:, 2 * H:])
+                dn *= 1 - nn_ * nn_                         # d pre-activation of n
+                dz = np.subtract(hp, nn_, out=dx[:, H:2 * H])
+                dz *= dht
+                dz *= z * (1 - z)
+                dr = np.multiply(dn, GH[s], out=dx[:, :H])
+                dr *= r * (1 - r)
+                dhh[:, :2 * H] = dx[:, :2 * H]
+                np.multiply(dn, r, out=dhh[:, 2 * H:])
+                dht *= z
+                dht += dhh @ w_hh
+            dc0 = None
+        else:
+            G, Hprev = ctx.cache                 # G holds the outputs (activated in place)
+            dG = np.empty((N, H), dtype)
+            relu = mode == "RNN_RELU"
+            for t in steps:
+                n = bs[t]
+                s = slice(off[t], off[t] + n)
+                dht = dh[:n]
+                dht += dout[s]
+                d = dG[s]
+                g = G[s]
+                if relu:
+                    np.multiply(dht, g > 0, out=d)
+                else:
+                    np.multiply(dht, 1 - g * g, out=d)
+                np.matmul(d, w_hh, out=dh[:n])
+            dGx = dG
+            dc0 = None
+        if dGh is None:
+            dGh = dGx
+        gx = dGx @ w_ih if needs[0] else None
+        gw_ih = dGx.T @ x.astype(dtype, copy=False) if needs[3] else None
+        gw_hh = dGh.T @ Hprev if needs[4] else None
+        gb_ih = dGx.sum(axis=0) if b_ih is not None and needs[5] else None
+        gb_hh = dGh.sum(axis=0) if b_hh is not None and needs[6] else None
+        dh0 = dh if needs[1] else None
+        if gx is not None and gx.dtype != x.dtype:
+            gx = gx.astype(x.dtype)
+        return gx, dh0, dc0, gw_ih, gw_hh, gb_ih, gb_hh, gw_hr
+
+
+# ---------------------------------------------------------------- the same on tensors
+def _sig(a):
+    return a.__mul__(0.5).tanh().__mul__(0.5).__add__(0.5)
+
+
+def recurrent_reference(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_sizes, reverse):
+    """The forward of ``Recurrent`` written with differentiable tensor ops, step by step:
+    what backward differentiates for gradients of gradients. Returns the same outputs."""
+    from ..ops.shape import Concatenate
+    off = _offsets(batch_sizes)
+    T = len(batch_sizes)
+    steps = range(T - 1, -1, -1) if reverse else range(T)
+    H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
+    B = h0.shape[0]
+    xw = x @ w_ih.T
+    if b_ih is not None:
+        xw = xw + b_ih
+    if b_hh is not None and mode != "GRU":
+        xw = xw + b_hh
+    h, c = h0, c0
+    outs = [None] * T
+
+    def keep(new, old, n):
+        return new if n == B else Concatenate.apply(new, old[n:], axis=0)
+
+    for t in steps:
+        n = batch_sizes[t]
+        xt = xw[off[t]:off[t] + n]
+        hp = h[:n]
+        if mode == "LSTM":
+            g = xt + hp @ w_hh.T
+            i, f = _sig(g[:, :H]), _sig(g[:, H:2 * H])
+            gg, o = g[:, 2 * H:3 * H].tanh(), _sig(g[:, 3 * H:])
+            cn = f * c[:n] + i * gg
+            hn = o * cn.tanh()
+            if w_hr is not None:
+                hn = hn @ w_hr.T
+            c = keep(cn, c, n)
+        elif mode == "GRU":
+            gh = hp @ w_hh.T
+            if b_hh is not None:
+                gh = gh + b_hh
+            r = _sig(xt[:, :H] + gh[:, :H])
+            z = _sig(xt[:, H:2 * H] + gh[:, H:2 * H])
+            nn_ = (xt[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
+            hn = nn_ + z * (hp - nn_)
+        else:
+            pre = xt + hp @ w_hh.T
+            hn = pre.relu() if mode == "RNN_RELU" else pre.tanh()
+        outs[t] = hn
+        h = keep(hn, h, n)
+    out = Concatenate.apply(*outs, axis=0) if T > 1 else outs[0]
+    return (out, h, c) if mode == "LSTM" else (out, h)
+
+
+def _backward_on_tensors(ctx, dout, dhn, dcn):
+    from ..autograd.grad import grad as _grad
+    saved = ctx.saved_tensors
+    args = [s if s is None or isinstance(s, Tensor) else Tensor._make(s) for s in saved]
+    x = args[0]
+    if x.dtype != args[3].dtype:
+        x = x.astype(args[3].dtype)
+    outs = recurrent_reference(x, *args[1:], ctx.mode, ctx.batch_sizes, ctx.reverse)
+    grads_out = [dout, dhn] + ([dcn] if ctx.mode == "LSTM" else [])
+    wanted = [k for k, a in enumerate(args) if a is not None and ctx.needs_input_grad[k]
+              and a.requires_grad]
+    found = _grad(list(outs), [args[k] for k in wanted], grad_outputs=grads_out,
+                  create_graph=True, allow_unused=True)
+    result = [None] * 8
+    for k, g in zip(wanted, found):
+        if g is None:
+            g = Tensor._make(np.zeros(args[k].shape, args[k].dtype))
+        result[k] = g
+    return tuple(result)
+
+
+# ---------------------------------------------------------------- embedding
+class Embedding(Function):
+    """``weight[indices]`` for integer ``indices`` of any shape; the gradient of the rows is
+    summed over repeats (``padding_idx``'s row gets none; ``scale_grad_by_freq`` divides
+    each row's gradient by how often its index appears in the batch)."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, weight, indices=None, padding_idx=None, scale_grad_by_freq=False):
+        ctx.indices, ctx.shape = indices, weight.shape
+        ctx.padding_idx, ctx.scale = padding_idx, scale_grad_by_freq
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        idx = ctx.indices.reshape(-1)
+        V, D = ctx.shape
+        scale = None
+        if ctx.scale:
+            counts = np.bincount(idx, minlength=V)
+            scale = (1.0 / np.maximum(counts[idx], 1)).astype(grad.dtype)[:, None]
+        if isinstance(grad, Tensor):
+            from .shape import IndexAdd
+            g = grad.reshape(-1, D)
+            if scale is not None:
+                g = g * Tensor._make(scale)
+            if ctx.padding_idx is not None:
+                keep = (idx != ctx.padding_idx).astype(grad.dtype)[:, None]
+                g = g * Tensor._make(keep)
+            return IndexAdd.apply(g, shape=(V, D), index=(idx,))
+        g = np.asarray(grad).reshape(-1, D)
+        if scale is not None:
+            g = g * scale
+        if ctx.padding_idx is not None:
+            keep = idx != ctx.padding_idx
+            if not keep.all():
+                g, idx = g[keep], idx[keep]
+        out = np.zeros((V, D), dtype=grad.dtype)
+        if V <= 4096 and g.shape[0] * V <= 1 << 24:
+            # a one-hot matmul: one BLAS call, much faster than a scatter for small tables
+            onehot = np.zeros((idx.shape[0], V), dtype=grad.dtype)
+            onehot[np.arange(idx.shape[0]), idx] = 1
+            np.matmul(onehot.T, g, out=out)
+        else:
+            np.add.at(out, idx, g)
+        return out
