@@ -88,3 +88,10 @@ def test_hessian_vector_product_matches_finite_differences():
     r = _run("hessian_vector.py")["main"](verbose=False)
     assert r["fd_rel_error"] < 1e-7
     assert r["functional_diff"] < 1e-12
+
+
+def test_attention_example_learns_to_reverse_digits():
+    result = _run("attention.py")["main"](steps=60, print_every=30)
+    losses = result["losses"]
+    assert sum(losses[-10:]) / 10 < 0.5 * losses[0]
+    assert result["seconds"] < 60

@@ -67,6 +67,8 @@ class _Attention(Function):
         drop, scale = ctx.drop, ctx.scale
         if isinstance(grad, Tensor):
             p = _probabilities(q, k, ctx.bias, ctx.dead, scale)
+        elif not grad.flags.c_contiguous:
+            grad = np.ascontiguousarray(grad)
         xp = get_array_module(grad)
         needs = ctx.needs_input_grad
         gq = gk = gv = None
@@ -299,31 +301,35 @@ class MultiheadAttention(Module):
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
                 key_padding_mask = _array(key_padding_mask)[None]
-        elif self.batch_first:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        # now (L, N, E), (S, N, kdim), (S, N, vdim)
-        L, N, E = query.shape
-        S = key.shape[0]
+        # the projections run in the input's own layout (a transposed view would make
+        # every matmul of the linear layers take NumPy's slow strided path)
+        bf = batched and self.batch_first
+        seq, bat = (1, 0) if bf else (0, 1)
+        L, N, E = query.shape[seq], query.shape[bat], query.shape[2]
+        S = key.shape[seq]
         if E != self.embed_dim or key.shape[2] != self.kdim or value.shape[2] != self.vdim \
-                or key.shape[1] != N or value.shape[:2] != key.shape[:2]:
+                or key.shape[bat] != N or value.shape[:2] != key.shape[:2]:
+            layout = "(batch, sequence, features)" if bf else "(sequence, batch, features)"
             raise ShapeError(f"{name}(embed_dim={self.embed_dim}, kdim={self.kdim}, vdim="
                              f"{self.vdim}): query, key and value of shapes "
                              f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
-                             " do not fit (sequence, batch, features)")
+                             f" do not fit {layout}")
         q, k, v = self._projections(query, key, value)
         H, hd = self.num_heads, self.head_dim
         bias = self._mask_bias(attn_mask, key_padding_mask, L, S, N, dt)
         if self.bias_k is not None:
             from ..functions import cat
-            k = cat([k, self.bias_k.expand(1, N, E)], dim=0)
-            v = cat([v, self.bias_v.expand(1, N, E)], dim=0)
+            shape = (N, 1, E) if bf else (1, N, E)
+            k = cat([k, self.bias_k.reshape(1, 1, E).expand(*shape)], dim=seq)
+            v = cat([v, self.bias_v.reshape(1, 1, E).expand(*shape)], dim=seq)
             S += 1
             if bias is not None:
                 bias = np.concatenate([bias, np.zeros(bias.shape[:-1] + (1,), dt)], -1)
-        # (len, N, E) -> (N, H, len, hd)
-        q = q.reshape(L, N, H, hd).permute(1, 2, 0, 3)
-        k = k.reshape(S, N, H, hd).permute(1, 2, 0, 3)
-        v = v.reshape(S, N, H, hd).permute(1, 2, 0, 3)
+        # -> (N, H, len, hd)
+        order = (0, 2, 1, 3) if bf else (1, 2, 0, 3)
+        q = q.reshape(*q.shape[:2], H, hd).permute(*order)
+        k = k.reshape(*k.shape[:2], H, hd).permute(*order)
+        v = v.reshape(*v.shape[:2], H, hd).permute(*order)
         if self.add_zero_attn:
             from ..functions import cat
             k = cat([k, Tensor(np.zeros((N, H, 1, hd), dt))], dim=2)
@@ -345,12 +351,11 @@ class MultiheadAttention(Module):
             drop = _dropout_mask((N, H, L, S), p_drop, dt) if p_drop > 0 else None
             out = _Attention.apply(q, k, v, bias=bias, drop=drop, scale=scale)
             weights = None
-        out = out.permute(2, 0, 1, 3).reshape(L, N, E)
+        out = out.permute(0, 2, 1, 3).reshape(N, L, E) if bf else \
+            out.permute(2, 0, 1, 3).reshape(L, N, E)
         out = self.out_proj(out)
         if not batched:
             out = out.squeeze(1)
-        elif self.batch_first:
-            out = out.transpose(0, 1)
         if weights is not None:
             if average_attn_weights:
                 weights = weights.mean(dim=1)
