@@ -1,7 +1,6 @@
 """Attention: scaled_dot_product_attention, MultiheadAttention, TransformerEncoderLayer and
 TransformerEncoder. gradcheck and gradgradcheck always; with torch installed, forward and
 backward equal to PyTorch's in float64 with the same weights (moved by state_dict)."""
-import copy
 
 import numpy as np
 import pytest
@@ -467,3 +466,60 @@ def test_encoder_state_dict_both_ways():
     with torch.no_grad():
         ref = t(torch.tensor(x))
     _close(o(ournn.tensor(x)), ref, 1e-5)
+
+
+@requires_torch
+@pytest.mark.parametrize("what", ["sdpa_causal", "mha_masks", "encoder_layer"])
+def test_second_derivatives_equal_pytorchs(what):
+    """Hessian-vector products (grad of <grad, v>) equal PyTorch's in float64."""
+    if what == "encoder_layer":
+        from ournn.ops.activation import GELU
+        from ournn.ops.norm import LayerNorm
+        _needs_double_backward(GELU, LayerNorm)
+    arrays = _arrays((2, 4, 6), (2, 4, 6), (2, 4, 6), seed=11)
+    mods = {}
+    if what == "mha_masks":
+        mods[ournn], mods[torch] = _mha_pair(embed_dim=6, num_heads=2, batch_first=True)
+    elif what == "encoder_layer":
+        mods[ournn], mods[torch] = _encoder_pair(d_model=6, nhead=2, dim_feedforward=8,
+                                                 activation="gelu", batch_first=True)
+    results = {}
+    for lib in (ournn, torch):
+        with _math_attention(lib):
+            results[lib] = _hvp(lib, what, arrays, mods)
+    for a, b in zip(results[ournn], results[torch]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def _math_attention(lib):
+    """PyTorch's fused CPU attention kernel has no double backward: its math one does."""
+    if lib is ournn:
+        return _nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    return sdpa_kernel([SDPBackend.MATH])
+
+
+def _hvp(lib, what, arrays, mods):
+    from ournn.autograd import grad as ograd
+    xs = _leaves(arrays) if lib is ournn else _torch_leaves(arrays)
+    if what == "sdpa_causal":
+        out = (F if lib is ournn else torch.nn.functional).scaled_dot_product_attention(
+            *xs, is_causal=True)
+    elif what == "mha_masks":
+        causal = _mask_value(np.triu(np.ones((4, 4), bool), 1), lib)
+        pad = _mask_value(np.array([[False] * 4, [False, False, False, True]]), lib)
+        out = mods[lib](xs[0], xs[1], xs[2], attn_mask=causal, key_padding_mask=pad,
+                        need_weights=False)[0]
+    else:
+        mask = _mask_value(np.triu(np.ones((4, 4), bool), 1), lib)
+        out = mods[lib](xs[0], src_mask=mask)
+        xs = xs[:1]
+    w = np.random.default_rng(12).standard_normal(tuple(out.shape))
+    total = (out * (ournn.tensor(w) if lib is ournn else torch.tensor(w))).sum()
+    total = total + (out * out).sum()
+    g = (ograd if lib is ournn else torch.autograd.grad)(total, xs, create_graph=True)
+    vs = _arrays(*[tuple(x.shape) for x in xs], seed=13)
+    dot = sum((gi * (ournn.tensor(v) if lib is ournn else torch.tensor(v))).sum()
+              for gi, v in zip(g, vs))
+    hv = (ograd if lib is ournn else torch.autograd.grad)(dot, xs)
+    return [h._data if lib is ournn else h.detach().numpy() for h in hv]
