@@ -384,11 +384,16 @@ EXAMPLES = {
     "LogSigmoid": (nn.LogSigmoid, "flat"), "Threshold": (lambda: nn.Threshold(0.1, 2.0), "flat"),
     "GLU": (lambda: nn.GLU(1), "flat"),
     "Sequential": (lambda: nn.Sequential(nn.Linear(4, 4), nn.SiLU()), "flat"),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(
+        8, 2, 16, activation="gelu", norm_first=True, batch_first=True).eval(), "1d"),
+    "TransformerEncoder": (lambda: nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8)).eval(), "1d"),
 }
 # containers and losses: no single-input forward; checked below
 OTHER = {"Module", "Parameter", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
          "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
-         "KLDivLoss", "BCELoss", "BCEWithLogitsLoss"}
+         "KLDivLoss", "BCELoss", "BCEWithLogitsLoss",
+         "MultiheadAttention"}
 
 
 def _layer_names():
@@ -434,7 +439,9 @@ def test_config_round_trip_containers_and_losses(name):
             beta=0.5), "HuberLoss": lambda: nn.HuberLoss(delta=2.0),
         "KLDivLoss": lambda: nn.KLDivLoss(reduction="batchmean", log_target=True),
         "BCELoss": nn.BCELoss,
-        "BCEWithLogitsLoss": lambda: nn.BCEWithLogitsLoss(pos_weight=ournn.tensor([2.0]))}
+        "BCEWithLogitsLoss": lambda: nn.BCEWithLogitsLoss(pos_weight=ournn.tensor([2.0])),
+        "MultiheadAttention": lambda: nn.MultiheadAttention(8, 2, kdim=3, vdim=5,
+                                                            add_bias_kv=True)}
     layer = make[name]()
     config = json.loads(json.dumps(module_config(layer)))
     rebuilt = module_from_config(config)
