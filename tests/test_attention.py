@@ -523,3 +523,20 @@ def _hvp(lib, what, arrays, mods):
               for gi, v in zip(g, vs))
     hv = (ograd if lib is ournn else torch.autograd.grad)(dot, xs)
     return [h._data if lib is ournn else h.detach().numpy() for h in hv]
+
+
+def test_save_and_load_whole_models(tmp_path):
+    """ournn.save/ournn.load rebuild attention layers from their configs (within the
+    parameter budget the file declares)."""
+    ournn.manual_seed(3)
+    models = [nn.Sequential(nn.TransformerEncoder(nn.TransformerEncoderLayer(
+                  8, 2, 16, batch_first=True), 2, norm=nn.LayerNorm(8)), nn.Linear(8, 3)),
+              nn.Sequential(nn.MultiheadAttention(8, 2, kdim=3, vdim=5, add_bias_kv=True))]
+    x = ournn.randn(2, 5, 8)
+    for i, model in enumerate(models):
+        path = str(tmp_path / f"m{i}.ournn")
+        ournn.save(model.eval(), path)
+        loaded = ournn.load(path).eval()
+        assert sorted(loaded.state_dict()) == sorted(model.state_dict())
+        if i == 0:
+            np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())

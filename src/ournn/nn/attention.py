@@ -217,8 +217,8 @@ class MultiheadAttention(Module):
         dt = check_factory("MultiheadAttention", device, dtype)
         E = embed_dim
         reserve(f"MultiheadAttention({E}, {num_heads})",
-                E * (E + kdim + vdim) + (4 * E if bias else 0) + E * E +
-                (2 * E if add_bias_kv else 0))
+                E * (E + kdim + vdim) + (3 * E if bias else 0) +
+                (2 * E if add_bias_kv else 0))          # out_proj reserves its own
         super().__init__()
         self.embed_dim, self.num_heads, self.dropout = E, num_heads, dropout
         self.kdim, self.vdim = kdim, vdim
