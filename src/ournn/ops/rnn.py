@@ -64,6 +64,9 @@ class Recurrent(Function):
         x = np.ascontiguousarray(x, dtype=dtype)
         off = _offsets(batch_sizes)
         steps = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+        if mode == "LSTM":
+            return _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr,
+                                 ctx.batch_sizes, off, steps)
         N = x.shape[0]
         H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
         w_hhT = np.ascontiguousarray(w_hh.T)
@@ -76,36 +79,6 @@ class Recurrent(Function):
         Hout = h.shape[1]
         out = np.empty((N, Hout), dtype)
         Hprev = np.empty((N, Hout), dtype)
-        if mode == "LSTM":
-            c = np.array(c0, dtype=dtype, copy=True)
-            Cprev = np.empty((N, H), dtype)
-            TC = np.empty((N, H), dtype)
-            R = np.empty((N, H), dtype) if w_hr is not None else None
-            w_hrT = np.ascontiguousarray(w_hr.T) if w_hr is not None else None
-            for t in steps:
-                n = batch_sizes[t]
-                s = slice(off[t], off[t] + n)
-                hp = h[:n]
-                Hprev[s] = hp
-                g = G[s]
-                g += hp @ w_hhT
-                _sigmoid_(g[:, :2 * H])
-                _sigmoid_(g[:, 3 * H:])
-                np.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])
-                cp = c[:n]
-                Cprev[s] = cp
-                cn = g[:, H:2 * H] * cp
-                cn += g[:, :H] * g[:, 2 * H:3 * H]
-                c[:n] = cn
-                tc = np.tanh(cn, out=TC[s])
-                if w_hr is None:
-                    hn = np.multiply(g[:, 3 * H:], tc, out=out[s])
-                else:
-                    r = np.multiply(g[:, 3 * H:], tc, out=R[s])
-                    hn = np.matmul(r, w_hrT, out=out[s])
-                h[:n] = hn
-            ctx.cache = (G, Hprev, Cprev, TC, R)
-            return out, h, c
         if mode == "GRU":
             GH = np.empty((N, H), dtype)          # W_hn h + b_hn per step
             for t in steps:
@@ -163,42 +136,9 @@ class Recurrent(Function):
         gw_hr = None
         dGh = None
         if mode == "LSTM":
-            G, Hprev, Cprev, TC, R = ctx.cache
-            dc = np.array(dcn, dtype=dtype, copy=True)
-            dG = np.empty((N, 4 * H), dtype)
-            DH = np.empty_like(dout) if w_hr is not None else None
-            for t in steps:
-                n = bs[t]
-                s = slice(off[t], off[t] + n)
-                g = G[s]
-                i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
-                tc = TC[s]
-                dht = dh[:n]
-                dht += dout[s]
-                if w_hr is not None:
-                    DH[s] = dht
-                    dht = dht @ w_hr
-                d = dG[s]
-                do = np.multiply(dht, tc, out=d[:, 3 * H:])
-                dct = dc[:n]
-                tmp = dht * o
-                tmp *= 1 - tc * tc
-                dct += tmp
-                np.multiply(dct, gg, out=d[:, :H])
-                np.multiply(dct, Cprev[s], out=d[:, H:2 * H])
-                np.multiply(dct, i, out=d[:, 2 * H:3 * H])
-                dct *= f
-                # through the activations
-                d[:, :H] *= i * (1 - i)
-                d[:, H:2 * H] *= f * (1 - f)
-                d[:, 2 * H:3 * H] *= 1 - gg * gg
-                do *= o * (1 - o)
-                np.matmul(d, w_hh, out=dh[:n])
-            if w_hr is not None and needs[7]:
-                gw_hr = DH.T @ R
-            dGx = dG
-            dc0 = dc if needs[2] else None
-        elif mode == "GRU":
+            return _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off,
+                                  steps, dout, dh, dcn)
+        if mode == "GRU":
             G, Hprev, GH = ctx.cache
             dGx = np.empty((N, 3 * H), dtype)
             dGh = np.empty((N, 3 * H), dtype)
@@ -252,6 +192,160 @@ class Recurrent(Function):
         if gx is not None and gx.dtype != x.dtype:
             gx = gx.astype(x.dtype)
         return gx, dh0, dc0, gw_ih, gw_hh, gb_ih, gb_hh, gw_hr
+
+
+def _lstm_perm(H):
+    """PyTorch's gate rows (i, f, g, o) in the order used inside: i, f, o, g (the three
+    sigmoid gates side by side)."""
+    return np.concatenate([np.arange(2 * H), np.arange(3 * H, 4 * H), np.arange(2 * H, 3 * H)])
+
+
+def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps):
+    """The LSTM loop. Inside, the gates are in the order i, f, o, g and the rows of the
+    sigmoid gates are scaled by 1/2, so one tanh over the whole step gives tanh(a/2) for
+    them (sigmoid(a) = (tanh(a/2) + 1) / 2) and tanh(a) for g."""
+    dtype = w_ih.dtype
+    H = w_hh.shape[0] // 4
+    H2, H3 = 2 * H, 3 * H
+    N = x.shape[0]
+    B = h0.shape[0]
+    perm = _lstm_perm(H)
+    scale = np.ones((4 * H, 1), dtype)
+    scale[:H3] = 0.5
+    G = x @ (w_ih[perm] * scale).T
+    whT = np.ascontiguousarray((w_hh[perm] * scale).T)
+    if b_ih is not None:
+        G += b_ih[perm] * scale[:, 0]
+    if b_hh is not None:
+        G += b_hh[perm] * scale[:, 0]
+    uniform = all(n == B for n in bs)
+    h = np.array(h0, dtype=dtype, copy=True)
+    c = np.array(c0, dtype=dtype, copy=True)
+    Hout = h.shape[1]
+    out = np.empty((N, Hout), dtype)
+    Hprev = None if uniform else np.empty((N, Hout), dtype)
+    S = np.empty((N, 4, H), dtype)         # backward's factors [g, c_prev, 0, i] per row
+    TC = np.empty((N, H), dtype)
+    R = np.empty((N, H), dtype) if w_hr is not None else None
+    w_hrT = np.ascontiguousarray(w_hr.T) if w_hr is not None else None
+    tmp = np.empty((B, 4 * H), dtype)
+    hp = h
+    for t in steps:
+        n = bs[t]
+        a, b = off[t], off[t] + n
+        if uniform:
+            pass                                # hp: the previous step's output rows
+        else:
+            hp = h[:n]
+            Hprev[a:b] = hp
+        g = G[a:b]
+        tm = tmp[:n]
+        np.matmul(hp, whT, out=tm)
+        g += tm
+        np.tanh(g, out=g)
+        sg = g[:, :H3]
+        sg *= 0.5
+        sg += 0.5
+        cp = c[:n]
+        S[a:b, 1] = cp
+        cp *= g[:, H:H2]
+        ig = np.multiply(g[:, :H], g[:, H3:], out=tm[:, :H])
+        cp += ig
+        tc = np.tanh(cp, out=TC[a:b])
+        if w_hr is None:
+            hn = np.multiply(g[:, H2:H3], tc, out=out[a:b])
+        else:
+            r = np.multiply(g[:, H2:H3], tc, out=R[a:b])
+            hn = np.matmul(r, w_hrT, out=out[a:b])
+        if uniform:
+            hp = hn
+        else:
+            h[:n] = hn
+    if uniform and len(bs):
+        h = hp.copy()
+    ctx.cache = (G, S, TC, R, Hprev, out if uniform else None)
+    return out, h, c
+
+
+def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps, dout, dh,
+                   dcn):
+    G, S, TC, R, Hprev, out = ctx.cache
+    needs = ctx.needs_input_grad
+    dtype = w_ih.dtype
+    H = w_hh.shape[0] // 4
+    H2, H3 = 2 * H, 3 * H
+    N, B = x.shape[0], dh.shape[0]
+    perm = _lstm_perm(H)
+    S[:, 0] = G[:, H3:]
+    S[:, 2] = 0
+    S[:, 3] = G[:, :H]
+    wh = np.ascontiguousarray(w_hh[perm])
+    dc = np.array(dcn, dtype=dtype, copy=True)
+    dG = np.empty((N, 4 * H), dtype)
+    dG3 = dG.reshape(N, 4, H)
+    DH = np.empty_like(dout) if w_hr is not None else None
+    bufG = np.empty((B, 4 * H), dtype)
+    bufH = np.empty((B, H), dtype)
+    for t in steps:
+        n = bs[t]
+        a, b = off[t], off[t] + n
+        g = G[a:b]
+        tc = TC[a:b]
+        dht = dh[:n]
+        dht += dout[a:b]
+        if w_hr is not None:
+            DH[a:b] = dht
+            dht = dht @ w_hr
+        bh = bufH[:n]
+        np.multiply(tc, tc, out=bh)
+        np.subtract(1, bh, out=bh)
+        bh *= g[:, H2:H3]
+        bh *= dht
+        dct = dc[:n]
+        dct += bh
+        np.multiply(S[a:b], dct[:, None, :], out=dG3[a:b])
+        d = dG[a:b]
+        np.multiply(dht, tc, out=d[:, H2:H3])
+        bg = bufG[:n]
+        np.subtract(1, g, out=bg)
+        bg[:, :H3] *= g[:, :H3]
+        np.add(g[:, H3:], 1, out=bh)
+        bg[:, H3:] *= bh
+        d *= bg
+        dct *= g[:, H:H2]
+        np.matmul(d, wh, out=dh[:n])
+
+    def unperm(a):
+        r = np.empty_like(a)
+        r[perm] = a
+        return r
+    gx = dG @ w_ih[perm] if needs[0] else None
+    if gx is not None and gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    gw_ih = unperm(dG.T @ x) if needs[3] else None
+    gw_hh = None
+    if needs[4]:
+        if Hprev is not None:
+            gw_hh = dG.T @ Hprev
+        elif len(bs) == 0:
+            gw_hh = np.zeros((4 * H, h0.shape[1]), dtype)
+        else:
+            h0a = np.asarray(h0, dtype=dtype)
+            if ctx.reverse:     # step t's previous state is step t+1's output
+                gw_hh = dG[-B:].T @ h0a
+                if N > B:
+                    gw_hh += dG[:-B].T @ out[B:]
+            else:
+                gw_hh = dG[:B].T @ h0a
+                if N > B:
+                    gw_hh += dG[B:].T @ out[:-B]
+        gw_hh = unperm(gw_hh)
+    gsum = dG.sum(axis=0) if (b_ih is not None and (needs[5] or needs[6])) else None
+    gb_ih = unperm(gsum) if gsum is not None and needs[5] else None
+    gb_hh = unperm(gsum) if gsum is not None and needs[6] else None
+    gw_hr = DH.T @ R if w_hr is not None and needs[7] else None
+    return (gx, dh if needs[1] else None, dc if needs[2] else None, gw_ih, gw_hh, gb_ih,
+            gb_hh, gw_hr)
 
 
 # ---------------------------------------------------------------- the same on tensors
