@@ -123,7 +123,7 @@ class Recurrent(Function):
     def backward(ctx, dout, dhn, dcn=None):
         if isinstance(dout, Tensor):
             return _backward_on_tensors(ctx, dout, dhn, dcn)
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = ctx.saved_tensors
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = ctx.saved_tensors[:8]
         mode, bs, reverse = ctx.mode, ctx.batch_sizes, ctx.reverse
         dtype = w_ih.dtype
         off = _offsets(bs)
@@ -264,6 +264,8 @@ def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps):
     if uniform and len(bs):
         h = hp.copy()
     ctx.cache = (G, S, TC, R, Hprev, out if uniform else None)
+    if uniform:     # backward reads the outputs: an in-place change to them is then caught
+        ctx.save_for_backward(*ctx.saved_tensors, out)
     return out, h, c
 
 
@@ -405,7 +407,7 @@ def recurrent_reference(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_siz
 
 def _backward_on_tensors(ctx, dout, dhn, dcn):
     from ..autograd.grad import grad as _grad
-    saved = ctx.saved_tensors
+    saved = ctx.saved_tensors[:8]
     args = [s if s is None or isinstance(s, Tensor) else Tensor._make(s) for s in saved]
     x = args[0]
     if x.dtype != args[3].dtype:
