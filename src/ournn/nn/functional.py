@@ -64,8 +64,14 @@ def _pair(v, name, fn="conv2d"):
     """``v`` as a pair of ints, checked (ValueError naming ``fn`` and the argument): at least
     0 for a padding, at least 1 otherwise (a stride or kernel of 0 is refused here, not met
     later as a division by zero)."""
+    minimum = 0 if "padding" in name else 1
+    if type(v) is int and v >= minimum:                 # the common case, checked cheaply
+        return (v, v)
+    if type(v) is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int \
+            and v[0] >= minimum and v[1] >= minimum:
+        return v
     from .config import check_pair
-    return check_pair(fn, name, v, minimum=0 if "padding" in name else 1)
+    return check_pair(fn, name, v, minimum=minimum)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
