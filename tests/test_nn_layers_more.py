@@ -393,7 +393,8 @@ EXAMPLES = {
 OTHER = {"Module", "Parameter", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
          "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
          "KLDivLoss", "BCELoss", "BCEWithLogitsLoss",
-         "MultiheadAttention"}
+         "MultiheadAttention", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+         "Embedding"}
 
 
 def _layer_names():
@@ -441,7 +442,12 @@ def test_config_round_trip_containers_and_losses(name):
         "BCELoss": nn.BCELoss,
         "BCEWithLogitsLoss": lambda: nn.BCEWithLogitsLoss(pos_weight=ournn.tensor([2.0])),
         "MultiheadAttention": lambda: nn.MultiheadAttention(8, 2, kdim=3, vdim=5,
-                                                            add_bias_kv=True)}
+                                                            add_bias_kv=True),
+        "RNN": lambda: nn.RNN(3, 4, 2, nonlinearity="relu", bidirectional=True),
+        "LSTM": lambda: nn.LSTM(3, 4, batch_first=True, proj_size=2),
+        "GRU": lambda: nn.GRU(3, 4, bias=False), "RNNCell": lambda: nn.RNNCell(3, 4),
+        "LSTMCell": lambda: nn.LSTMCell(3, 4), "GRUCell": lambda: nn.GRUCell(3, 4),
+        "Embedding": lambda: nn.Embedding(10, 3, padding_idx=0)}
     layer = make[name]()
     config = json.loads(json.dumps(module_config(layer)))
     rebuilt = module_from_config(config)
