@@ -387,3 +387,16 @@ def test_small_api_the_survey_of_real_scripts_found():
             theirs = program(real_torch)
         assert theirs[1] == ours[1] and theirs[2] == ours[2]
         np.testing.assert_allclose(ours[0].item(), theirs[0].item(), rtol=1e-6)
+
+
+def test_legacy_tensor_types():
+    def program(torch):
+        a = torch.LongTensor([1, 2, 3])
+        b = torch.FloatTensor(2, 3)
+        return [str(a.dtype).split(".")[-1], isinstance(a, torch.LongTensor),
+                isinstance(a, torch.FloatTensor), tuple(b.shape), str(b.dtype).split(".")[-1]]
+
+    ours = program(ournn)
+    assert ours == ["int64", True, False, (2, 3), "float32"]
+    if real_torch is not None:
+        assert program(real_torch) == ours

@@ -32,6 +32,8 @@ from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, s
 from .io import load, save
 from . import data, models, nn, optim, train, utils, viz  # noqa: E402
 from .device import DeviceError, accelerator, backends, cuda, device  # noqa: E402
+from .legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
+                     HalfTensor, IntTensor, LongTensor, ShortTensor)
 
 __version__ = "0.1.0"
 
