@@ -8,6 +8,9 @@
 - :mod:`~ournn.data.transforms`: ``Compose``, ``ToFloat``, ``Normalize``, ``Flatten``,
   ``RandomShift``, ``RandomAffine`` on batches (N, C, H, W).
 - :mod:`~ournn.data.toy`: ``make_moons``, ``make_circles``, ``make_spirals``, ``make_xor``.
+- :class:`Shakespeare` (:mod:`~ournn.data.shakespeare`): the character corpus, its vocabulary
+  (:class:`CharVocab`); :class:`ChunkLoader` (:mod:`~ournn.data.chunks`): contiguous
+  (batch, time) chunks for truncated BPTT, and ``repackage_hidden`` to detach between them.
 """
 from ..errors import DatasetError
 from . import sources, transforms
@@ -17,6 +20,8 @@ from .loader import DataLoader
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                       SubsetRandomSampler, WeightedRandomSampler)
 from .mnist import MNIST, FashionMNIST
+from .shakespeare import CharVocab, Shakespeare
+from .chunks import ChunkLoader, repackage_hidden
 from .toy import make_circles, make_moons, make_spirals, make_xor
 from .transforms import Compose, Flatten, Normalize, RandomAffine, RandomShift, ToFloat
 
@@ -51,4 +56,8 @@ __all__ = [
     "sources",
     "transforms",
     "write_idx",
+    "Shakespeare",
+    "CharVocab",
+    "ChunkLoader",
+    "repackage_hidden",
 ]

@@ -11,12 +11,20 @@ imported, so the architecture format resolves zoo names without importing this p
 | ``lenet5`` | LeCun 1998 with ReLU: conv 6@5x5 p2, avgpool, conv 16@5x5, avgpool, fc 120-84-10 | 61,706 |
 | ``kerascnn`` | the Keras MNIST example: conv 32, conv 64, maxpool, dropout, fc 128 | 1,199,882 |
 | ``cnn`` | our best: 3 x (conv 3x3-BN-ReLU-maxpool), 32-64-128 channels, fc 256, dropout | 390,890 |
+
+Language models (``ournn.models.charlm``) take int64 characters (batch, time) and a hidden
+state instead of images, and return ``(logits, hidden)``:
+
+| name | layers | parameters |
+|---|---|---|
+| ``charlstm`` | Embedding(84, 64) -> LSTM(64, 512) -> Linear(512, 84) (sizes are arguments) | 1,232,212 |
 """
 import warnings
 
 from ..nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
                   Sequential, AvgPool2d)
 from ..nn.config import register_zoo
+from .charlm import SEQUENCE_MODELS, CharLSTM, charlstm  # noqa: F401
 
 
 def mlp(in_features=784, hidden=(512, 1024), num_classes=10, dropout=0.0):
@@ -83,6 +91,7 @@ def cnn(in_channels=1, num_classes=10, width=32, hidden=256, dropout=0.3):
 
 MODELS = {"mlp": mlp, "strided_cnn": strided_cnn, "lenet5": lenet5, "kerascnn": kerascnn,
           "cnn": cnn}
+MODELS["charlstm"] = charlstm
 # old names, still loadable (checkpoints that name them) and accepted by ``--model``
 ALIASES = {"seed_alexnet": "strided_cnn"}
 
