@@ -38,7 +38,9 @@ def _topological_order(root_nodes):
             raise GraphError(
                 f"Trying to backward through the graph a second time (node {type(node).__name__}): "
                 "its saved arrays were freed by the first backward(). "
-                "Call backward(retain_graph=True) the first time if you need to.")
+                "Call backward(retain_graph=True) the first time if you need to. A likely cause: "
+                "a hidden state carried across batches without .detach() (truncated BPTT: "
+                "detach it between chunks, e.g. ournn.data.repackage_hidden(hidden)).")
         stack.append((node, True))
         for t in inputs:
             if t is not None and t._ctx is not None and t._ctx not in seen:
