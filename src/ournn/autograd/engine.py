@@ -20,6 +20,85 @@ from ..tensor import WRITES, Tensor
 from .function import _mode, tensor_backward
 
 
+class SliceGrad:
+    """The gradient of a basic-index slice ``x[index]``, kept lazy: ``zeros(shape)`` with
+    ``values`` at ``index``. ``GetItem.backward`` returns one instead of allocating a
+    full-size zero array per slice (a loop over ``x[:, t]`` for ``t < T`` cost O(T^2) memory
+    traffic that way). Adding gradients (the engine's ``a + b``) turns the first sum into a
+    ``GradBuffer`` -- one dense array that only the engine holds -- and adds every later
+    slice into it in place, so T slices of one tensor cost one full-size array in all. The
+    engine turns what is left lazy into an array (``dense()``) before an op or a leaf sees it.
+
+    A basic index (ints, slices, None, Ellipsis) never names an element twice, so ``+=`` at
+    it is exact; slices that overlap each other are added one after the other."""
+
+    __slots__ = ("shape", "dtype", "values", "index")
+    __array_ufunc__ = None          # ndarray + SliceGrad -> SliceGrad.__radd__
+
+    def __init__(self, values, shape, index):
+        self.values, self.shape, self.index = values, tuple(shape), index
+        self.dtype = values.dtype
+
+    def dense(self):
+        out = get_array_module(self.values).zeros(self.shape, self.dtype)
+        out[self.index] = self.values
+        return out
+
+    def astype(self, dtype):
+        return self.dense().astype(dtype)
+
+    def __add__(self, other):
+        if isinstance(other, GradBuffer):
+            return other.__add__(self)
+        buf = self.dense()
+        if isinstance(other, SliceGrad):
+            buf[other.index] += other.values
+        else:
+            buf += other
+        return GradBuffer(buf)
+
+    __radd__ = __add__
+
+
+class GradBuffer:
+    """A sum of gradients in a dense array that no one else holds: later terms are added in
+    place (a ``SliceGrad`` only at its index)."""
+
+    __slots__ = ("array",)
+    __array_ufunc__ = None
+
+    def __init__(self, array):
+        self.array = array
+
+    @property
+    def shape(self):
+        return self.array.shape
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    def dense(self):
+        return self.array
+
+    def astype(self, dtype):
+        return self.array.astype(dtype)
+
+    def __add__(self, other):
+        if isinstance(other, SliceGrad):
+            self.array[other.index] += other.values
+        elif isinstance(other, GradBuffer):
+            self.array += other.array
+        else:
+            self.array += other
+        return self
+
+    __radd__ = __add__
+
+
+_LAZY = (SliceGrad, GradBuffer)
+
+
 def _topological_order(root_nodes):
     """Nodes reachable from ``root_nodes`` in post-order (inputs before the ops that use them)."""
     order = []
@@ -49,6 +128,8 @@ def _topological_order(root_nodes):
 
 
 def _check_grad(node, tensor, g):
+    if g.__class__ in _LAZY:
+        g = g.dense()
     if g.shape != tensor._data.shape:
         raise ShapeError(f"{type(node).__name__}.backward returned a gradient of shape "
                          f"{tuple(g.shape)} for an input of shape {tensor._data.shape}")
@@ -189,6 +270,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
         grads = pending.pop(node, None)
         if grads is None:
             continue
+        for k, g in enumerate(grads):
+            if g.__class__ in _LAZY:
+                grads[k] = g.dense()
         if WRITES.n != node.epoch:    # something was written in place since it was recorded
             _check_versions(node)
         if "tensor_hooks" in node.__dict__:
@@ -237,12 +321,16 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
     if targets is not None:
         index = {id(t): k for k, t in enumerate(targets) if t._ctx is None}
         for leaf, g in leaves.values():
+            if g.__class__ in _LAZY:
+                g = g.dense()
             g = _run_hooks(leaf._hooks, g, create_graph) if leaf._hooks else g
             if id(leaf) in index:
                 found[index[id(leaf)]] = g
         return [_as_result(found.get(k), create_graph) for k in range(len(targets))]
     handed_out = set()
     for leaf, g in leaves.values():
+        if g.__class__ in _LAZY:
+            g = g.dense()
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g, create_graph)
         _accumulate(leaf, g, handed_out, create_graph)
