@@ -10,6 +10,10 @@ the user's code), and any nesting of these (a training checkpoint).
 Writes are atomic: the archive is written to a temporary file beside the target and renamed
 over it, so a crash or Ctrl-C never leaves a half-written file. The atomic writer and its
 helpers live on the ground floor, in :mod:`ournn.files`; they are importable from here too.
+
+A path ending in ``.safetensors`` is written and read in the safetensors format instead
+(:mod:`ournn.io.safetensors`: a flat dict of tensors, such as a state dict, readable by
+PyTorch and the Hugging Face tools).
 """
 import io as _io
 import json
@@ -287,11 +291,18 @@ def save(obj, f, pickle_module=None, pickle_protocol=None,
 
     The file is a ``.npz`` archive of arrays plus one JSON document; nothing in it is pickled
     (``pickle_module`` is refused). A path is written atomically: to a temporary file beside
-    it, then renamed."""
+    it, then renamed.
+
+    A name ending in ``.safetensors`` writes the safetensors format: ``obj`` must then be a
+    flat dict of tensors (``model.state_dict()``), loadable by ``safetensors.torch``."""
     if pickle_module is not None:
         raise TypeError("ournn.save never pickles: pickle_module is not supported (leave it "
                         "out; tensors, arrays, numbers, strings, lists and dicts are saved "
                         "without pickle)")
+    if _is_safetensors_name(f):
+        from .safetensors import save_file
+        save_file(obj, f, metadata={"format": "pt"})
+        return
     arrays = {}
     tree = _encode(obj, arrays)
     meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree})
@@ -321,7 +332,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     shapes and dtypes) are checked against the file's size and ``LIMITS``, and a model's
     declared parameters against the numbers the file holds. Raises ``CheckpointError``
     naming the file (and the field or limit) when it is missing, corrupt, not ours or too
-    large."""
+    large.
+
+    A safetensors file (a name ending in ``.safetensors``, or a file that starts as one)
+    gives a dict of tensors, its header checked the same way (``ournn.io.safetensors``)."""
     if pickle_module is not None:
         raise TypeError("ournn.load never unpickles: pickle_module is not supported")
     if isinstance(map_location, (str, int)) or type(map_location).__name__ == "device":
@@ -332,18 +346,46 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     path = os.fspath(f)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if _is_safetensors_name(path) or _sniff_safetensors(path):
+        from .safetensors import load_file
+        return load_file(path, tensors=tensors)
     out = _load_path(path, rebuild)
     return _as_tensors(out) if tensors else out
 
 
+def _is_safetensors_name(f):
+    """Whether ``f`` is a path (or a file object's name) ending in ``.safetensors``."""
+    name = f if isinstance(f, (str, bytes, os.PathLike)) else getattr(f, "name", None)
+    if not isinstance(name, (str, bytes, os.PathLike)):
+        return False
+    name = os.fsdecode(os.fspath(name))
+    return name.lower().endswith(".safetensors")
+
+
+def _sniff_safetensors(path):
+    """Whether the file at ``path`` starts as a safetensors file does (another extension)."""
+    from .safetensors import looks_like_safetensors
+    try:
+        with open(path, "rb") as fh:
+            return looks_like_safetensors(fh.read(10))
+    except OSError:
+        return False
+
+
 def _load_file_object(f, rebuild, tensors):
     """Load from a file object: its bytes are checked as a file's would be (a temporary
-    copy holds them, so the archive reader sees a regular file)."""
+    copy holds them, so the archive reader sees a regular file). A safetensors file (by its
+    name or its first bytes) is read as one."""
     import tempfile
     name = getattr(f, "name", None) or "<file object>"
     data = f.read(LIMITS["archive_bytes"] + 1)
     if len(data) > LIMITS["archive_bytes"]:
         raise CheckpointError(f"{name}: more than {_limit('archive_bytes')} bytes")
+    from .safetensors import load_file, looks_like_safetensors
+    if _is_safetensors_name(f) or looks_like_safetensors(data[:10]):
+        stream = _io.BytesIO(data)
+        stream.name = str(name)
+        return load_file(stream, tensors=tensors)
     with tempfile.TemporaryDirectory() as folder:
         tmp = os.path.join(folder, "checkpoint.npz")
         with open(tmp, "wb") as out:
