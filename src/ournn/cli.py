@@ -16,7 +16,12 @@ TOP = Setting("int", 1, 1, 1000, flag="--top")
 TRIALS = Setting("int", 8, 1, 100_000, flag="--trials")
 WORKERS = Setting("int", 1, 1, 256, flag="--workers")
 PORT = Setting("int", 8765, 1, 65535, flag="--port")
-for _name, _s in (("top", TOP), ("trials", TRIALS), ("workers", WORKERS), ("port", PORT)):
+LENGTH = Setting("int", 500, 0, 1_000_000, flag="--length")
+TEMPERATURE = Setting("float", 0.8, 0, 100, flag="--temperature")
+TOP_K = Setting("int", 0, 0, 1_000_000, flag="--top-k")
+MAX_PROMPT = 100_000
+for _name, _s in (("top", TOP), ("trials", TRIALS), ("workers", WORKERS), ("port", PORT),
+                   ("length", LENGTH), ("temperature", TEMPERATURE), ("top_k", TOP_K)):
     _s.name = _name
 MAX_INPUT_ELEMENTS = 50_000_000     # ournn summary --input: one sample's numbers
 
@@ -83,6 +88,8 @@ def _add_train(sub):
              "terminal)")
     _setting(p, "model_kwargs", "arguments of the zoo model as a JSON object, e.g. "
              "'{\"width\": 32, \"dropout\": 0.2}' for cnn", metavar="JSON")
+    _setting(p, "seq_len", "language models: characters per chunk of truncated BPTT "
+             "(default 100)")
 
 
 def _add_tune(sub):
@@ -141,6 +148,34 @@ def _add_summary(sub):
                    ".svg or .png (Graphviz if installed, else our own layout)")
 
 
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="sample text from a character language model",
+                       description="Sample text from a checkpoint of `ournn train --model "
+                                   "charlstm --dataset shakespeare`: the prompt, then LENGTH "
+                                   "characters drawn one at a time. The same --seed gives "
+                                   "the same text.")
+    p.add_argument("--ckpt", required=True, help="a checkpoint (RUN/best.ckpt or last.ckpt)")
+    p.add_argument("--prompt", default="\n", type=_prompt,
+                   help="text to start from (default: a newline)")
+    _setting(p, "length", "characters to generate", setting=LENGTH, default=500)
+    _setting(p, "temperature", "divides the logits: lower is more conservative, 0 always "
+             "picks the most likely character", setting=TEMPERATURE, default=0.8)
+    _setting(p, "top_k", "sample among the K most likely characters only (0: all)",
+             setting=TOP_K, default=0)
+    _setting(p, "seed", "seed of the sampling (same seed, same text)", default=0)
+
+
+def _prompt(text):
+    """argparse type for --prompt: non-empty, not too long."""
+    import argparse
+    if not text:
+        raise argparse.ArgumentTypeError("must be at least one character")
+    if len(text) > MAX_PROMPT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PROMPT:,} characters, got "
+                                         f"{len(text):,}")
+    return text
+
+
 def _add_studio(sub):
     p = sub.add_parser("studio", help="build, train and watch networks in the browser "
                        "(needs: pip install 'ournn[studio]')")
@@ -173,6 +208,7 @@ def build_parser():
     _add_summary(sub)
     _add_tune(sub)
     _add_studio(sub)
+    _add_generate(sub)
     return parser
 
 
@@ -208,6 +244,12 @@ def cmd_train(args):
         print(f"Stopped. Checkpoint saved to {os.path.join(out, 'last.ckpt')}; continue with: "
               f"ournn train --out {out} --resume")
         return 130
+    if "bits" in test:          # a language model: its validation loss per character
+        shown = ("no epoch finished" if test["loss"] is None else
+                 f"{test['loss']:.4f} nats/char ({test['bits']:.4f} bits/char)")
+        print(f"Validation loss {shown}  run folder: {out}  (sample: ournn generate --ckpt "
+              f"{os.path.join(out, 'best.ckpt')})")
+        return 0
     print(f"Test accuracy {100 * test['accuracy']:.2f}%  (loss {test['loss']:.4f})  "
           f"run folder: {out}")
     return 0
@@ -370,12 +412,29 @@ def cmd_studio(args):
                  data_dir=args.data_dir)
 
 
+def cmd_generate(args):
+    from .train.sequence import load_language_model, sample
+    model, vocab, _ = load_language_model(args.ckpt)
+    if args.top_k > len(vocab):
+        raise _UsageError(f"argument --top-k: must be from 0 to {len(vocab)} (the model's "
+                          f"characters), got {args.top_k}")
+    try:
+        vocab.encode(args.prompt, unknown="error")
+    except ValueError as e:
+        raise _UsageError(f"argument --prompt: {e}") from None
+    text = sample(model, vocab, args.prompt, args.length, args.temperature, seed=args.seed,
+                  top_k=args.top_k or None)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
 class _UsageError(Exception):
     """A bad command-line value found after parsing (exit 2)."""
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict,
-            "summary": cmd_summary, "tune": cmd_tune, "studio": cmd_studio}
+            "summary": cmd_summary, "tune": cmd_tune, "studio": cmd_studio,
+            "generate": cmd_generate}
 
 
 def main(argv=None):

@@ -12,7 +12,7 @@ lengths are counted in steps: epochs x ``steps_per_epoch``.
 """
 from ..optim.registry import optimizer_names
 
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "shakespeare")   # shakespeare: text, for charlstm
 DATASET_ALIASES = {"fashion": "fashion-mnist", "fashion_mnist": "fashion-mnist",
                    "fashionmnist": "fashion-mnist"}
 OPTIMIZERS = optimizer_names()

@@ -208,6 +208,10 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
         _override_optimizer(state["trainer"], cfg)
         out = cfg["out"]
 
+    from .sequence import check_sequence_config, run_sequence_training
+    if check_sequence_config(cfg):      # a language model on text: its own loop (TBPTT)
+        _random.manual_seed(cfg["seed"])     # (a resumed run restores the saved state)
+        return run_sequence_training(cfg, state, extra_callbacks, stream)
     _random.manual_seed(cfg["seed"])
     x, y, tx, ty, classes = load_dataset(cfg["dataset"], cfg["data_dir"])
     check_data_sizes(cfg, len(x))

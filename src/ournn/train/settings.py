@@ -169,6 +169,8 @@ SETTINGS = {
     "val_split": Setting("int", 0, 0, flag="--val-split"),
     "verbose": Setting("verbose", "auto", flag="--verbose"),
     "limit": Setting("int", 0, 0, flag="--limit"),
+    # language models (dataset shakespeare): characters per chunk of truncated BPTT
+    "seq_len": Setting("int", 100, 1, 100_000, flag="--seq-len"),
     # keyword arguments of the zoo model, e.g. {"width": 32} for cnn
     "model_kwargs": Setting("json", {}, flag="--model-kwargs"),
 }
