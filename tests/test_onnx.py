@@ -94,9 +94,10 @@ def test_zoo_model_agrees_in_onnxruntime(name, images, tmp_path):
 
 
 def test_zoo_names_parameters_as_initializers(images, tmp_path):
-    model = get_model("cnn").eval()
+    model = get_model("cnn")           # in training mode: exported as in eval, mode kept
     path = tmp_path / "cnn.onnx"
     export(model, ournn.tensor(images[:2]), str(path))
+    assert model.training
     proto = onnx.load(str(path))
     inits = {i.name for i in proto.graph.initializer}
     assert {n for n, _ in model.named_parameters()} <= inits
@@ -196,6 +197,64 @@ class Ops(nn.Module):
 
 def test_op_coverage(images, tmp_path):
     check(Ops(), images[:1], tmp_path, data=images)
+
+
+class MoreOps(nn.Module):
+    """The rest of the activations, the reductions and the shape ops, on (N, 1, 28, 28)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1d = nn.Conv1d(28, 6, 3, padding=1)
+        self.prelu = nn.PReLU(6)
+        self.acts = nn.ModuleList([nn.Mish(), nn.Softsign(), nn.LogSigmoid(), nn.Tanhshrink(),
+                                   nn.SELU(), nn.CELU(0.5), nn.Threshold(0.1, -0.2),
+                                   nn.Softplus(beta=2.0), nn.GELU()])
+        self.glu = nn.GLU(dim=1)
+        mask = np.tril(np.ones((28, 28), dtype=bool))
+        self.mask = ournn.tensor(mask)
+
+    def forward(self, x):
+        s = x.reshape(x.shape[0], 28, 28)
+        s = ournn.where(self.mask, s, s * 0.5)                  # a constant condition
+        y = self.prelu(self.conv1d(s.transpose(1, 2)))          # (N, 6, 28)
+        for act in self.acts:
+            y = y + 0.1 * act(y)
+        y = self.glu(y)                                          # (N, 3, 28)
+        v = y.var(dim=-1, keepdim=True) + y.std(dim=-1, keepdim=True)
+        st = ournn.stack([y, y.double().float() * 2], dim=1)    # (N, 2, 3, 28)
+        p = nn.functional.adaptive_avg_pool2d(st, (1, 2)).flatten(1)
+        q = nn.functional.adaptive_max_pool2d(st, 1).flatten(1)
+        r = st.flip(-1)[:, :, 0, :4].log_softmax(dim=1).flatten(1)
+        return ournn.cat([p, q, r, v.flatten(1), y.prod(dim=1)[:, :3].log1p()], dim=1)
+
+
+def test_more_op_coverage(images, tmp_path):
+    check(MoreOps(), images[:1], tmp_path, data=images)
+
+
+def test_value_computed_outside_the_ops_is_refused(images):
+    class Gate(nn.Module):
+        def forward(self, x):
+            return ournn.where(x > 0, x, x * 0.1)     # the comparison is not an op
+
+    with pytest.raises(ExportError, match="outside the ops"):
+        export(Gate(), ournn.tensor(images[:1]), io.BytesIO())
+
+
+def test_embedding_gru_language_model(tmp_path):
+    class Tagger(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(50, 16)
+            self.gru = nn.GRU(16, 24, batch_first=True)
+            self.out = nn.Linear(24, 5)
+
+        def forward(self, tokens):
+            h, _ = self.gru(self.embed(tokens))
+            return self.out(h)
+
+    tokens = np.random.default_rng(0).integers(0, 50, (64, 12)).astype(np.int64)
+    check(Tagger(), tokens[:1], tmp_path, data=tokens)
 
 
 @pytest.mark.parametrize("opset", [13, 17, 20])

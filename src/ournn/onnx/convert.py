@@ -78,9 +78,7 @@ class Graph:
                 self.inits[name] = x._data
                 return name
             if key in self.varying:
-                raise ExportError(self.where(
-                    "uses a constant whose shape depends on the batch size; export with "
-                    "dynamic_axes={} for a fixed batch, or build it from the input"))
+                raise ExportError(self.where(_VARYING))
             data = self.const.get(key, x._data)
             if key in self.arrays:           # unreachable for tensors, kept for clarity
                 return self.arrays[key]
@@ -90,6 +88,8 @@ class Graph:
         if isinstance(x, np.ndarray):
             if id(x) in self.arrays:
                 return self.arrays[id(x)]
+            if id(x) in self.varying:
+                raise ExportError(self.where(_VARYING))
             return self.init(x)
         return self.init(np.asarray(x, dtype=dtype or np.float32))
 
@@ -139,6 +139,28 @@ class Graph:
         if b is None:
             return set()
         return {i for i, (x, y) in enumerate(zip(t._data.shape, b)) if x != y}
+
+
+_VARYING = ("uses a value that changes with the input but was computed outside the ops "
+            "(a comparison, an integer result, an array made in forward from the input's "
+            "shape or values), so the exported graph cannot follow it; export with "
+            "dynamic_axes={} if it depends only on the batch size, or compute it with ops")
+
+
+def _note_varying(g, call, call_b, dynamic):
+    """Mark the constant arguments of ``call`` whose shape or values differ in the second
+    trace: they depend on the input, through something the tracer did not see."""
+    for x, xb in zip(list(call.args) + list(call.kwargs.values()),
+                     list(call_b.args) + list(call_b.kwargs.values())):
+        if not isinstance(x, (Tensor, np.ndarray)) or id(x) in dynamic or id(x) in g.params:
+            continue
+        if isinstance(x, np.ndarray) and id(x) in g.arrays:
+            continue
+        a, b = _arr(x), _arr(xb)
+        if not hasattr(b, "shape"):
+            continue
+        if a.shape != b.shape or (a.size <= 1 << 20 and not np.array_equal(a, b)):
+            g.varying.add(id(x))
 
 
 def _axes(axis, ndim):
@@ -514,11 +536,16 @@ def _clip(g, op):
 @converts("Where")
 def _where(g, op):
     cond = op.a["cond"]
-    c = g.v(cond) if not isinstance(cond, (bool, np.bool_)) else g.init(np.asarray(cond))
-    if isinstance(cond, np.ndarray) and cond.dtype != bool and id(cond) not in g.arrays:
-        c = g.init(cond.astype(bool))
-    elif _arr(cond) is not None and getattr(_arr(cond), "dtype", bool) != bool:
-        c = g.node("Cast", [c], to=TensorProto.BOOL)
+    if isinstance(cond, Tensor):
+        c = g.v(cond)
+        if cond._data.dtype != bool:
+            c = g.node("Cast", [c], to=TensorProto.BOOL)
+    elif isinstance(cond, np.ndarray) and id(cond) in g.arrays:
+        c = g.node("Cast", [g.arrays[id(cond)]], to=TensorProto.BOOL)
+    else:
+        if id(cond) in g.varying:
+            raise ExportError(g.where(_VARYING))
+        c = g.init(np.asarray(cond).astype(bool))
     return g.node("Where", [c, g.v(op.a["a"], op.dtype), g.v(op.a["b"], op.dtype)])
 
 
@@ -952,8 +979,19 @@ def _grow(t, axes):
     return Tensor(np.ascontiguousarray(a))
 
 
-def build_model(model, args, input_names=None, output_names=None, dynamic_axes=None,
-                opset_version=None, do_constant_folding=True, export_params=True):
+def build_model(model, args, **kwargs):
+    """The ``onnx.ModelProto`` of ``model`` run on ``args`` in eval mode (see ``export``);
+    the model's own mode is restored."""
+    was = model.training
+    model.train(False)
+    try:
+        return _build(model, args, **kwargs)
+    finally:
+        model.train(was)
+
+
+def _build(model, args, input_names=None, output_names=None, dynamic_axes=None,
+           opset_version=None, do_constant_folding=True, export_params=True):
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     newest = onnx.defs.onnx_opset_version()
     if not 13 <= opset <= newest:
@@ -1030,10 +1068,7 @@ def build_model(model, args, input_names=None, output_names=None, dynamic_axes=N
                     raise ExportError(g.where("gives outputs of another rank at another "
                                               "batch size; export with dynamic_axes={}"))
                 g.shape_b[id(o)] = ob._data.shape
-            for x, xb in zip(call.args, tr_b.ops[i].args):
-                if isinstance(x, Tensor) and id(x) not in dynamic and \
-                        hasattr(xb, "shape") and tuple(x._data.shape) != tuple(xb.shape):
-                    g.varying.add(id(x))
+            _note_varying(g, call, tr_b.ops[i], dynamic)
         if call.index in whole:
             mcall, fn, covered = whole[call.index]
             out = fn(g, mcall)
