@@ -95,3 +95,11 @@ def test_attention_example_learns_to_reverse_digits():
     losses = result["losses"]
     assert sum(losses[-10:]) / 10 < 0.5 * losses[0]
     assert result["seconds"] < 60
+
+
+def test_char_lm_example_on_a_tiny_budget():
+    r = _run("char_lm.py")["main"](steps=30, batch=8, seq_len=30, hidden_size=64, lr=1e-2,
+                                   valid_chars=5000, sample_chars=40, verbose=False)
+    assert sum(r["losses"][-5:]) / 5 < sum(r["losses"][:5]) / 5 - 1.0   # bits/char
+    assert r["val_bits"] < 5.0                                 # log2(84) = 6.39 knows nothing
+    assert r["sample"].startswith("ROMEO.") and len(r["sample"]) == len("ROMEO.") + 40
