@@ -292,6 +292,21 @@ def test_attention(images, tmp_path):
     check(Attend(), images[:1], tmp_path, data=images)
 
 
+def test_max_min_over_a_dim_chunk_interpolate_causal_attention(images, tmp_path):
+    class M(nn.Module):
+        def forward(self, x):
+            x = nn.functional.avg_pool2d(x, 2)                        # (N, 1, 14, 14)
+            a, b = x.chunk(2, dim=-1)
+            v, _ = x.max(dim=2)                                        # argmax -> ReduceMax
+            w = x.min(dim=-1, keepdim=True).values
+            up = nn.functional.interpolate(a, scale_factor=2, mode="bilinear",
+                                           align_corners=False)
+            att = nn.functional.scaled_dot_product_attention(a, b, b, is_causal=True)
+            return up, v, w, att
+
+    check(M(), images[:1], tmp_path, data=images)
+
+
 # ---------------------------------------------------------------- the interface
 def test_file_object_static_shapes_and_names(images, tmp_path):
     model = get_model("lenet5").eval()

@@ -750,6 +750,23 @@ def _getitem(g, op):
     return y
 
 
+@converts("Gather")
+def _gather(g, op):
+    """``gather(x, axis, index)``; the index of ``max(dim)``/``min(dim)`` (an argmax found
+    outside the ops) is recognised and written as ReduceMax/ReduceMin."""
+    x, index, axis = op.a["x"], np.asarray(op.a["index"]), int(op.a["axis"])
+    xa = _arr(x)
+    axis %= max(xa.ndim, 1)
+    if index.ndim == xa.ndim and index.shape[axis] == 1 and \
+            index.shape[:axis] + index.shape[axis + 1:] == xa.shape[:axis] + xa.shape[axis + 1:]:
+        for kind, arg in (("ReduceMax", np.argmax), ("ReduceMin", np.argmin)):
+            if np.array_equal(index, arg(xa, axis=axis, keepdims=True)):
+                return g.reduce(kind, g.v(x), [axis], True)
+    if id(op.a["index"]) in g.varying:
+        raise ExportError(g.where(_VARYING))
+    return g.node("GatherElements", [g.v(x), g.init(index.astype(np.int64))], axis=axis)
+
+
 @converts("Embedding")
 def _embedding(g, op):
     w, idx = op.a["weight"], op.a["indices"]
