@@ -88,6 +88,9 @@ def _add_train(sub):
              "terminal)")
     _setting(p, "model_kwargs", "arguments of the zoo model as a JSON object, e.g. "
              "'{\"width\": 32, \"dropout\": 0.2}' for cnn", metavar="JSON")
+    _setting(p, "tensorboard", "write TensorBoard event files into this folder: loss, metrics "
+             "and lr per step and epoch, weight and gradient histograms per epoch (needs: pip "
+             "install 'ournn[tensorboard]')", metavar="DIR")
     _setting(p, "seq_len", "language models: characters per chunk of truncated BPTT "
              "(default 100)")
 

@@ -2,11 +2,11 @@
 from . import callbacks, metrics
 from .callbacks import (PRIORITY_DEFAULT, PRIORITY_RECORD, PRIORITY_UPDATE, Callback, CSVLogger,
                         EarlyStopping, JSONLogger, LambdaCallback, LRScheduler,
-                        LRSchedulerCallback, ModelCheckpoint, ProgressBar)
+                        LRSchedulerCallback, ModelCheckpoint, ProgressBar, TensorBoard)
 from .loop import History, NonFiniteLossError, Trainer, evaluate, fit, make_optimizer, predict
 
 __all__ = ["fit", "evaluate", "predict", "Trainer", "History", "NonFiniteLossError",
            "make_optimizer", "Callback", "LambdaCallback", "ProgressBar", "CSVLogger",
            "JSONLogger", "ModelCheckpoint", "EarlyStopping", "LRSchedulerCallback", "LRScheduler",
-           "callbacks",
+           "TensorBoard", "callbacks",
            "metrics", "PRIORITY_UPDATE", "PRIORITY_DEFAULT", "PRIORITY_RECORD"]

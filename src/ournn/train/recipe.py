@@ -139,7 +139,7 @@ def load_dataset(name, data_dir=None):
 
 
 # Settings a resumed run may change freely (where it is, how long, how it talks) ...
-RESUME_FREE = ("epochs", "out", "data_dir", "verbose")
+RESUME_FREE = ("epochs", "out", "data_dir", "verbose", "tensorboard")
 # ... and those it may change only with ``override=True`` (``--override``): they take effect
 # from the next step. The others are fixed by what the checkpoint holds (weights, optimizer
 # state, data order) and can never change on resume.
@@ -208,6 +208,9 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
         _override_optimizer(state["trainer"], cfg)
         out = cfg["out"]
 
+    if cfg.get("tensorboard"):      # made now: a missing tensorboardX stops us before training
+        from .tensorboard import TensorBoard
+        extra_callbacks = (*extra_callbacks, TensorBoard(cfg["tensorboard"]))
     from .sequence import check_sequence_config, run_sequence_training
     if check_sequence_config(cfg):      # a language model on text: its own loop (TBPTT)
         _random.manual_seed(cfg["seed"])     # (a resumed run restores the saved state)

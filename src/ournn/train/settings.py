@@ -173,6 +173,8 @@ SETTINGS = {
     "seq_len": Setting("int", 100, 1, 100_000, flag="--seq-len"),
     # keyword arguments of the zoo model, e.g. {"width": 32} for cnn
     "model_kwargs": Setting("json", {}, flag="--model-kwargs"),
+    # a folder for TensorBoard event files (None: none written)
+    "tensorboard": Setting("path", None, flag="--tensorboard"),
 }
 for _name, _setting in SETTINGS.items():
     _setting.name = _name
