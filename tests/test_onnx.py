@@ -133,10 +133,11 @@ class Residual(nn.Module):
         return self.head(x).log_softmax(dim=-1)
 
 
-def test_residual_model(images, tmp_path):
+@pytest.mark.parametrize("fold", [True, False])
+def test_residual_model(fold, images, tmp_path):
     model = Residual()
     randomize_batchnorm(model)
-    check(model, images[:1], tmp_path, data=images)
+    check(model, images[:1], tmp_path, data=images, do_constant_folding=fold)
 
 
 class LSTMClassifier(nn.Module):

@@ -80,8 +80,6 @@ class Graph:
             if key in self.varying:
                 raise ExportError(self.where(_VARYING))
             data = self.const.get(key, x._data)
-            if key in self.arrays:           # unreachable for tensors, kept for clarity
-                return self.arrays[key]
             self.keep.append(x)
             name = self.names[key] = self.init(data)
             return name
