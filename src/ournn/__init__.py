@@ -56,6 +56,9 @@ def iinfo(type):  # noqa: A002
 
 
 def __getattr__(name):
+    if name == "onnx":              # imported when first used, as torch.onnx (it needs no extra
+        import importlib            # to import; export() asks for the onnx package)
+        return importlib.import_module("ournn.onnx")
     if name == "bfloat16":
         raise AttributeError("ournn.bfloat16: bfloat16 is not supported (NumPy has no such "
                              "type); use ournn.float16 or ournn.float32")
