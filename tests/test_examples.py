@@ -103,3 +103,9 @@ def test_char_lm_example_on_a_tiny_budget():
     assert sum(r["losses"][-5:]) / 5 < sum(r["losses"][:5]) / 5 - 1.0   # bits/char
     assert r["val_bits"] < 5.0                                 # log2(84) = 6.39 knows nothing
     assert r["sample"].startswith("ROMEO.") and len(r["sample"]) == len("ROMEO.") + 40
+
+
+def test_seq_mnist_example_on_a_tiny_budget():
+    h = _run("seq_mnist.py")["main"](epochs=3, hidden=64, lr=1e-2, limit=2000, verbose=False)
+    assert len(h) == 3 and h[-1]["loss"] < h[0]["loss"]
+    assert h[-1]["test_accuracy"] > 0.4          # chance is 0.1

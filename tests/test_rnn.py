@@ -452,3 +452,43 @@ def test_utils_is_a_package_keeping_its_names():
     from ournn.nn.modules.rnn import LSTM
     from ournn.nn.modules.sparse import Embedding
     assert LSTM is nn.LSTM and Embedding is nn.Embedding
+
+
+# ---------------------------------------------------------------- BLAS threads, the zoo model
+def test_one_blas_thread_restores_the_count_and_falls_back(monkeypatch):
+    import ournn.ops.rnn as R
+    if R._BLAS is not None:
+        get, put = R._BLAS
+        before = get()
+        put(2)
+        try:
+            with R.one_blas_thread():
+                assert get() == 1
+            assert get() == 2
+            with pytest.raises(ValueError):
+                with R.one_blas_thread():
+                    raise ValueError
+            assert get() == 2
+        finally:
+            put(before)
+    monkeypatch.setattr(R, "_BLAS", None)        # no OpenBLAS found: nothing changes
+    with R.one_blas_thread():
+        pass
+    lstm = nn.LSTM(3, 4)
+    lstm(ournn.randn(5, 2, 3))[0].sum().backward()
+    assert lstm.weight_hh_l0.grad is not None
+
+
+def test_zoo_lstm_reads_images_row_by_row(tmp_path):
+    from ournn.models import get_model
+    model = get_model("lstm", hidden_size=16)
+    x = ournn.tensor(np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32))
+    logits = model(x)
+    assert logits.shape == (3, 10)
+    rows = x.reshape(3, 28, 28)
+    _, (h, _) = model.lstm(rows)
+    _close(logits, model.fc(h[-1]))
+    assert sum(p.numel() for p in get_model("lstm").parameters()) == 82_186
+    ournn.save(model, tmp_path / "m.ckpt")
+    again = ournn.load(tmp_path / "m.ckpt")
+    _close(again(x), logits)

@@ -11,6 +11,7 @@ imported, so the architecture format resolves zoo names without importing this p
 | ``lenet5`` | LeCun 1998 with ReLU: conv 6@5x5 p2, avgpool, conv 16@5x5, avgpool, fc 120-84-10 | 61,706 |
 | ``kerascnn`` | the Keras MNIST example: conv 32, conv 64, maxpool, dropout, fc 128 | 1,199,882 |
 | ``cnn`` | our best: 3 x (conv 3x3-BN-ReLU-maxpool), 32-64-128 channels, fc 256, dropout | 390,890 |
+| ``lstm`` | sequential MNIST: LSTM(28, 128) over the 28 rows, fc 128-10 of the last state | 82,186 |
 
 Language models (``ournn.models.charlm``) take int64 characters (batch, time) and a hidden
 state instead of images, and return ``(logits, hidden)``:
@@ -25,6 +26,7 @@ from ..nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, Ma
                   Sequential, AvgPool2d)
 from ..nn.config import register_zoo
 from .charlm import SEQUENCE_MODELS, CharLSTM, charlstm  # noqa: F401
+from .seqmnist import RowLSTM, lstm  # noqa: F401
 
 
 def mlp(in_features=784, hidden=(512, 1024), num_classes=10, dropout=0.0):
@@ -92,6 +94,7 @@ def cnn(in_channels=1, num_classes=10, width=32, hidden=256, dropout=0.3):
 MODELS = {"mlp": mlp, "strided_cnn": strided_cnn, "lenet5": lenet5, "kerascnn": kerascnn,
           "cnn": cnn}
 MODELS["charlstm"] = charlstm
+MODELS["lstm"] = lstm
 # old names, still loadable (checkpoints that name them) and accepted by ``--model``
 ALIASES = {"seed_alexnet": "strided_cnn"}
 
