@@ -179,6 +179,31 @@ def _prompt(text):
     return text
 
 
+EXPORT_FORMATS = {".safetensors": "safetensors", ".onnx": "onnx"}
+OPSET = Setting("int", None, 13, 30, flag="--opset")
+OPSET.name = "opset"
+
+
+def _add_export(sub):
+    p = sub.add_parser("export", help="write a checkpoint's model as safetensors (weights) or "
+                       "ONNX (graph and weights)",
+                       description="Write the model of a checkpoint for other tools: "
+                                   "--format safetensors writes its weights alone (a state "
+                                   "dict with PyTorch's keys and layouts: "
+                                   "model.load_state_dict(safetensors.torch.load_file(OUT))); "
+                                   "--format onnx writes the graph and the weights for "
+                                   "onnxruntime and other ONNX runtimes (needs: pip install "
+                                   "'ournn[onnx]'). The format defaults to OUT's extension.")
+    p.add_argument("--ckpt", required=True, help="a checkpoint (RUN/best.ckpt, last.ckpt or "
+                   "a saved model)")
+    p.add_argument("--format", choices=sorted(set(EXPORT_FORMATS.values())),
+                   help="safetensors or onnx (default: from OUT's extension)")
+    p.add_argument("--input", type=_shape, help="onnx: the input shape without the batch, "
+                   "e.g. 1,28,28 (default: the checkpoint's)")
+    _setting(p, "opset", "onnx: the opset version (default: the exporter's)", setting=OPSET)
+    p.add_argument("output", metavar="OUT", help="the file to write (.safetensors or .onnx)")
+
+
 def _add_studio(sub):
     p = sub.add_parser("studio", help="build, train and watch networks in the browser "
                        "(needs: pip install 'ournn[studio]')")
@@ -212,6 +237,7 @@ def build_parser():
     _add_tune(sub)
     _add_studio(sub)
     _add_generate(sub)
+    _add_export(sub)
     return parser
 
 
@@ -431,13 +457,67 @@ def cmd_generate(args):
     return 0
 
 
+def _export_format(args):
+    """The format asked for: --format, else OUT's extension; a mismatch is a usage error."""
+    ext = os.path.splitext(args.output)[1].lower()
+    implied = EXPORT_FORMATS.get(ext)
+    if args.format is None:
+        if implied is None:
+            raise _UsageError(f"give --format safetensors or onnx (the extension of "
+                              f"{args.output!r} does not say which)")
+        return implied
+    if implied is not None and implied != args.format:
+        raise _UsageError(f"--format {args.format} but {args.output!r} has the extension of "
+                          f"{implied}; name the file {os.path.splitext(args.output)[0]}"
+                          f"{'.onnx' if args.format == 'onnx' else '.safetensors'}")
+    return args.format
+
+
+def cmd_export(args):
+    from .errors import CheckpointError
+    from .files import atomic_write, check_save_path
+    from .train.checkpoints import load_model
+    fmt = _export_format(args)
+    if fmt == "safetensors" and (args.input is not None or args.opset is not None):
+        raise _UsageError("--input and --opset apply to --format onnx only")
+    try:
+        out = check_save_path(args.output)
+    except CheckpointError as e:
+        raise _UsageError(f"OUT: {e}") from None
+    model, meta = load_model(args.ckpt)
+    if fmt == "safetensors":
+        from .io.safetensors import save_file
+        state = model.state_dict()
+        save_file(state, out, metadata={"format": "pt"})
+        n = sum(int(v.numel()) for v in state.values())
+        print(f"wrote {out}: {len(state)} tensors, {n:,} numbers (load in PyTorch: "
+              f"model.load_state_dict(safetensors.torch.load_file({out!r})))")
+        return 0
+    try:
+        from .onnx import export
+    except ImportError as e:
+        raise RuntimeError(f"ONNX export is not available ({e})") from None
+    shape = args.input or (tuple(meta["input_shape"]) if meta.get("input_shape") else None)
+    if shape is None:
+        raise _UsageError(f"the checkpoint {args.ckpt} does not say its input shape: give "
+                          "--input, e.g. --input 1,28,28")
+    import numpy as np
+
+    from .tensor import Tensor
+    example = Tensor._make(np.zeros((1, *shape), dtype=np.float32))
+    atomic_write(out, lambda f: export(model, example, f, opset_version=args.opset))
+    print(f"wrote {out}: ONNX graph for inputs of shape (batch, "
+          f"{', '.join(map(str, shape))})")
+    return 0
+
+
 class _UsageError(Exception):
     """A bad command-line value found after parsing (exit 2)."""
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict,
             "summary": cmd_summary, "tune": cmd_tune, "studio": cmd_studio,
-            "generate": cmd_generate}
+            "generate": cmd_generate, "export": cmd_export}
 
 
 def main(argv=None):
