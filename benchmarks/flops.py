@@ -83,11 +83,42 @@ def w4_deepmlp(batch=32, depth=20, width=256):
     return gemms + linear_gemms(f"fc{depth + 1}", batch, width, 10)
 
 
-WORKLOAD_GEMMS = {"W1": w1_mlp, "W2": w2_seedcnn, "W3": w3_kerascnn, "W4": w4_deepmlp}
+def lstm_gemms(layer, batch, steps, n_in, hidden, first=False):
+    """One LSTM(n_in, hidden) layer over ``steps`` steps of ``batch`` rows, as the fused op
+    (and PyTorch) computes it: the input projection of every step is one product, the
+    recurrent one is ``steps`` products of (batch, hidden) @ (hidden, 4 hidden) forward and
+    ``steps`` of (batch, 4 hidden) @ (4 hidden, hidden) backward; each weight gradient is one
+    product over all steps. ``first``: no gradient for the layer's input (images)."""
+    rows, gates = batch * steps, 4 * hidden
+    gemms = [Gemm(rows, gates, n_in, "forward", f"{layer}_ih")]
+    gemms += [Gemm(batch, gates, hidden, "forward", f"{layer}_hh")] * steps
+    gemms += [Gemm(gates, n_in, rows, "grad_weight", f"{layer}_ih"),
+              Gemm(gates, hidden, rows, "grad_weight", f"{layer}_hh")]
+    gemms += [Gemm(batch, hidden, gates, "grad_input", f"{layer}_hh")] * steps
+    if not first:
+        gemms.append(Gemm(rows, n_in, gates, "grad_input", f"{layer}_ih"))
+    return gemms
+
+
+def w5_lstm(batch=128):
+    """LSTM(28, 128) over the 28 rows of an MNIST image, its last output -> Linear(128, 10)."""
+    return lstm_gemms("lstm", batch, 28, 28, 128, first=True) + linear_gemms("fc", batch, 128, 10)
+
+
+def w6_charlm(batch=64, steps=128, vocab=84):
+    """Embedding(84, 64) (a lookup: no product) -> LSTM(64, 512, 2 layers) over 128
+    characters -> Linear(512, 84) on every position."""
+    return (lstm_gemms("lstm_l0", batch, steps, 64, 512)
+            + lstm_gemms("lstm_l1", batch, steps, 512, 512)
+            + linear_gemms("head", batch * steps, 512, vocab))
+
+
+WORKLOAD_GEMMS = {"W1": w1_mlp, "W2": w2_seedcnn, "W3": w3_kerascnn, "W4": w4_deepmlp,
+                  "W5": w5_lstm, "W6": w6_charlm}
 
 
 def gemms(workload, batch=None, training=True):
-    """The GEMMs of one step of ``workload`` ('W1'...'W4'); forward only if not ``training``."""
+    """The GEMMs of one step of ``workload`` ('W1'...'W6'); forward only if not ``training``."""
     fn = WORKLOAD_GEMMS[workload]
     found = fn() if batch is None else fn(batch)
     return found if training else [g for g in found if g.phase == "forward"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The workloads of BENCHMARKS.md, ournn and PyTorch side by side in one process.
 
-    python benchmarks/run.py                      # W1-W4 and M1: JSON lines on stdout, a table on stderr
+    python benchmarks/run.py                      # W1-W6 and M1: JSON lines on stdout, a table on stderr
     python benchmarks/run.py --only W1,W3 --reps 7
     python benchmarks/run.py --quick              # a smoke run with tiny repetition counts
     python benchmarks/run.py --accuracy-race      # W3 to 99.2% MNIST test accuracy (long)
@@ -11,6 +11,7 @@ Method: each framework warms up, then the repetitions alternate (ournn, torch, o
 steps timed with ``time.perf_counter``; we report the median, min and max over repetitions
 and the ratio of the medians, ours / torch. Both frameworks get the same real MNIST batches,
 the same shapes, float32, and the same initial weights (ournn's, copied into the torch model).
+W6 trains on Shakespeare text (``ournn.data.Shakespeare``, or synthetic ids without it).
 See benchmarks/README.md for every field.
 """
 import argparse
@@ -55,7 +56,14 @@ WORKLOADS = {
                steps=3, warmup=2, infer=[]),
     "W4": dict(model="deepmlp", batch=32, optimizer=("SGD", dict(lr=0.01)),
                steps=100, warmup=20, infer=[]),
+    # sequential MNIST: 28 rows of 28 pixels, the last output classified
+    "W5": dict(model="lstm", batch=128, optimizer=("Adam", dict(lr=1e-3)),
+               steps=10, warmup=3, infer=[]),
+    # character LM: 128-character chunks, gradient norm clipped at 5 (a step is ~163 GFLOP)
+    "W6": dict(model="charlm", batch=64, seq_len=128, vocab=84, clip=5.0,
+               optimizer=("Adam", dict(lr=2e-3)), steps=1, warmup=1, infer=[]),
 }
+SEQUENCE_WORKLOADS = ("W6",)     # batches of text, not of images
 QUICK = dict(reps=2, steps=2, warmup=1, calls=3, m1_steps=2)
 M1_STEPS = 8
 
@@ -81,7 +89,41 @@ def build_model(nn, name):
         for _ in range(20):
             layers += [nn.Linear(256, 256), nn.ReLU()]
         return nn.Sequential(*layers, nn.Linear(256, 10))
+    if name == "lstm":
+        return _lstm_classifier(nn)
+    if name == "charlm":
+        return _char_lm(nn, WORKLOADS["W6"]["vocab"])
     raise ValueError(f"unknown model {name!r}")
+
+
+def _lstm_classifier(nn):
+    """W5: LSTM(28, 128) over (N, 28 rows, 28 pixels), its last output -> Linear(128, 10)."""
+    class LSTMClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(28, 128, batch_first=True)
+            self.fc = nn.Linear(128, 10)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.fc(out[:, -1])
+    return LSTMClassifier()
+
+
+def _char_lm(nn, vocab):
+    """W6: Embedding(vocab, 64) -> LSTM(64, 512, 2 layers) -> Linear(512, vocab) at every
+    position; the logits come out as (batch * time, vocab) for the cross-entropy."""
+    class CharLM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(vocab, 64)
+            self.lstm = nn.LSTM(64, 512, num_layers=2, batch_first=True)
+            self.head = nn.Linear(512, vocab)
+
+        def forward(self, x):
+            out, _ = self.lstm(self.embed(x))
+            return self.head(out.reshape(-1, 512))
+    return CharLM()
 
 
 def model_input(name, images):
@@ -89,6 +131,8 @@ def model_input(name, images):
     themselves, or for deepmlp their central 16x16 pixels flattened to 256 features."""
     if name == "deepmlp":
         return np.ascontiguousarray(images[:, 0, 6:22, 6:22].reshape(len(images), 256))
+    if name == "lstm":
+        return np.ascontiguousarray(images.reshape(len(images), 28, 28))
     return np.ascontiguousarray(images)
 
 
@@ -107,6 +151,32 @@ def load_mnist(train=True):
     from ournn.data import MNIST
     root = os.environ.get("OURNN_DATA") or (DEFAULT_DATA if os.path.isdir(DEFAULT_DATA) else None)
     return MNIST(root=root, train=train)
+
+
+def make_text_batches(batch, seq_len, count, vocab, seed=0):
+    """``count`` batches of ``batch`` chunks of ``seq_len`` characters of the Shakespeare
+    training text (int64 ids) and their targets (the next characters, flattened), and where
+    they came from; random ids when the corpus is not found (no download)."""
+    rng = np.random.default_rng(seed)
+    try:
+        from ournn.data import Shakespeare
+        root = os.environ.get("OURNN_DATA") or (DEFAULT_DATA if os.path.isdir(DEFAULT_DATA)
+                                                else None)
+        ids = np.asarray(Shakespeare("train", root=root, download=False).data)
+        source = "shakespeare"
+    except Exception as e:    # noqa: BLE001 - no corpus: the timing needs only the shapes
+        print(f"W6: Shakespeare corpus not available ({type(e).__name__}: {e}); "
+              "training on random character ids", file=sys.stderr)
+        ids = rng.integers(0, vocab, size=batch * (seq_len + 1) * count * 4)
+        source = "synthetic"
+    ids = ids[ids < vocab].astype(np.int64)
+    batches = []
+    for _ in range(count):
+        starts = rng.integers(0, len(ids) - seq_len - 1, size=batch)
+        chunk = np.stack([ids[s:s + seq_len + 1] for s in starts])
+        batches.append((np.ascontiguousarray(chunk[:, :-1]),
+                        np.ascontiguousarray(chunk[:, 1:].reshape(-1))))
+    return batches, source
 
 
 def make_batches(dataset, batch, count, seed=0):
@@ -137,6 +207,7 @@ class Side:
             self.batches = [(torch.from_numpy(model_input(spec["model"], x)),
                              torch.from_numpy(y)) for x, y in batches]
         self.optimizer = getattr(self.optim, name)(self.model.parameters(), **kwargs)
+        self.clip = spec.get("clip")
         self.torch = torch
 
     def train(self, n, start=0):
@@ -147,6 +218,8 @@ class Side:
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
+            if self.clip:
+                self.nn.utils.clip_grad_norm_(model.parameters(), self.clip)
             opt.step()
         return float(loss.item())
 
@@ -234,8 +307,12 @@ def gemm_peak(size=1024, reps=5):
 
 
 def matmuls_alone(gemm_list, reps):
-    """Seconds for the GEMMs of one step, at their real shapes, in NumPy alone."""
-    return sum(gemm_seconds(g.m, g.n, g.k, reps=reps) for g in gemm_list)
+    """Seconds for the GEMMs of one step, at their real shapes, in NumPy alone (each shape
+    timed once: a recurrent layer repeats one product per time step)."""
+    counts = {}
+    for g in gemm_list:
+        counts[(g.m, g.n, g.k)] = counts.get((g.m, g.n, g.k), 0) + 1
+    return sum(n * gemm_seconds(m, n_, k, reps=reps) for (m, n_, k), n in counts.items())
 
 
 def floor(workload, batch, peak_gflops, reps, per="sample", training=True):
@@ -284,7 +361,11 @@ def run_workload(workload, args, mnist, torch, peak_gflops):
     steps, warmup = (QUICK["steps"], QUICK["warmup"]) if args.quick else (spec["steps"],
                                                                          spec["warmup"])
     batch = spec["batch"]
-    batches = make_batches(mnist, batch, count=8)
+    source = None
+    if workload in SEQUENCE_WORKLOADS:
+        batches, source = make_text_batches(batch, spec["seq_len"], 4, spec["vocab"])
+    else:
+        batches = make_batches(mnist, batch, count=8)
     import ournn
     ournn.manual_seed(0)
     sides = {"ournn": Side("ournn", spec, batches)}
@@ -298,7 +379,15 @@ def run_workload(workload, args, mnist, torch, peak_gflops):
     seconds = interleaved({fw: side.train for fw, side in sides.items()}, steps, reps, warmup)
     run_info = {"steps_per_rep": steps, "warmup_steps": warmup, "reps": reps}
     lines = []
-    if workload == "W4":
+    if workload in SEQUENCE_WORKLOADS:
+        chars = batch * spec["seq_len"]
+        run_info.update(seq_len=spec["seq_len"], data=source)
+        per_s = {fw: [chars / s for s in v] for fw, v in seconds.items()}
+        fl = floor(workload, batch, peak_gflops, floor_reps, per="step")
+        fl.update(at_peak=fl["at_peak"] * chars, matmuls_alone=fl["matmuls_alone"] * chars)
+        lines.append(record(workload, spec, "train_chars_per_s", "chars/s", "higher", per_s,
+                            run_info, fl))
+    elif workload == "W4":
         per_s = {fw: [1 / s for s in v] for fw, v in seconds.items()}
         fl = floor(workload, batch, peak_gflops, floor_reps, per="step")
         lines.append(record(workload, spec, "train_steps_per_s", "steps/s", "higher", per_s,
@@ -533,8 +622,8 @@ def table(lines):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default="W1,W2,W3,W4,M1",
-                   help="comma-separated workloads (W1,W2,W3,W4,M1); default all")
+    p.add_argument("--only", default="W1,W2,W3,W4,W5,W6,M1",
+                   help="comma-separated workloads (W1,W2,W3,W4,W5,W6,M1); default all")
     p.add_argument("--reps", type=int, default=None,
                    help="timed repetitions per framework (default 7, 2 with --quick)")
     p.add_argument("--quick", action="store_true",
@@ -559,7 +648,7 @@ def parse_args(argv=None):
     args.only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     unknown = [w for w in args.only if w not in WORKLOADS and w != "M1"]
     if unknown:
-        p.error(f"unknown workload(s) {unknown}: choose from W1, W2, W3, W4, M1")
+        p.error(f"unknown workload(s) {unknown}: choose from W1, W2, W3, W4, W5, W6, M1")
     args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     if not set(args.frameworks) <= set(FRAMEWORKS) or not args.frameworks:
         p.error(f"--frameworks: choose from {', '.join(FRAMEWORKS)}")

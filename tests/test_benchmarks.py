@@ -32,7 +32,7 @@ def test_w1_flops_match_a_hand_count(flops):
 
 
 def test_every_workload_costs_between_two_and_three_forwards(flops):
-    for workload in ("W1", "W2", "W3", "W4"):
+    for workload in ("W1", "W2", "W3", "W4", "W5", "W6"):
         forward = flops.flops(workload, training=False)
         assert 2 * forward < flops.flops(workload) <= 3 * forward, workload
     # W3: the two convs as im2col products (26x26 and 24x24 outputs), then 9216->128->10
@@ -70,6 +70,34 @@ def test_quick_run_prints_one_json_object_per_line():
     w1 = next(r for r in results if r["metric"] == "train_samples_per_s")
     assert w1["floor"]["flops_per_step"] == 616_038_400
     assert "ournn median" in proc.stderr          # the table
+
+
+def test_lstm_flops_match_a_hand_count(flops):
+    # W5: LSTM(28, 128) over 28 steps at batch 128, then Linear(128, 10) of the last output
+    B, T, I, H = 128, 28, 28, 128
+    forward = 2 * B * T * I * 4 * H + T * 2 * B * H * 4 * H + 2 * B * 128 * 10
+    assert flops.flops("W5", training=False) == forward
+    weight_grads = 2 * 4 * H * I * B * T + 2 * 4 * H * H * B * T + 2 * 128 * 10 * B
+    input_grads = T * 2 * B * 4 * H * H + 2 * B * 10 * 128     # none for the images
+    assert flops.flops("W5") == forward + weight_grads + input_grads
+    # W6: two LSTM layers of 512 over 128 characters at batch 64, the head at every position
+    B, T, V = 64, 128, 84
+    layer = (lambda n_in, h: 2 * B * T * n_in * 4 * h + T * 2 * B * h * 4 * h)
+    assert flops.flops("W6", training=False) == (layer(64, 512) + layer(512, 512)
+                                                 + 2 * B * T * 512 * V)
+
+
+def test_quick_run_of_the_lstm_workload():
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--only", "W5",
+         "--threads", "1"],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert {(r["workload"], r["metric"]) for r in lines[1:]} == {
+        ("W5", "train_samples_per_s"), ("W5", "train_ms_per_step")}
+    rate = lines[1]
+    assert rate["ournn"]["median"] > 0 and rate["floor"]["flops_per_step"] == 1_615_790_080
 
 
 def test_studio_benchmark_prints_its_json():
