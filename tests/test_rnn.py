@@ -471,6 +471,12 @@ def test_one_blas_thread_restores_the_count_and_falls_back(monkeypatch):
             assert get() == 2
         finally:
             put(before)
+    monkeypatch.setattr(R, "LOOP_THREADS", "default")
+    x = ournn.randn(5, 2, 3)
+    lstm = nn.LSTM(3, 4)
+    out_default = lstm(x)[0].numpy()
+    monkeypatch.setattr(R, "LOOP_THREADS", "one")
+    np.testing.assert_allclose(lstm(x)[0].numpy(), out_default, rtol=1e-6, atol=1e-7)
     monkeypatch.setattr(R, "_BLAS", None)        # no OpenBLAS found: nothing changes
     with R.one_blas_thread():
         pass

@@ -64,12 +64,8 @@ _BLAS = _find_openblas_threads()
 
 @contextlib.contextmanager
 def one_blas_thread():
-    """Run the block with one OpenBLAS thread, then restore the count. The products of a
-    recurrent step are small ((B, H) @ (H, 4H): 17 MFLOP at B=H=128) and come one after the
-    other: a second thread costs more in handing over than it saves, and on a machine busy
-    with other processes it waits for its partner to be scheduled. Measured here (2 cores,
-    the 128x128 @ 128x512 sgemm of an LSTM(28, 128) step): 0.25 ms with one thread against
-    1.2-2.6 ms with two while other processes ran."""
+    """Run the block with one OpenBLAS thread, then restore the count (nothing changes
+    without NumPy's OpenBLAS, or when it already runs one thread)."""
     if _BLAS is None:
         yield
         return
@@ -83,6 +79,34 @@ def one_blas_thread():
         yield
     finally:
         put(before)
+
+
+# The BLAS threads of the loops over time: "one" or "default" (NumPy's count, every core).
+LOOP_THREADS = "one"
+
+
+@contextlib.contextmanager
+def loop_threads(key, steps):
+    """The BLAS threads for one loop over ``steps`` time steps (``key``: mode, pass, batch,
+    hidden size, for the record): one thread unless ``LOOP_THREADS`` says "default".
+
+    The products of a recurrent step are small ((B, H) @ (H, 4H): 17 MFLOP at B = H = 128)
+    and come one after the other. When other processes use the cores, a second BLAS thread
+    waits for its partner to be scheduled: an LSTM(28, 128) training step at batch 128 took
+    375 ms with two threads in the loops against 68 ms with one (load average 6 on 2 cores;
+    the 128x128 @ 128x512 sgemm: 0.25 ms with one thread, 1.2-2.6 ms with two). On a quiet
+    machine two threads gain little (16.8 ms against 17.7 ms for that step; 13.4 against
+    16.3 in another quiet period). A version that timed both choices and kept the faster lost
+    that gain again to its probes (the first call after a switch wakes the sleeping BLAS
+    threads), so one thread it is. The big products before and after the loops (the input
+    projection, the weight gradients over all steps: (512 x 3584) @ (3584 x 128), 3.8 ms with
+    one thread, 1.96 ms with two) keep NumPy's threads like every other op."""
+    if LOOP_THREADS == "default" or steps == 0:
+        yield
+        return
+    with one_blas_thread():
+        yield
+
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -120,19 +144,17 @@ class Recurrent(Function):
         x = np.ascontiguousarray(x, dtype=dtype)
         off = _offsets(batch_sizes)
         steps = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
-        with one_blas_thread():
-            if mode == "LSTM":
-                return _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr,
-                                     ctx.batch_sizes, off, steps)
-            return _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode,
-                                      batch_sizes, off, steps, dtype)
+        if mode == "LSTM":
+            return _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr,
+                                 ctx.batch_sizes, off, steps)
+        return _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode,
+                                  batch_sizes, off, steps, dtype)
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
         if isinstance(dout, Tensor):
             return _backward_on_tensors(ctx, dout, dhn, dcn)
-        with one_blas_thread():
-            return _recurrent_backward(ctx, dout, dhn, dcn)
+        return _recurrent_backward(ctx, dout, dhn, dcn)
 
 
 def _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_sizes, off, steps,
@@ -151,41 +173,43 @@ def _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_siz
     Hprev = np.empty((N, Hout), dtype)
     if mode == "GRU":
         GH = np.empty((N, H), dtype)          # W_hn h + b_hn per step
+        with loop_threads((mode, "forward", h.shape[0], H), len(batch_sizes)):
+            for t in steps:
+                n = batch_sizes[t]
+                s = slice(off[t], off[t] + n)
+                hp = h[:n]
+                Hprev[s] = hp
+                gh = hp @ w_hhT
+                if b_hh is not None:
+                    gh += b_hh
+                g = G[s]
+                g[:, :2 * H] += gh[:, :2 * H]
+                _sigmoid_(g[:, :2 * H])
+                GH[s] = gh[:, 2 * H:]
+                nn_ = g[:, 2 * H:]
+                nn_ += g[:, :H] * gh[:, 2 * H:]
+                np.tanh(nn_, out=nn_)
+                hn = np.subtract(hp, nn_, out=out[s])
+                hn *= g[:, H:2 * H]
+                hn += nn_
+                h[:n] = hn
+        ctx.cache = (G, Hprev, GH)
+        return out, h
+    relu = mode == "RNN_RELU"
+    with loop_threads((mode, "forward", h.shape[0], H), len(batch_sizes)):
         for t in steps:
             n = batch_sizes[t]
             s = slice(off[t], off[t] + n)
             hp = h[:n]
             Hprev[s] = hp
-            gh = hp @ w_hhT
-            if b_hh is not None:
-                gh += b_hh
             g = G[s]
-            g[:, :2 * H] += gh[:, :2 * H]
-            _sigmoid_(g[:, :2 * H])
-            GH[s] = gh[:, 2 * H:]
-            nn_ = g[:, 2 * H:]
-            nn_ += g[:, :H] * gh[:, 2 * H:]
-            np.tanh(nn_, out=nn_)
-            hn = np.subtract(hp, nn_, out=out[s])
-            hn *= g[:, H:2 * H]
-            hn += nn_
-            h[:n] = hn
-        ctx.cache = (G, Hprev, GH)
-        return out, h
-    relu = mode == "RNN_RELU"
-    for t in steps:
-        n = batch_sizes[t]
-        s = slice(off[t], off[t] + n)
-        hp = h[:n]
-        Hprev[s] = hp
-        g = G[s]
-        g += hp @ w_hhT
-        if relu:
-            np.maximum(g, 0, out=g)
-        else:
-            np.tanh(g, out=g)
-        out[s] = g
-        h[:n] = g
+            g += hp @ w_hhT
+            if relu:
+                np.maximum(g, 0, out=g)
+            else:
+                np.tanh(g, out=g)
+            out[s] = g
+            h[:n] = g
     ctx.cache = (G, Hprev)
     return out, h
 
@@ -209,43 +233,45 @@ def _recurrent_backward(ctx, dout, dhn, dcn):
         G, Hprev, GH = ctx.cache
         dGx = np.empty((N, 3 * H), dtype)
         dGh = np.empty((N, 3 * H), dtype)
-        for t in steps:
-            n = bs[t]
-            s = slice(off[t], off[t] + n)
-            g = G[s]
-            r, z, nn_ = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
-            hp = Hprev[s]
-            dht = dh[:n]
-            dht += dout[s]
-            dx, dhh = dGx[s], dGh[s]
-            dn = np.multiply(dht, 1 - z, out=dx[:, 2 * H:])
-            dn *= 1 - nn_ * nn_                         # d pre-activation of n
-            dz = np.subtract(hp, nn_, out=dx[:, H:2 * H])
-            dz *= dht
-            dz *= z * (1 - z)
-            dr = np.multiply(dn, GH[s], out=dx[:, :H])
-            dr *= r * (1 - r)
-            dhh[:, :2 * H] = dx[:, :2 * H]
-            np.multiply(dn, r, out=dhh[:, 2 * H:])
-            dht *= z
-            dht += dhh @ w_hh
+        with loop_threads((mode, "backward", dh.shape[0], H), len(bs)):
+            for t in steps:
+                n = bs[t]
+                s = slice(off[t], off[t] + n)
+                g = G[s]
+                r, z, nn_ = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+                hp = Hprev[s]
+                dht = dh[:n]
+                dht += dout[s]
+                dx, dhh = dGx[s], dGh[s]
+                dn = np.multiply(dht, 1 - z, out=dx[:, 2 * H:])
+                dn *= 1 - nn_ * nn_                         # d pre-activation of n
+                dz = np.subtract(hp, nn_, out=dx[:, H:2 * H])
+                dz *= dht
+                dz *= z * (1 - z)
+                dr = np.multiply(dn, GH[s], out=dx[:, :H])
+                dr *= r * (1 - r)
+                dhh[:, :2 * H] = dx[:, :2 * H]
+                np.multiply(dn, r, out=dhh[:, 2 * H:])
+                dht *= z
+                dht += dhh @ w_hh
         dc0 = None
     else:
         G, Hprev = ctx.cache                 # G holds the outputs (activated in place)
         dG = np.empty((N, H), dtype)
         relu = mode == "RNN_RELU"
-        for t in steps:
-            n = bs[t]
-            s = slice(off[t], off[t] + n)
-            dht = dh[:n]
-            dht += dout[s]
-            d = dG[s]
-            g = G[s]
-            if relu:
-                np.multiply(dht, g > 0, out=d)
-            else:
-                np.multiply(dht, 1 - g * g, out=d)
-            np.matmul(d, w_hh, out=dh[:n])
+        with loop_threads((mode, "backward", dh.shape[0], H), len(bs)):
+            for t in steps:
+                n = bs[t]
+                s = slice(off[t], off[t] + n)
+                dht = dh[:n]
+                dht += dout[s]
+                d = dG[s]
+                g = G[s]
+                if relu:
+                    np.multiply(dht, g > 0, out=d)
+                else:
+                    np.multiply(dht, 1 - g * g, out=d)
+                np.matmul(d, w_hh, out=dh[:n])
         dGx = dG
         dc0 = None
     if dGh is None:
@@ -296,38 +322,50 @@ def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps):
     R = np.empty((N, H), dtype) if w_hr is not None else None
     w_hrT = np.ascontiguousarray(w_hr.T) if w_hr is not None else None
     tmp = np.empty((B, 4 * H), dtype)
+    ig_buf = np.empty((B, H), dtype)
+    # after the tanh, sigmoid = 0.5 * tanh + 0.5 on the first 3H columns, the tanh gate kept:
+    # one multiply and one add over the whole (contiguous) step with per-column vectors cost
+    # 2 x 4 us where the same on the (B, 3H) view cost 2 x 9.6 us (B = H = 128)
+    mul = np.ones(4 * H, dtype)
+    mul[:H3] = 0.5
+    add = np.zeros(4 * H, dtype)
+    add[:H3] = 0.5
+    # no initial state (zeros): the first step's recurrent product is zero, skip it
+    skip_first = not h0.any()
+    first = steps[0] if len(bs) else None
     hp = h
-    for t in steps:
-        n = bs[t]
-        a, b = off[t], off[t] + n
-        if uniform:
-            pass                                # hp: the previous step's output rows
-        else:
-            hp = h[:n]
-            Hprev[a:b] = hp
-        g = G[a:b]
-        tm = tmp[:n]
-        np.matmul(hp, whT, out=tm)
-        g += tm
-        np.tanh(g, out=g)
-        sg = g[:, :H3]
-        sg *= 0.5
-        sg += 0.5
-        cp = c[:n]
-        S[a:b, 1] = cp
-        cp *= g[:, H:H2]
-        ig = np.multiply(g[:, :H], g[:, H3:], out=tm[:, :H])
-        cp += ig
-        tc = np.tanh(cp, out=TC[a:b])
-        if w_hr is None:
-            hn = np.multiply(g[:, H2:H3], tc, out=out[a:b])
-        else:
-            r = np.multiply(g[:, H2:H3], tc, out=R[a:b])
-            hn = np.matmul(r, w_hrT, out=out[a:b])
-        if uniform:
-            hp = hn
-        else:
-            h[:n] = hn
+    with loop_threads(("LSTM", "forward", B, H), len(bs)):
+        for t in steps:
+            n = bs[t]
+            a, b = off[t], off[t] + n
+            if uniform:
+                pass                                # hp: the previous step's output rows
+            else:
+                hp = h[:n]
+                Hprev[a:b] = hp
+            g = G[a:b]
+            if not (skip_first and t == first):
+                tm = tmp[:n]
+                np.matmul(hp, whT, out=tm)
+                g += tm
+            np.tanh(g, out=g)
+            g *= mul
+            g += add
+            cp = c[:n]
+            S[a:b, 1] = cp
+            cp *= g[:, H:H2]
+            ig = np.multiply(g[:, :H], g[:, H3:], out=ig_buf[:n])
+            cp += ig
+            tc = np.tanh(cp, out=TC[a:b])
+            if w_hr is None:
+                hn = np.multiply(g[:, H2:H3], tc, out=out[a:b])
+            else:
+                r = np.multiply(g[:, H2:H3], tc, out=R[a:b])
+                hn = np.matmul(r, w_hrT, out=out[a:b])
+            if uniform:
+                hp = hn
+            else:
+                h[:n] = hn
     if uniform and len(bs):
         h = hp.copy()
     ctx.cache = (G, S, TC, R, Hprev, out if uniform else None)
@@ -354,35 +392,45 @@ def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps,
     dG3 = dG.reshape(N, 4, H)
     DH = np.empty_like(dout) if w_hr is not None else None
     bufG = np.empty((B, 4 * H), dtype)
+    bufG2 = np.empty((B, 4 * H), dtype)
     bufH = np.empty((B, H), dtype)
-    for t in steps:
-        n = bs[t]
-        a, b = off[t], off[t] + n
-        g = G[a:b]
-        tc = TC[a:b]
-        dht = dh[:n]
-        dht += dout[a:b]
-        if w_hr is not None:
-            DH[a:b] = dht
-            dht = dht @ w_hr
-        bh = bufH[:n]
-        np.multiply(tc, tc, out=bh)
-        np.subtract(1, bh, out=bh)
-        bh *= g[:, H2:H3]
-        bh *= dht
-        dct = dc[:n]
-        dct += bh
-        np.multiply(S[a:b], dct[:, None, :], out=dG3[a:b])
-        d = dG[a:b]
-        np.multiply(dht, tc, out=d[:, H2:H3])
-        bg = bufG[:n]
-        np.subtract(1, g, out=bg)
-        bg[:, :H3] *= g[:, :H3]
-        np.add(g[:, H3:], 1, out=bh)
-        bg[:, H3:] *= bh
-        d *= bg
-        dct *= g[:, H:H2]
-        np.matmul(d, wh, out=dh[:n])
+    # the gates' derivatives in one form for all columns: s (1 - s) = (1 - s) (0 + s) for the
+    # sigmoid gates, 1 - t^2 = (1 - t) (1 + t) for the tanh gate: three passes over the
+    # contiguous step with a per-column vector (3 x 4.5 us) instead of four, one of them on
+    # the (B, 3H) view (21 us at B = H = 128)
+    shift = np.zeros(4 * H, dtype)
+    shift[H3:] = 1
+    last = steps[-1] if len(bs) else None
+    with loop_threads(("LSTM", "backward", B, H), len(bs)):
+        for t in steps:
+            n = bs[t]
+            a, b = off[t], off[t] + n
+            g = G[a:b]
+            tc = TC[a:b]
+            dht = dh[:n]
+            dht += dout[a:b]
+            if w_hr is not None:
+                DH[a:b] = dht
+                dht = dht @ w_hr
+            bh = bufH[:n]
+            np.multiply(tc, tc, out=bh)
+            np.subtract(1, bh, out=bh)
+            bh *= g[:, H2:H3]
+            bh *= dht
+            dct = dc[:n]
+            dct += bh
+            np.multiply(S[a:b], dct[:, None, :], out=dG3[a:b])
+            d = dG[a:b]
+            np.multiply(dht, tc, out=d[:, H2:H3])
+            bg = bufG[:n]
+            np.subtract(1, g, out=bg)
+            bg2 = np.add(g, shift, out=bufG2[:n])
+            bg *= bg2
+            d *= bg
+            dct *= g[:, H:H2]
+            if t == last and not needs[1]:
+                break                   # the gradient of h0 is not wanted: skip its product
+            np.matmul(d, wh, out=dh[:n])
 
     def unperm(a):
         r = np.empty_like(a)
@@ -400,14 +448,12 @@ def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps,
             gw_hh = np.zeros((4 * H, h0.shape[1]), dtype)
         else:
             h0a = np.asarray(h0, dtype=dtype)
-            if ctx.reverse:     # step t's previous state is step t+1's output
-                gw_hh = dG[-B:].T @ h0a
-                if N > B:
-                    gw_hh += dG[:-B].T @ out[B:]
-            else:
-                gw_hh = dG[:B].T @ h0a
-                if N > B:
-                    gw_hh += dG[B:].T @ out[:-B]
+            first, rest = (dG[-B:], dG[:-B]) if ctx.reverse else (dG[:B], dG[B:])
+            # step t's previous state is the output of the step before (t+1 in reverse)
+            gw_hh = rest.T @ (out[B:] if ctx.reverse else out[:-B]) if N > B else None
+            if h0a.any() or gw_hh is None:     # zeros add nothing: skip that product
+                part = first.T @ h0a
+                gw_hh = part if gw_hh is None else gw_hh + part
         gw_hh = unperm(gw_hh)
     gsum = dG.sum(axis=0) if (b_ih is not None and (needs[5] or needs[6])) else None
     gb_ih = unperm(gsum) if gsum is not None and needs[5] else None
