@@ -81,27 +81,33 @@ def one_blas_thread():
         put(before)
 
 
-# The BLAS threads of the loops over time: "one" or "default" (NumPy's count, every core).
-LOOP_THREADS = "one"
+# The BLAS threads of the loops over time: "auto" (one thread for small per-step products,
+# below), "one" or "default" (NumPy's count, every core).
+LOOP_THREADS = "auto"
+SMALL_PRODUCT_FLOPS = 50e6
 
 
 @contextlib.contextmanager
 def loop_threads(key, steps):
-    """The BLAS threads for one loop over ``steps`` time steps (``key``: mode, pass, batch,
-    hidden size, for the record): one thread unless ``LOOP_THREADS`` says "default".
+    """The BLAS threads for one loop over ``steps`` time steps. ``key`` is (mode, pass,
+    batch, hidden size); "auto" runs one thread when the recurrent product of a step,
+    (B, H) @ (H, gates * H), is under SMALL_PRODUCT_FLOPS, else NumPy's threads.
 
-    The products of a recurrent step are small ((B, H) @ (H, 4H): 17 MFLOP at B = H = 128)
-    and come one after the other. When other processes use the cores, a second BLAS thread
-    waits for its partner to be scheduled: an LSTM(28, 128) training step at batch 128 took
-    375 ms with two threads in the loops against 68 ms with one (load average 6 on 2 cores;
-    the 128x128 @ 128x512 sgemm: 0.25 ms with one thread, 1.2-2.6 ms with two). On a quiet
-    machine two threads gain little (16.8 ms against 17.7 ms for that step; 13.4 against
-    16.3 in another quiet period). A version that timed both choices and kept the faster lost
-    that gain again to its probes (the first call after a switch wakes the sleeping BLAS
-    threads), so one thread it is. The big products before and after the loops (the input
-    projection, the weight gradients over all steps: (512 x 3584) @ (3584 x 128), 3.8 ms with
-    one thread, 1.96 ms with two) keep NumPy's threads like every other op."""
-    if LOOP_THREADS == "default" or steps == 0:
+    Small products come one after the other, and when other processes use the cores a
+    second BLAS thread waits for its partner to be scheduled: an LSTM(28, 128) training step
+    at batch 128 (17 MFLOP per product) took 375 ms with two threads in the loops against 68
+    ms with one (load average 6 on 2 cores; its 128x128 @ 128x512 sgemm: 0.25 ms with one
+    thread, 1.2-2.6 ms with two), while on a quiet machine two threads gain little (16.8 ms
+    against 17.7 ms for the step; the sgemm 0.105 ms against 0.14 ms). Big products gain
+    what the second core gives: W6's (64, 512) @ (512, 2048), 134 MFLOP, took 0.65 ms with
+    two threads and 1.2 ms with one, so they keep NumPy's threads like every other op, as do
+    the products before and after the loops (the input projection, the weight gradients)."""
+    policy = LOOP_THREADS
+    if policy == "auto":
+        mode, _, batch, hidden = key
+        policy = "one" if 2 * batch * hidden * hidden * _GATES[mode] < SMALL_PRODUCT_FLOPS \
+            else "default"
+    if policy == "default" or steps == 0:
         yield
         return
     with one_blas_thread():
