@@ -558,12 +558,35 @@ def accuracy_race(args, torch):
 
 
 # ---------------------------------------------------------------- output
+def blas_core():
+    """The kernel set NumPy's OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX"), or
+    None: ``OPENBLAS_CORETYPE`` overrides it, and on the AMD EPYC (AVX-512) machine here it
+    chose Haswell's AVX2 kernels, half the float32 GEMM rate of its SkylakeX ones."""
+    import ctypes
+    import glob
+    root = os.path.dirname(np.__file__)
+    for path in sorted(glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*"))
+                       + glob.glob(os.path.join(root, ".libs", "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                     "openblas_get_corename"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return None
+
+
 def env_line(args, torch, peak):
     return rounded({
         "workload": "env", "python": platform.python_version(), "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
         "torch_threads": None if torch is None else torch.get_num_threads(),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", f"default ({os.cpu_count()})"),
+        "blas_core": blas_core(),
         "cpu_count": os.cpu_count(), "loadavg": list(os.getloadavg()),
         "machine": platform.machine(), "quick": args.quick, "reps": args.reps,
         "gemm_gflops_1024": summary(peak)})
@@ -612,7 +635,8 @@ def table(lines):
         end = [round(x, 2) for x in os.getloadavg()]
         torch = (f"torch {env['torch']} ({env['torch_threads']} threads)" if env["torch"]
                  else "no torch")
-        text.append(f"numpy {env['numpy']} (BLAS threads: {env['blas_threads']}), {torch}, "
+        text.append(f"numpy {env['numpy']} (BLAS threads: {env['blas_threads']}, kernels: "
+                    f"{env.get('blas_core')}), {torch}, "
                     f"{env['cpu_count']} cores; "
                     f"load average at start {env['loadavg']}, at end {end}; sgemm 1024^3: "
                     f"{fmt(g['median'])} GFLOP/s [{fmt(g['min'])}-{fmt(g['max'])}]")
