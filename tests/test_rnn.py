@@ -485,6 +485,31 @@ def test_one_blas_thread_restores_the_count_and_falls_back(monkeypatch):
     assert lstm.weight_hh_l0.grad is not None
 
 
+def test_loop_threads_chooser_follows_the_faster_setting():
+    from ournn.ops.rnn import LoopThreads
+    c = LoopThreads("one")
+    speed = {"one": 2.0, "default": 1.0}       # seconds per step of each setting, now
+
+    def run(loops):
+        used = []
+        for k in range(loops):
+            setting = c.pick()
+            used.append(setting)
+            key = ("LSTM", "forward" if k % 2 == 0 else "backward", 128, 128)
+            c.record(key, setting, speed[setting] * (1.5 if key[1] == "backward" else 1))
+        return used
+
+    run(c.PERIOD + c.WINDOW)         # one probe of "default": faster, kept
+    assert c.choice == "default" and c.period == c.PERIOD
+    speed.update(one=1.0, default=5.0)         # the machine got busy: one thread wins
+    used = run(c.PERIOD + c.WINDOW)
+    assert c.choice == "one"
+    assert used[0] == "default" and used[-1] == "one"
+    period = c.period
+    run(c.PERIOD * 2 + c.WINDOW)               # probes of "default" lose: rarer probes
+    assert c.choice == "one" and c.period > period
+
+
 def test_zoo_lstm_reads_images_row_by_row(tmp_path):
     from ournn.models import get_model
     model = get_model("lstm", hidden_size=16)

@@ -27,6 +27,7 @@ import contextlib
 import ctypes
 import glob
 import os
+import time
 
 import numpy as np
 
@@ -81,37 +82,97 @@ def one_blas_thread():
         put(before)
 
 
-# The BLAS threads of the loops over time: "auto" (one thread for small per-step products,
-# below), "one" or "default" (NumPy's count, every core).
+class LoopThreads:
+    """Chooses the BLAS threads of the loops over time with small per-step products: one
+    thread, or NumPy's default (every core), whichever the loops measure faster now.
+
+    Why both: a recurrent step's product is small ((B, H) @ (H, 4H): 17 MFLOP at B = H = 128)
+    and the steps come one after the other. On a quiet 2-core machine two threads win (an
+    LSTM(28, 128) training step at batch 128: 12-16 ms with two threads in the loops, 18 ms
+    with one), but when other processes use the cores a second thread waits for its partner
+    to be scheduled and the same step took 375 ms with two threads against 68 ms with one
+    (load average 6; its 128x128 @ 128x512 sgemm: 0.25 ms with one thread, 1.2-2.6 ms with
+    two). The load average cannot tell: two busy BLAS threads of our own raise it too.
+
+    How: the loops run with ``choice``; every ``period`` loops, a probe runs the next
+    ``WINDOW`` loops with the other setting. The probe's first ``WARM`` loops are not counted
+    (sleeping BLAS threads wake up); then for every key (mode, pass, batch, hidden) timed both
+    ways, the seconds per step are compared, and the other setting is kept if it is faster by
+    5% in sum. A probe that loses doubles the period (up to MAX_PERIOD: under heavy load the
+    probes of two threads cost little), one that wins resets it."""
+
+    WINDOW, WARM, PERIOD, MAX_PERIOD = 8, 2, 48, 1536
+
+    def __init__(self, choice="one"):
+        self.choice = choice
+        self.period = self.PERIOD
+        self.calls = 0
+        self.probe = None          # loops left in the probe window, or None
+        self.recent = {}           # key -> seconds per step with ``choice`` (last loop)
+        self.probed = {}           # key -> [seconds per step in this probe]
+
+    def pick(self):
+        """The setting for the next loop: "one" or "default"."""
+        self.calls += 1
+        if self.probe is None and self.calls % self.period == 0:
+            self.probe, self.probed = self.WINDOW, {}
+        if self.probe is None:
+            return self.choice
+        return "default" if self.choice == "one" else "one"
+
+    def record(self, key, used, seconds_per_step):
+        """What the loop that ``pick`` chose took."""
+        if self.probe is None or used == self.choice:
+            self.recent[key] = seconds_per_step
+            return
+        if self.probe <= self.WINDOW - self.WARM:
+            self.probed.setdefault(key, []).append(seconds_per_step)
+        self.probe -= 1
+        if self.probe > 0:
+            return
+        self.probe = None
+        keys = [k for k in self.probed if k in self.recent]
+        now = sum(self.recent[k] for k in keys)
+        other = sum(min(self.probed[k]) for k in keys)
+        if keys and other < 0.95 * now:
+            self.choice = used
+            self.period = self.PERIOD
+            self.recent = {k: min(v) for k, v in self.probed.items()}
+        else:
+            self.period = min(2 * self.period, self.MAX_PERIOD)
+
+
+# The BLAS threads of the loops over time: "auto" (small per-step products: LoopThreads
+# measures; big ones: NumPy's threads), "one" or "default" (NumPy's count, every core).
 LOOP_THREADS = "auto"
 SMALL_PRODUCT_FLOPS = 50e6
+_chooser = LoopThreads()
 
 
 @contextlib.contextmanager
 def loop_threads(key, steps):
-    """The BLAS threads for one loop over ``steps`` time steps. ``key`` is (mode, pass,
-    batch, hidden size); "auto" runs one thread when the recurrent product of a step,
-    (B, H) @ (H, gates * H), is under SMALL_PRODUCT_FLOPS, else NumPy's threads.
-
-    Small products come one after the other, and when other processes use the cores a
-    second BLAS thread waits for its partner to be scheduled: an LSTM(28, 128) training step
-    at batch 128 (17 MFLOP per product) took 375 ms with two threads in the loops against 68
-    ms with one (load average 6 on 2 cores; its 128x128 @ 128x512 sgemm: 0.25 ms with one
-    thread, 1.2-2.6 ms with two), while on a quiet machine two threads gain little (16.8 ms
-    against 17.7 ms for the step; the sgemm 0.105 ms against 0.14 ms). Big products gain
-    what the second core gives: W6's (64, 512) @ (512, 2048), 134 MFLOP, took 0.65 ms with
-    two threads and 1.2 ms with one, so they keep NumPy's threads like every other op, as do
-    the products before and after the loops (the input projection, the weight gradients)."""
+    """The BLAS threads for one loop over ``steps`` time steps; ``key`` is (mode, pass,
+    batch, hidden size). Products of 50 MFLOP and more keep NumPy's threads, like every other
+    op (W6's (64, 512) @ (512, 2048), 134 MFLOP: 0.65 ms with two threads, 1.2 ms with one),
+    as do the products before and after the loops (the input projection, the weight
+    gradients); for smaller ones ``LoopThreads`` decides."""
     policy = LOOP_THREADS
+    small = False
     if policy == "auto":
         mode, _, batch, hidden = key
-        policy = "one" if 2 * batch * hidden * hidden * _GATES[mode] < SMALL_PRODUCT_FLOPS \
-            else "default"
-    if policy == "default" or steps == 0:
+        small = 2 * batch * hidden * hidden * _GATES[mode] < SMALL_PRODUCT_FLOPS
+        policy = _chooser.pick() if small and _BLAS is not None else "default"
+    if steps == 0 or _BLAS is None:
         yield
         return
-    with one_blas_thread():
+    start = time.perf_counter()
+    if policy == "one":
+        with one_blas_thread():
+            yield
+    else:
         yield
+    if small:
+        _chooser.record(key, policy, (time.perf_counter() - start) / steps)
 
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
