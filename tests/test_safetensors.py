@@ -381,3 +381,14 @@ def test_an_empty_state_dict_round_trips(tmp_path):
     assert ournn.load(tmp_path / "e.safetensors") == {}
     if st_numpy is not None:
         assert st_numpy.load_file(str(tmp_path / "e.safetensors")) == {}
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_refused_without_being_opened(tmp_path):
+    """Looking at a file's first bytes (for a safetensors file under another name) must not
+    open a pipe: that would wait forever for a writer."""
+    import os
+    for name in ("p.ckpt", "p.safetensors"):
+        os.mkfifo(tmp_path / name)
+        with pytest.raises(CheckpointError, match="not a regular file"):
+            ournn.load(tmp_path / name)

@@ -363,8 +363,11 @@ def _is_safetensors_name(f):
 
 
 def _sniff_safetensors(path):
-    """Whether the file at ``path`` starts as a safetensors file does (another extension)."""
+    """Whether the file at ``path`` starts as a safetensors file does (another extension).
+    Only a regular file is opened (opening a pipe would wait for a writer)."""
     from .safetensors import looks_like_safetensors
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, "rb") as fh:
             return looks_like_safetensors(fh.read(10))
