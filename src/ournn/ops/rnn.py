@@ -83,8 +83,8 @@ def one_blas_thread():
 
 
 class LoopThreads:
-    """Chooses the BLAS threads of the loops over time with small per-step products: one
-    thread, or NumPy's default (every core), whichever the loops measure faster now.
+    """Chooses the BLAS threads of the loops over time: one thread, or NumPy's default
+    (every core), whichever the loops measure faster now.
 
     Why both: a recurrent step's product is small ((B, H) @ (H, 4H): 17 MFLOP at B = H = 128)
     and the steps come one after the other. On a quiet 2-core machine two threads win (an
@@ -142,37 +142,40 @@ class LoopThreads:
             self.period = min(2 * self.period, self.MAX_PERIOD)
 
 
-# The BLAS threads of the loops over time: "auto" (small per-step products: LoopThreads
-# measures; big ones: NumPy's threads), "one" or "default" (NumPy's count, every core).
+# The BLAS threads of the loops over time: "auto" (LoopThreads measures), "one" or "default"
+# (NumPy's count, every core).
 LOOP_THREADS = "auto"
 SMALL_PRODUCT_FLOPS = 50e6
-_chooser = LoopThreads()
+# one chooser for small per-step products (starting with one thread), one for big ones
+# (starting with NumPy's threads: W6's (64, 512) @ (512, 2048), 134 MFLOP, took 0.65 ms with
+# two threads and 1.2 ms with one on a quiet machine, but a W6 training step took 10 s
+# instead of 1 s with two threads while a test suite ran beside it)
+_choosers = {True: LoopThreads("one"), False: LoopThreads("default")}
 
 
 @contextlib.contextmanager
 def loop_threads(key, steps):
     """The BLAS threads for one loop over ``steps`` time steps; ``key`` is (mode, pass,
-    batch, hidden size). Products of 50 MFLOP and more keep NumPy's threads, like every other
-    op (W6's (64, 512) @ (512, 2048), 134 MFLOP: 0.65 ms with two threads, 1.2 ms with one),
-    as do the products before and after the loops (the input projection, the weight
-    gradients); for smaller ones ``LoopThreads`` decides."""
-    policy = LOOP_THREADS
-    small = False
-    if policy == "auto":
-        mode, _, batch, hidden = key
-        small = 2 * batch * hidden * hidden * _GATES[mode] < SMALL_PRODUCT_FLOPS
-        policy = _chooser.pick() if small and _BLAS is not None else "default"
+    batch, hidden size). With "auto", a ``LoopThreads`` decides: one for per-step products
+    under SMALL_PRODUCT_FLOPS, one for bigger ones. The products before and after the loops
+    (the input projection, the weight gradients over all steps) keep NumPy's threads like
+    every other op."""
     if steps == 0 or _BLAS is None:
         yield
         return
+    policy, chooser = LOOP_THREADS, None
+    if policy == "auto":
+        mode, _, batch, hidden = key
+        chooser = _choosers[2 * batch * hidden * hidden * _GATES[mode] < SMALL_PRODUCT_FLOPS]
+        policy = chooser.pick()
     start = time.perf_counter()
     if policy == "one":
         with one_blas_thread():
             yield
     else:
         yield
-    if small:
-        _chooser.record(key, policy, (time.perf_counter() - start) / steps)
+    if chooser is not None:
+        chooser.record(key, policy, (time.perf_counter() - start) / steps)
 
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
