@@ -111,8 +111,12 @@ def test_linear_default_init_matches_pytorch_bounds():
 
 def test_linear_error_names_layer_and_shape():
     fc = nn.Linear(4, 2)
-    with pytest.raises(ournn.ShapeError, match=r"Linear\(in_features=4.*\(3, 5\)"):
+    with pytest.raises(ournn.ShapeError,
+                       match=r"^Linear\(in_features=4.*\(3, 5\).*expected input \(\*, 4\)"):
         fc(np.ones((3, 5), dtype=np.float32))
+    # an image batch into a Linear that takes its flattened size: the message says flatten
+    with pytest.raises(ournn.ShapeError, match=r"\(2, 1, 2, 2\).*flatten"):
+        fc(np.ones((2, 1, 2, 2), dtype=np.float32))
 
 
 def test_linear_casts_float64_numpy_input_to_float32():
@@ -195,8 +199,12 @@ def test_batch_norm_layer_running_stats_train_eval(cls, shape):
 
 def test_batch_norm_errors():
     bn = nn.BatchNorm2d(3)
-    with pytest.raises(ournn.ShapeError, match=r"BatchNorm2d\(3.*\(2, 4, 5, 5\)"):
+    with pytest.raises(ournn.ShapeError,
+                       match=r"^BatchNorm2d\(3.*\(2, 4, 5, 5\).*expected input \(N, 3"):
         bn(np.ones((2, 4, 5, 5), dtype=np.float32))
+    with pytest.raises(ournn.ShapeError, match=r"^BatchNorm2d\(3.*\(N, 3, H, W\).*\(2, 3\)"):
+        bn(np.ones((2, 3), dtype=np.float32))
+    assert int(bn.num_batches_tracked) == 0          # a refused batch is not counted
     with pytest.raises(ournn.ShapeError, match="more than 1 value"):
         nn.BatchNorm1d(3)(np.ones((1, 3), dtype=np.float32))
 

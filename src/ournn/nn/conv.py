@@ -90,10 +90,10 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         x = _as_input(x, self.weight, self)
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ShapeError(f"{self!r}: expected input (N, {self.in_channels}, H, W), got "
-                             f"shape {tuple(x.shape)}")
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        try:
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        except ShapeError as e:                 # F.conv2d checks the shape, this names us
+            raise F._in_layer(self, e) from None
 
 
 class Conv1d(_ConvNd):
@@ -125,10 +125,10 @@ class Conv1d(_ConvNd):
 
     def forward(self, x):
         x = _as_input(x, self.weight, self)
-        if x.ndim not in (2, 3) or x.shape[-2] != self.in_channels:
-            raise ShapeError(f"{self!r}: expected input (N, {self.in_channels}, L), got "
-                             f"shape {tuple(x.shape)}")
-        return F.conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
+        try:
+            return F.conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 class ConvTranspose2d(_ConvNd):
@@ -172,14 +172,14 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x, output_size=None):
         x = _as_input(x, self.weight, self)
-        if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
-            raise ShapeError(f"{self!r}: expected input (N, {self.in_channels}, H, W), got "
-                             f"shape {tuple(x.shape)}")
         output_padding = self.output_padding
-        if output_size is not None:
+        if output_size is not None and x.ndim in (3, 4):   # (other inputs: F's error)
             output_padding = self._output_padding(x, output_size)
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding)
+        try:
+            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                      output_padding)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
     def _output_padding(self, x, output_size):
         size = tuple(output_size)[-2:]

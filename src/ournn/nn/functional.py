@@ -55,9 +55,33 @@ def linear(input, weight, bias=None):
     """input (*, in_features) @ weight.T (out_features, in_features) + bias -> (*, out)."""
     in_features = weight.shape[1]
     if input.ndim == 0 or input.shape[-1] != in_features:
-        raise ShapeError(f"linear: input of shape {tuple(input.shape)} does not fit a weight of "
-                         f"shape {tuple(weight.shape)} (expected last dim {in_features})")
+        hint = ""
+        if input.ndim > 2 and int(np.prod(input.shape[1:])) == in_features:
+            hint = "; flatten it first (nn.Flatten() or x.flatten(1))"
+        raise _misfit("linear", input, weight, f"(*, {in_features})", hint)
     return _Linear.apply(input, weight, bias)
+
+
+def _misfit(op, input, weight, want, hint=""):
+    """The ShapeError of an input that does not fit ``weight``: the input's shape, the
+    weight's, the input shape that would fit, and ``hint`` (how to get there)."""
+    return ShapeError(f"{op}: input of shape {tuple(input.shape)} does not fit the weight "
+                      f"{tuple(weight.shape)}: expected input {want}{hint}")
+
+
+def _batch_hint(input, batched_dims, channels):
+    """A hint for an unbatched input to an op that needs the batch dim."""
+    if input.ndim == batched_dims - 1 and input.shape[0] == channels:
+        return "; add the batch dim with x.unsqueeze(0)"
+    return ""
+
+
+def _in_layer(layer, error):
+    """``error`` (a ShapeError from a functional op a layer called) raised again with the
+    layer's repr in front, so the message names the layer the user built. Layers call this in
+    an ``except ShapeError`` around their functional call: the functional op is the one place
+    an input's shape is checked, and a ``try`` costs nothing when nothing is raised."""
+    return ShapeError(f"{layer!r}: {error}")
 
 
 def _pair(v, name, fn="conv2d"):
@@ -82,26 +106,24 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     from ..ops.conv import Conv2d as _Conv2d
     if dilation != 1 or groups != 1:
         _no_dilation_groups("conv2d", dilation, groups)
-    if input.ndim != 4:
-        raise ShapeError(f"conv2d: expected a 4-D input (N, C, H, W), got shape "
-                         f"{tuple(input.shape)}")
-    if input.shape[1] != weight.shape[1]:
-        raise ShapeError(f"conv2d: input has {input.shape[1]} channels (shape "
-                         f"{tuple(input.shape)}) but the weight {tuple(weight.shape)} expects "
-                         f"{weight.shape[1]}")
+    if input.ndim != 4 or input.shape[1] != weight.shape[1]:
+        c = weight.shape[1]
+        raise _misfit("conv2d", input, weight, f"(N, {c}, H, W)", _batch_hint(input, 4, c))
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
     kh, kw = weight.shape[2:]
     h, w = input.shape[2] + 2 * padding[0], input.shape[3] + 2 * padding[1]
     if h < kh or w < kw:
         raise ShapeError(f"conv2d: padded input {h}x{w} (shape {tuple(input.shape)}) is smaller "
-                         f"than the kernel {kh}x{kw}")
+                         f"than the kernel {kh}x{kw}: expected H and W of at least "
+                         f"{kh - 2 * padding[0]}x{kw - 2 * padding[1]} with padding {padding}")
     return _Conv2d.apply(input, weight, bias, stride=stride, padding=padding)
 
 
 def _pool_args(input, kernel_size, stride, padding, name):
     if input.ndim != 4:
         raise ShapeError(f"{name}: expected a 4-D input (N, C, H, W), got shape "
-                         f"{tuple(input.shape)}")
+                         f"{tuple(input.shape)}" + ("; add the batch dim with x.unsqueeze(0)"
+                                                    if input.ndim == 3 else ""))
     kernel_size = _pair(kernel_size, "kernel_size", name)
     stride = kernel_size if stride is None else _pair(stride, "stride", name)
     padding = _pair(padding, "padding", name)
@@ -144,6 +166,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     place) move by ``momentum``, from the batch mean and variance the BatchNorm op computed
     (graph recorded or not); in eval the running statistics are used."""
     x = as_tensor(input)
+    ref = running_mean if running_mean is not None else weight
+    if x.ndim < 2 or (ref is not None and x.shape[1] != ref.shape[0]):
+        c = "C" if ref is None else ref.shape[0]
+        raise ShapeError(f"batch_norm: input of shape {tuple(x.shape)} does not fit "
+                         f"{c} channels: expected input (N, {c}) or (N, {c}, *)")
     if training:
         n = x.numel() // x.shape[1]
         if n <= 1:
@@ -326,20 +353,29 @@ def _no_dilation_groups(name, dilation=1, groups=1):
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (cross-correlation) on (N, C_in, L) input with weight (C_out, C_in, k):
     computed as a 2-D convolution of height 1."""
+    from ..ops.conv import Conv2d as _Conv2d
     _no_dilation_groups("conv1d", dilation, groups)
     input = as_tensor(input)
-    if input.ndim == 2:                                   # unbatched (C, L)
-        return conv1d(input.unsqueeze(0), weight, bias, stride, padding).squeeze(0)
-    if input.ndim != 3:
-        raise ShapeError(f"conv1d: expected a 3-D input (N, C, L), got shape "
-                         f"{tuple(input.shape)}")
+    s, p = _single(stride, "stride", "conv1d"), _single(padding, "padding", "conv1d")
     if weight.ndim != 3:
         raise ShapeError(f"conv1d: expected a 3-D weight (C_out, C_in, k), got shape "
                          f"{tuple(weight.shape)}")
-    s, p = _single(stride, "stride", "conv1d"), _single(padding, "padding", "conv1d")
-    n, c, length = input.shape
-    out = conv2d(input.reshape(n, c, 1, length), weight.unsqueeze(2), bias, (1, s), (0, p))
-    return out.reshape(out.shape[0], out.shape[1], out.shape[3])
+    if input.ndim not in (2, 3) or input.shape[-2] != weight.shape[1]:
+        c = weight.shape[1]
+        raise _misfit("conv1d", input, weight, f"(N, {c}, L) or ({c}, L)")
+    k = weight.shape[2]
+    if input.shape[-1] + 2 * p < k:
+        raise ShapeError(f"conv1d: padded input of length {input.shape[-1] + 2 * p} (shape "
+                         f"{tuple(input.shape)}) is shorter than the kernel {k}: expected L "
+                         f"of at least {k - 2 * p} with padding {p}")
+    unbatched = input.ndim == 2
+    n, c, length = (1,) + input.shape if unbatched else input.shape
+    # a 2-D convolution of height 1 (its checks are the ones above, so the op is applied
+    # directly: an error names conv1d and the shapes the caller gave)
+    out = _Conv2d.apply(input.reshape(n, c, 1, length), weight.unsqueeze(2), bias,
+                        stride=(1, s), padding=(0, p))
+    return out.reshape(out.shape[1], out.shape[3]) if unbatched else \
+        out.reshape(out.shape[0], out.shape[1], out.shape[3])
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -349,13 +385,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     from ..ops.conv import ConvTranspose2d as _ConvT
     _no_dilation_groups("conv_transpose2d", dilation, groups)
     input = as_tensor(input)
+    if weight.ndim != 4:
+        raise ShapeError(f"conv_transpose2d: expected a 4-D weight (C_in, C_out, kH, kW), got "
+                         f"shape {tuple(weight.shape)}")
+    if input.ndim not in (3, 4) or input.shape[-3] != weight.shape[0]:
+        c = weight.shape[0]
+        raise _misfit("conv_transpose2d", input, weight, f"(N, {c}, H, W) or ({c}, H, W)")
     if input.ndim == 3:
         return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding,
                                 output_padding).squeeze(0)
-    if input.ndim != 4 or weight.ndim != 4 or input.shape[1] != weight.shape[0]:
-        raise ShapeError(f"conv_transpose2d: expected input (N, C_in, H, W) and weight "
-                         f"(C_in, C_out, kH, kW) with the same C_in, got input "
-                         f"{tuple(input.shape)} and weight {tuple(weight.shape)}")
     stride = _pair(stride, "stride", "conv_transpose2d")
     padding = _pair(padding, "padding", "conv_transpose2d")
     output_padding = _pair(output_padding, "output_padding", "conv_transpose2d")
@@ -527,8 +565,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         tuple(normalized_shape)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ShapeError(f"layer_norm: normalized_shape {shape} must match the last dims of "
-                         f"the input, got shape {tuple(input.shape)}")
+        raise ShapeError(f"layer_norm: input of shape {tuple(input.shape)} does not end in "
+                         f"normalized_shape {shape}: expected input "
+                         f"(*, {', '.join(map(str, shape))})")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
             raise ShapeError(f"layer_norm: {name} must have shape {shape}, got "
@@ -541,9 +580,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     dims), then scale and shift per channel."""
     from ..ops.norm import GroupNorm as _GN
     input = as_tensor(input)
-    if input.ndim < 2 or input.shape[1] % num_groups:
-        raise ShapeError(f"group_norm: expected input (N, C, *) with C divisible by "
-                         f"num_groups={num_groups}, got shape {tuple(input.shape)}")
+    c = weight.shape[0] if weight is not None and weight.ndim == 1 else "C"
+    if input.ndim < 2 or input.shape[1] % num_groups or (c != "C" and input.shape[1] != c):
+        raise ShapeError(f"group_norm: input of shape {tuple(input.shape)} does not fit "
+                         f"num_groups={num_groups}" + ("" if c == "C" else f" and {c} channels")
+                         + f": expected input (N, {c}, *)"
+                         + (" with C divisible by num_groups" if c == "C" else ""))
     c = input.shape[1]
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):

@@ -42,10 +42,10 @@ class Linear(Module):
 
     def forward(self, x):
         x = _as_input(x, self.weight, self)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ShapeError(f"{self!r}: expected input (*, {self.in_features}), got shape "
-                             f"{tuple(x.shape)}")
-        return F.linear(x, self.weight, self.bias)
+        try:
+            return F.linear(x, self.weight, self.bias)      # checks the shape
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

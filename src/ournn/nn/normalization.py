@@ -38,16 +38,22 @@ class _BatchNorm(Module):
             self.running_mean = self.running_var = None
 
     def forward(self, x):
-        if x.ndim not in self.expected_dims or x.shape[1] != self.num_features:
-            dims = " or ".join(f"{d}-D" for d in self.expected_dims)
-            raise ShapeError(f"{self!r}: expected {dims} input with {self.num_features} "
-                             f"channels in dim 1, got shape {tuple(x.shape)}")
+        # the number of dims is this layer's to check (F.batch_norm takes any (N, C, *));
+        # F.batch_norm checks the channels
+        if x.ndim not in self.expected_dims:
+            c = self.num_features
+            want = " or ".join(f"({', '.join(('N', str(c)) + d)})" for d in self.expected_rest)
+            raise ShapeError(f"{self!r}: expected input {want}, got shape {tuple(x.shape)}")
         use_batch = self.training or not self.track_running_stats
+        try:
+            out = F.batch_norm(x, self.running_mean if self.track_running_stats else None,
+                               self.running_var if self.track_running_stats else None,
+                               self.weight, self.bias, use_batch, self.momentum, self.eps)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1
-        return F.batch_norm(x, self.running_mean if self.track_running_stats else None,
-                            self.running_var if self.track_running_stats else None,
-                            self.weight, self.bias, use_batch, self.momentum, self.eps)
+        return out
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -57,11 +63,13 @@ class _BatchNorm(Module):
 class BatchNorm1d(_BatchNorm):
     """Normalise (N, C) or (N, C, L) input per channel."""
     expected_dims = (2, 3)
+    expected_rest = ((), ("L",))
 
 
 class BatchNorm2d(_BatchNorm):
     """Normalise (N, C, H, W) input per channel."""
     expected_dims = (4,)
+    expected_rest = (("H", "W"),)
 
 
 def _check_eps(layer, eps):
@@ -101,11 +109,10 @@ class LayerNorm(Module):
                                  "bias": self._has_bias})
 
     def forward(self, x):
-        k = len(self.normalized_shape)
-        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
-            raise ShapeError(f"{self!r}: expected input (*, {', '.join(map(str, self.normalized_shape))}), "
-                             f"got shape {tuple(x.shape)}")
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        try:
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        except ShapeError as e:                 # F.layer_norm checks the shape
+            raise F._in_layer(self, e) from None
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
@@ -141,10 +148,15 @@ class GroupNorm(Module):
                                  "affine": self.affine})
 
     def forward(self, x):
-        if x.ndim < 2 or x.shape[1] != self.num_channels:
+        # F.group_norm checks the channels against the weight; without one (affine=False)
+        # the count is this layer's to check
+        if self.weight is None and (x.ndim < 2 or x.shape[1] != self.num_channels):
             raise ShapeError(f"{self!r}: expected input (N, {self.num_channels}, *), got "
                              f"shape {tuple(x.shape)}")
-        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        try:
+            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,5 +1,9 @@
 """Pooling layers: windows on (N, C, H, W) and (N, C, L), adaptive (output size given) and
-global pooling (``AdaptiveAvgPool2d(1)``)."""
+global pooling (``AdaptiveAvgPool2d(1)``).
+
+The functional op checks the input's shape; a layer only puts its repr in front of the
+ShapeError, so the message names the layer the user built."""
+from ..errors import ShapeError
 from . import functional as F
 from .config import check_int, check_pair
 from .module import Module
@@ -49,7 +53,10 @@ class MaxPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding)
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        try:
+            return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 class AvgPool2d(_Pool2d):
@@ -61,7 +68,10 @@ class AvgPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding)
 
     def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        try:
+            return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 def _single(layer, name, value, minimum=1):
@@ -99,7 +109,10 @@ class MaxPool1d(_Pool1d):
         super().__init__(kernel_size, stride, padding)
 
     def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding)
+        try:
+            return F.max_pool1d(x, self.kernel_size, self.stride, self.padding)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 class AvgPool1d(_Pool1d):
@@ -111,7 +124,10 @@ class AvgPool1d(_Pool1d):
         super().__init__(kernel_size, stride, padding)
 
     def forward(self, x):
-        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding)
+        try:
+            return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 def _check_output_size(layer, output_size, dims):
@@ -144,7 +160,10 @@ class AdaptiveAvgPool2d(_Adaptive):
     ``output_size`` keeps that input size."""
 
     def forward(self, x):
-        return F.adaptive_avg_pool2d(x, self.output_size)
+        try:
+            return F.adaptive_avg_pool2d(x, self.output_size)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 class AdaptiveMaxPool2d(_Adaptive):
@@ -155,7 +174,10 @@ class AdaptiveMaxPool2d(_Adaptive):
         super().__init__(output_size)
 
     def forward(self, x):
-        return F.adaptive_max_pool2d(x, self.output_size)
+        try:
+            return F.adaptive_max_pool2d(x, self.output_size)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 class AdaptiveAvgPool1d(_Adaptive):
@@ -163,7 +185,10 @@ class AdaptiveAvgPool1d(_Adaptive):
     dims = 1
 
     def forward(self, x):
-        return F.adaptive_avg_pool1d(x, self.output_size)
+        try:
+            return F.adaptive_avg_pool1d(x, self.output_size)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
 
 
 class AdaptiveMaxPool1d(_Adaptive):
@@ -175,4 +200,7 @@ class AdaptiveMaxPool1d(_Adaptive):
         super().__init__(output_size)
 
     def forward(self, x):
-        return F.adaptive_max_pool1d(x, self.output_size)
+        try:
+            return F.adaptive_max_pool1d(x, self.output_size)
+        except ShapeError as e:
+            raise F._in_layer(self, e) from None
