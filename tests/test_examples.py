@@ -22,6 +22,19 @@ def test_custom_op_example_runs():
     assert "gradcheck passed" in out.stdout
 
 
+def _assert_png(path, size):
+    """``path`` is a PNG of ``size`` (width, height) pixels with something drawn on it: not
+    one flat colour, and ink (non-white pixels) on at least 2% of it."""
+    from PIL import Image
+    import numpy as np
+    with Image.open(path) as im:
+        assert im.format == "PNG", (path, im.format)
+        assert im.size == size, (path, im.size, size)
+        gray = np.asarray(im.convert("L"))
+    assert gray.min() < 128 < gray.max(), path                  # dark ink on a light page
+    assert (gray < 250).mean() > 0.02, path
+
+
 def _run(name):
     import sys
     sys.path.insert(0, str(EXAMPLES))
@@ -39,25 +52,61 @@ def test_numerical_vs_backprop_same_gradient_different_cost():
 
 def test_init_effect_shows_collapse_and_xavier_he_keep_the_spread(tmp_path):
     stds = _run("init_effect.py")["main"](str(tmp_path), n=100)
-    assert stds["small N(0, 0.01)"][-1] < 1e-6 < stds["small N(0, 0.01)"][0]
+    assert all(len(v) == 10 for v in stds.values())              # one std per layer
+    small = stds["small N(0, 0.01)"]
+    # with small weights each layer shrinks the signal (by about 0.01 * sqrt(256) = 0.16)
+    assert all(b < 0.3 * a for a, b in zip(small, small[1:])), small
+    assert small[-1] < 1e-6 < small[0]
     assert stds["large N(0, 1)"][-1] > 0.9                       # tanh saturated
+    # Xavier and He keep the spread: the last layer within a factor 2 of the second
+    for scheme in ("Xavier", "He"):
+        v = stds[scheme]
+        assert 0.5 < v[-1] / v[1] < 2, (scheme, v)
     assert 0.3 < stds["Xavier"][-1] < 0.9 and 0.1 < stds["He"][-1] < 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "init_he.png", "init_large.png", "init_small.png", "init_xavier.png"]
+    for p in tmp_path.iterdir():               # ten histograms, 4 per row: 4 x 3.4 by 3 x 2.5 + 0.5 in
+        _assert_png(p, (1360, 800))
 
 
-def test_overfitting_example(tmp_path):
-    histories = _run("overfitting.py")["main"](str(tmp_path), epochs=2, train_size=200,
-                                                 test_size=200)
+def test_overfitting_example_memorises_and_dropout_narrows_the_gap(tmp_path):
+    histories = _run("overfitting.py")["main"](str(tmp_path), epochs=10, train_size=200,
+                                                 test_size=500)
     assert set(histories) == {"plain", "weight decay", "dropout 0.5", "batch norm"}
-    assert (tmp_path / "overfitting.png").exists()
+
+    def final(name):
+        h = histories[name].history
+        assert len(h["accuracy"]) == len(h["val_accuracy"]) == 10
+        return h["accuracy"][-1], h["accuracy"][-1] - h["val_accuracy"][-1]
+
+    train, plain_gap = final("plain")
+    assert train >= 0.99 and plain_gap > 0.15          # memorised; test accuracy far behind
+    gaps = {name: final(name)[1] for name in histories if name != "plain"}
+    # on this small budget dropout narrows the gap clearly (about 27 -> 15 points); weight
+    # decay and batch norm need more epochs to, but none makes it wider by much
+    assert gaps["dropout 0.5"] < plain_gap - 0.05, gaps
+    assert all(g < plain_gap + 0.05 for g in gaps.values()), (plain_gap, gaps)
+    _assert_png(tmp_path / "overfitting.png", (1600, 360))     # 4 panels, capped at 16 in
 
 
-def test_optimizer_comparison_example(tmp_path):
+def test_optimizer_comparison_every_loss_falls_and_plain_sgd_is_slowest(tmp_path):
+    """The comparison the example draws: from the same weights on the same batches every
+    optimizer lowers the loss, momentum speeds SGD up, and the adaptive ones (AdaGrad, RMSProp,
+    Adam) are all ahead of plain SGD after one short epoch."""
     histories = _run("optimizer_comparison.py")["main"](str(tmp_path), epochs=1,
-                                                          train_size=320)
+                                                          train_size=640)
     assert list(histories) == ["SGD", "Momentum", "AdaGrad", "RMSProp", "Adam"]
-    assert (tmp_path / "optimizers.png").exists()
+    final = {}
+    for name, h in histories.items():
+        steps = h.steps["loss"]
+        assert len(steps) == 20, name                          # 640 / 32
+        first, last = sum(steps[:5]) / 5, sum(steps[-5:]) / 5
+        assert last < first, (name, first, last)
+        final[name] = h.history["loss"][-1]
+    assert final["Momentum"] < final["SGD"] - 0.1, final
+    assert all(final[n] < final["SGD"] - 0.1 for n in ("AdaGrad", "RMSProp", "Adam")), final
+    assert max(final, key=final.get) == "SGD"
+    _assert_png(tmp_path / "optimizers.png", (420, 360))       # one panel of 4.2 x 3.6 in
 
 
 def test_mnist_examples_on_a_small_budget(tmp_path):
