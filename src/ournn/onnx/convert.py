@@ -1166,7 +1166,7 @@ def _build(model, args, input_names=None, output_names=None, dynamic_axes=None,
         inits = [t for t in inits if t.name not in param_names]
     graph = helper.make_graph(g.nodes, type(model).__name__, graph_inputs, graph_outputs,
                               initializer=inits)
-    from .. import __version__ as version
+    version = _ournn_version()
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="ournn", producer_version=str(version))
     proto.ir_version = min(proto.ir_version, _max_ir(opset))
@@ -1198,3 +1198,13 @@ def _producer_input(g, tr, t, kind):
         return None
     src = rec.args[0]
     return src if isinstance(src, Tensor) and id(src) in g.names else None
+
+
+def _ournn_version():
+    """ournn's installed version (from the package metadata: importing the top-level package
+    from here would point up the floors)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("ournn")
+    except PackageNotFoundError:
+        return "unknown"
