@@ -63,3 +63,19 @@ def check_op(shapes, ournn_fn, torch_fn=None, *, arrays=None, seed=0, positive=F
         gb = b.grad.numpy() if b.grad is not None else np.zeros(a.shape)
         np.testing.assert_allclose(ga, gb, atol=atol, rtol=rtol,
                                    err_msg=f"gradient of input {i} differs from PyTorch")
+
+
+def assert_png(path, size=None, min_size=(100, 100)):
+    """``path`` is a PNG with something drawn on it: of ``size`` (width, height) pixels when
+    given (else at least ``min_size``), not one flat colour (dark ink on a light page), and
+    ink (non-white pixels) on at least 2% of it. An existing file alone says nothing."""
+    from PIL import Image
+    with Image.open(path) as im:
+        assert im.format == "PNG", (path, im.format)
+        if size is not None:
+            assert im.size == tuple(size), (path, im.size, size)
+        else:
+            assert im.size[0] >= min_size[0] and im.size[1] >= min_size[1], (path, im.size)
+        gray = np.asarray(im.convert("L"))
+    assert gray.min() < 128 < gray.max(), path
+    assert (gray < 250).mean() > 0.02, path

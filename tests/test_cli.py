@@ -70,7 +70,17 @@ def test_summary_and_list(capsys, tmp_path):
     assert main(["summary", "--model", "seed_alexnet"]) == 0
     assert "2,201,322" in capsys.readouterr().out
     assert main(["summary", "--model", "lenet5", "--graph", str(tmp_path / "g.svg")]) == 0
-    assert "<svg" in (tmp_path / "g.svg").read_text()
+    # a well-formed SVG drawing every layer of lenet5 in order, with its output shape
+    import xml.etree.ElementTree as ET
+    root = ET.parse(tmp_path / "g.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    text = " ".join(" ".join(root.itertext()).split())
+    labels = ["Input (N, 1, 28, 28)", "Conv2d 1->6 5x5", "(N, 6, 28, 28)", "AvgPool2d 2x2",
+              "(N, 6, 14, 14)", "Conv2d 6->16 5x5", "(N, 16, 10, 10)", "Flatten (N, 400)",
+              "Linear W<120 x 400> (N, 120)", "Linear W<84 x 120> (N, 84)",
+              "Linear W<10 x 84> (N, 10)", "Output (N, 10)"]
+    at = [text.find(label) for label in labels]
+    assert -1 not in at and at == sorted(at), list(zip(labels, at))
     assert main(["summary", "--list"]) == 0
     assert "cnn" in capsys.readouterr().out.split()
 

@@ -4,6 +4,8 @@ import runpy
 import subprocess
 import sys
 
+from helpers import assert_png
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -20,19 +22,6 @@ def test_custom_op_example_runs():
     out = subprocess.run([sys.executable, str(EXAMPLES / "custom_op.py")], capture_output=True,
                          text=True, check=True)
     assert "gradcheck passed" in out.stdout
-
-
-def _assert_png(path, size):
-    """``path`` is a PNG of ``size`` (width, height) pixels with something drawn on it: not
-    one flat colour, and ink (non-white pixels) on at least 2% of it."""
-    from PIL import Image
-    import numpy as np
-    with Image.open(path) as im:
-        assert im.format == "PNG", (path, im.format)
-        assert im.size == size, (path, im.size, size)
-        gray = np.asarray(im.convert("L"))
-    assert gray.min() < 128 < gray.max(), path                  # dark ink on a light page
-    assert (gray < 250).mean() > 0.02, path
 
 
 def _run(name):
@@ -66,7 +55,7 @@ def test_init_effect_shows_collapse_and_xavier_he_keep_the_spread(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "init_he.png", "init_large.png", "init_small.png", "init_xavier.png"]
     for p in tmp_path.iterdir():               # ten histograms, 4 per row: 4 x 3.4 by 3 x 2.5 + 0.5 in
-        _assert_png(p, (1360, 800))
+        assert_png(p, (1360, 800))
 
 
 def test_overfitting_example_memorises_and_dropout_narrows_the_gap(tmp_path):
@@ -86,7 +75,7 @@ def test_overfitting_example_memorises_and_dropout_narrows_the_gap(tmp_path):
     # decay and batch norm need more epochs to, but none makes it wider by much
     assert gaps["dropout 0.5"] < plain_gap - 0.05, gaps
     assert all(g < plain_gap + 0.05 for g in gaps.values()), (plain_gap, gaps)
-    _assert_png(tmp_path / "overfitting.png", (1600, 360))     # 4 panels, capped at 16 in
+    assert_png(tmp_path / "overfitting.png", (1600, 360))     # 4 panels, capped at 16 in
 
 
 def test_optimizer_comparison_every_loss_falls_and_plain_sgd_is_slowest(tmp_path):
@@ -106,7 +95,7 @@ def test_optimizer_comparison_every_loss_falls_and_plain_sgd_is_slowest(tmp_path
     assert final["Momentum"] < final["SGD"] - 0.1, final
     assert all(final[n] < final["SGD"] - 0.1 for n in ("AdaGrad", "RMSProp", "Adam")), final
     assert max(final, key=final.get) == "SGD"
-    _assert_png(tmp_path / "optimizers.png", (420, 360))       # one panel of 4.2 x 3.6 in
+    assert_png(tmp_path / "optimizers.png", (420, 360))       # one panel of 4.2 x 3.6 in
 
 
 def test_mnist_examples_on_a_small_budget(tmp_path):

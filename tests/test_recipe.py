@@ -2,6 +2,7 @@
 ``ournn.train.recipe.build_run``, and each choice trains, resumes and exports."""
 import numpy as np
 import pytest
+from helpers import assert_png
 
 import ournn
 from ournn import nn, optim
@@ -141,8 +142,8 @@ def test_the_test_set_is_run_through_the_model_once(tmp_path, monkeypatch):
                                   "epochs": 1, "limit": 200, "verbose": 0,
                                   "out": str(tmp_path / "run")})
     assert calls == [200]
-    assert (tmp_path / "run" / "confusion.png").exists()
-    assert (tmp_path / "run" / "worst.png").exists()
+    assert_png(tmp_path / "run" / "confusion.png")     # drawn, not merely written
+    assert_png(tmp_path / "run" / "worst.png")
     assert result["results"]["test_accuracy"] == result["test"]["accuracy"]
 
 

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import assert_png
 
 from ournn.cli import build_parser, main
 from ournn.tune import (
@@ -189,7 +190,7 @@ def test_failing_trials_are_recorded_not_raised(tmp_path):
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert [r["status"] for r in rows] == ["ok", "failed", "failed"]
     assert "NonFiniteLossError" in rows[1]["error"]
-    assert (tmp_path / "scatter.png").exists()
+    assert_png(tmp_path / "scatter.png")
 
 
 def test_scatter_is_skipped_with_a_hint_without_matplotlib(study, tmp_path, monkeypatch):
