@@ -97,8 +97,8 @@ class LoopThreads:
     How: the loops run with ``choice``; every ``period`` loops, a probe runs the next
     ``WINDOW`` loops with the other setting. The probe's first ``WARM`` loops are not counted
     (sleeping BLAS threads wake up); then for every key (mode, pass, batch, hidden) timed both
-    ways, the seconds per step are compared, and the other setting is kept if it is faster by
-    5% in sum. A probe that loses doubles the period (up to MAX_PERIOD: under heavy load the
+    ways, the best seconds per step of the probe and of the last 3 loops before it are
+    compared, and the other setting is kept if it is faster by 5% in sum. A probe that loses doubles the period (up to MAX_PERIOD: under heavy load the
     probes of two threads cost little), one that wins resets it."""
 
     WINDOW, WARM, PERIOD, MAX_PERIOD = 8, 2, 48, 1536
@@ -108,7 +108,7 @@ class LoopThreads:
         self.period = self.PERIOD
         self.calls = 0
         self.probe = None          # loops left in the probe window, or None
-        self.recent = {}           # key -> seconds per step with ``choice`` (last loop)
+        self.recent = {}           # key -> seconds per step with ``choice`` (last 3 loops)
         self.probed = {}           # key -> [seconds per step in this probe]
 
     def pick(self):
@@ -123,7 +123,9 @@ class LoopThreads:
     def record(self, key, used, seconds_per_step):
         """What the loop that ``pick`` chose took."""
         if self.probe is None or used == self.choice:
-            self.recent[key] = seconds_per_step
+            last = self.recent.setdefault(key, [])
+            last.append(seconds_per_step)
+            del last[:-3]
             return
         if self.probe <= self.WINDOW - self.WARM:
             self.probed.setdefault(key, []).append(seconds_per_step)
@@ -132,12 +134,12 @@ class LoopThreads:
             return
         self.probe = None
         keys = [k for k in self.probed if k in self.recent]
-        now = sum(self.recent[k] for k in keys)
+        now = sum(min(self.recent[k]) for k in keys)     # the best of a few on both sides
         other = sum(min(self.probed[k]) for k in keys)
         if keys and other < 0.95 * now:
             self.choice = used
             self.period = self.PERIOD
-            self.recent = {k: min(v) for k, v in self.probed.items()}
+            self.recent = {k: v[-3:] for k, v in self.probed.items()}
         else:
             self.period = min(2 * self.period, self.MAX_PERIOD)
 
