@@ -96,9 +96,15 @@ def test_callbacks_csv_checkpoint_early_stopping(tmp_path, mnist_slice):
     assert len(history.epoch) == 2        # nothing improves by 10: stops after patience
     rows = (tmp_path / "m.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,loss,accuracy") and len(rows) == 3
-    assert (tmp_path / "last.ckpt").exists() and (tmp_path / "best.ckpt").exists()
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
     assert len(seen) == 2
+    # last.ckpt holds the last epoch, best.ckpt the one with the best monitored value
+    # (ModelCheckpoint's default: val_accuracy)
+    last = ournn.load(tmp_path / "last.ckpt", rebuild=False)
+    best = ournn.load(tmp_path / "best.ckpt", rebuild=False)
+    assert last["logs"]["val_loss"] == pytest.approx(seen[-1])
+    top = max(history.history["val_accuracy"])
+    assert best["best"] == pytest.approx(top) == best["logs"]["val_accuracy"]
 
 
 def test_lr_scheduler_callback_steps_per_step():
