@@ -114,7 +114,10 @@ def no_graphviz(monkeypatch):
 
 
 # ----- the module graph -----
-@pytest.mark.parametrize("name", list_models())
+SEQUENTIAL_ZOO = [n for n in list_models() if isinstance(get_model(n), ournn.nn.Sequential)]
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL_ZOO)
 def test_zoo_model_dot_parses_and_names_every_layer(name):
     model = get_model(name)
     nodes, edges = read_dot(G.model_dot(model, (1, 28, 28)))
@@ -132,6 +135,31 @@ def test_zoo_model_dot_parses_and_names_every_layer(name):
     first = next(nid for nid, lines in text.items() if lines[0] == "Input")
     assert text[first] == ["Input", "(N, 1, 28, 28)"]
     assert model.training                                     # mode restored after the trace
+
+
+@pytest.mark.parametrize("name, shape, dtype", [("lstm", (1, 28, 28), np.float32),
+                                                 ("charlstm", (7,), np.int64)])
+def test_recurrent_zoo_models_draw_every_layer_on_the_way_to_the_output(name, shape, dtype):
+    """Models with their own forward (ops between layers, a layer that passes its input
+    through): every leaf layer is drawn once, and every node lies on a path to the output."""
+    model = get_model(name)
+    nodes, edges = read_dot(G.model_dot(model, shape, dtype=dtype))
+    text = labels(nodes)
+    for layer_name, module in model.named_modules():
+        if list(module.children()) or not layer_name:
+            continue
+        hits = [nid for nid, lines in text.items() if lines[-1].split(":")[0] == layer_name]
+        assert len(hits) == 1, layer_name
+    output = next(nid for nid, lines in text.items() if lines[0] == "Output")
+    reaches = {output}
+    changed = True
+    while changed:
+        changed = False
+        for a, b in edges:
+            if b in reaches and a not in reaches:
+                reaches.add(a)
+                changed = True
+    assert reaches == set(nodes)
 
 
 def test_model_labels_follow_netron():

@@ -67,7 +67,8 @@ def _model_graph(model, input_shape, rankdir="TB", show_ops=True, dtype=np.float
 
     input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     leaves = leaf_names(model)
-    x = Tensor(np.zeros((1,) + input_shape, dtype=dtype), requires_grad=True)
+    x = Tensor(np.zeros((1,) + input_shape, dtype=dtype),
+               requires_grad=np.dtype(dtype).kind == "f")     # token ids need no gradient
     tr = traced_pass(model, x, grad=True)
     units = {"input": {"kind": "input", "srcs": []}}
     producer = {id(x): "input"}     # id(tensor) -> the unit whose output it is (latest call)
@@ -93,9 +94,11 @@ def _model_graph(model, input_shape, rankdir="TB", show_ops=True, dtype=np.float
     # Tensors that need no gradient (constants; parameters have no producer) are not drawn.
     free = {}
 
-    def source(t):
+    def source(t, consumer=None):
         key = producer.get(id(t))
-        if key is not None:
+        if key is not None and key != consumer:
+            # (a layer that returns its input unchanged, Dropout in eval, is that tensor's
+            # latest producer: for the layer's own input, look past it to the op before)
             return key
         op = tr.producer(t)
         if op is None or not t.requires_grad:
@@ -113,10 +116,11 @@ def _model_graph(model, input_shape, rankdir="TB", show_ops=True, dtype=np.float
 
     pending = list(units)
     while pending:
-        u = units[pending.pop()]
+        ukey = pending.pop()
+        u = units[ukey]
         resolved = []
         for s in u["srcs"]:
-            s = source(s) if isinstance(s, Tensor) else s
+            s = source(s, ukey) if isinstance(s, Tensor) else s
             if s is not None and s not in resolved:
                 resolved.append(s)
         u["srcs"] = resolved
