@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
+import ournn  # noqa: E402
 from studio_server import Client, ThreadServer, start_cli_server  # noqa: E402
 
 MLP = [{"type": "Flatten"}, {"type": "Linear", "out_features": 32}, {"type": "ReLU"},
@@ -707,3 +708,35 @@ def test_the_studio_client_example(server, capsys):
     assert "354 parameters" in out and "training done" in out
     assert "epoch  20" in out and os.path.exists(saved["path"])
     assert "point [-1.0, 0.5]: class 0" in out           # upper arc: class 0
+
+
+def test_a_saved_model_downloads_as_safetensors_and_onnx(server, client, tmp_path):
+    """The save's other formats: the weights as safetensors (read back by ournn and, with the
+    package, by safetensors) and the graph as ONNX (run by onnxruntime when installed), from
+    the same saved file; another session gets 404 and an unknown format 400."""
+    status, answer = client.post("/api/train", {"dataset": "moons", "layers": TOY, "epochs": 1})
+    assert status == 202, answer
+    job = client.wait_job()
+    assert job["state"] == "done", job
+    status, saved = client.post("/api/model/save", {"name": "moons-net"})
+    assert status == 200
+    status, blob = client.get(saved["download"] + "&format=safetensors", raw=True)
+    assert status == 200
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(blob)
+    state = ournn.load(str(path))
+    from ournn.train.checkpoints import load_model
+    model, _ = load_model(saved["path"])
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(state[k].numpy(), v.numpy())
+    assert_error(*client.get(saved["download"] + "&format=pickle"), 400, "format")
+    assert_error(*Client(server.url).get(saved["download"] + "&format=onnx"), 404)
+    status, onnx_blob = client.get(saved["download"] + "&format=onnx", raw=True)
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    assert status == 200
+    session = ort.InferenceSession(onnx_blob, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    (ours,) = [model.eval()(x).numpy()]
+    theirs = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)

@@ -537,12 +537,51 @@ async def save_model(request, studio, session):
 @endpoint
 async def download_model(request, studio, session):
     name = request.query_params.get("name")
+    fmt = request.query_params.get("format", "ckpt")
+    if fmt not in DOWNLOAD_FORMATS:
+        raise HTTPError(400, f"format must be one of {', '.join(DOWNLOAD_FORMATS)}, got "
+                             f"{_short(fmt)}", "format")
     path = _model_path(studio, name)
     # only this session's saves: a name another session saved (or overwrote) is not found
     if studio.owners.get(name) != session.id or not os.path.exists(path):
         raise HTTPError(404, f"no saved model named {_short(name)} in this session", "name")
-    return FileResponse(path, media_type="application/octet-stream",
-                        filename=os.path.basename(path))
+    if fmt == "ckpt":
+        return FileResponse(path, media_type="application/octet-stream",
+                            filename=os.path.basename(path))
+    data = await asyncio.to_thread(_convert_saved_model, path, fmt)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
+
+
+DOWNLOAD_FORMATS = ("ckpt", "safetensors", "onnx")
+
+
+def _convert_saved_model(path, fmt):
+    """The bytes of a saved model as safetensors (the weights, for PyTorch) or ONNX (the
+    graph, for onnxruntime and other runtimes), as ``ournn export`` writes them."""
+    import io as _io
+
+    from ..tensor import Tensor
+    from ..train.checkpoints import load_model as read_model
+    model, meta = read_model(path)
+    buffer = _io.BytesIO()
+    if fmt == "safetensors":
+        from ..io.safetensors import save_file
+        save_file(model.state_dict(), buffer, metadata={"format": "pt"})
+        return buffer.getvalue()
+    try:
+        from ..onnx import export
+        import onnx  # noqa: F401  (the exporter needs it: say so before tracing)
+    except ImportError:
+        raise HTTPError(503, "ONNX export needs the onnx package on the server: "
+                             "pip install 'ournn[onnx]'", "format") from None
+    shape = tuple(meta.get("input_shape") or ())
+    if not shape:
+        raise HTTPError(409, "this model does not record its input shape", "format")
+    example = Tensor._make(np.zeros((1, *shape), dtype=np.float32))
+    export(model, example, buffer)
+    return buffer.getvalue()
 
 
 @endpoint

@@ -746,8 +746,18 @@ async function saveModel() {
     link.textContent = "download";
     const path = document.createElement("code");
     path.textContent = answer.path;
+    // the same model for other runtimes: its weights for PyTorch, its graph for ONNX ones
+    const stem = answer.name || name;
+    const others = [["safetensors", "safetensors (PyTorch)"], ["onnx", "ONNX"]].map(([fmt, text]) => {
+      const a = document.createElement("a");
+      a.dataset.testid = `download-${fmt}`;
+      a.href = apiUrl(`${answer.download}&format=${fmt}`);
+      a.download = `${stem}.${fmt}`;
+      a.textContent = text;
+      return a;
+    });
     result.className = "result ok";
-    result.replaceChildren("Saved to ", path, " · ", link);
+    result.replaceChildren("Saved to ", path, " · ", link, " · ", others[0], " · ", others[1]);
   } catch (err) {
     result.className = "result error";
     result.textContent = err.message;
