@@ -9,7 +9,7 @@ Every layer describes itself the same way, as Keras layers do: ``layer.get_confi
 dict of constructor arguments (by default the attributes named in ``config_keys``) and
 ``type(layer).from_config(config)`` builds it again. The layers are found by class name in
 ``layer_classes()``: every public ``Module`` subclass defined in ``ournn.nn``, so a new layer
-is added by defining it there (``tests/test_layer_registry.py`` checks that each one
+is added by defining it there (``tests/nn/test_layer_registry.py`` checks that each one
 round-trips, and that the studio can describe the ones it offers). Zoo models are described by
 their zoo name and arguments; ``ournn.models`` registers the names (``register_zoo``) when it
 is imported, so this module never imports the zoo.

@@ -17,6 +17,8 @@ needs only NumPy and protobuf). What it writes, as TensorBoard shows it:
 A resumed run continues the same curves (the steps and epochs go on from the checkpoint's).
 """
 import math
+import os
+import uuid
 
 import numpy as np
 
@@ -78,7 +80,11 @@ class TensorBoard(Callback):
 
     def _open(self):
         if self.writer is None:
-            self.writer = self._SummaryWriter(logdir=self.log_dir, flush_secs=self.flush_secs)
+            # a suffix of our own: the writer names files by the second and the host, so a
+            # resumed run started within the same second would replace the first one's file
+            suffix = f".{os.getpid()}.{uuid.uuid4().hex[:8]}"
+            self.writer = self._SummaryWriter(logdir=self.log_dir, flush_secs=self.flush_secs,
+                                              filename_suffix=suffix)
         return self.writer
 
     def _scalar(self, tag, value, step):

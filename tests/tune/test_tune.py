@@ -30,7 +30,7 @@ from ournn.tune import (
 )
 from ournn.tune.plot import write_scatter
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 TINY = {"epochs": 1, "limit": 600, "val_split": 200}
 BASE = {"model": "mlp", "model_kwargs": {"hidden": [32]}}     # small and quick
 SPACE = {"lr": LogUniform(1e-3, 1e-2), "batch_size": Choice([32, 64]),

@@ -702,7 +702,7 @@ def test_ournn_studio_opens_the_page_in_a_browser(tmp_path):
 
 def test_the_studio_client_example(server, capsys):
     import runpy
-    example = os.path.join(os.path.dirname(__file__), "..", "examples", "studio_client.py")
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "studio_client.py")
     saved = runpy.run_path(example)["main"](["--url", server.url, "--epochs", "20"])
     out = capsys.readouterr().out
     assert "354 parameters" in out and "training done" in out

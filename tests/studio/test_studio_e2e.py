@@ -7,7 +7,7 @@ sees the same job, draws a digit and gets probabilities, saves the model and eva
 
 Screenshots of the main states are written to the test's folder, and to
 $OURNN_STUDIO_SCREENSHOTS when it is set (that is how the README's pictures are made:
-``OURNN_STUDIO_SCREENSHOTS=docs/images python -m pytest tests/test_studio_e2e.py``).
+``OURNN_STUDIO_SCREENSHOTS=docs/images python -m pytest tests/studio/test_studio_e2e.py``).
 """
 import os
 import shutil

@@ -187,3 +187,18 @@ def test_ournn_train_tensorboard_end_to_end(tmp_path):
     ev = _Events(tb)
     assert [s for s, _ in ev.scalars["epoch/loss"]] == [1, 2, 3]
     assert [s for s, _ in ev.scalars["step/loss"]][-1] == 12
+
+
+def test_two_runs_in_the_same_second_keep_both_event_files(tmp_path):
+    """The writer names its file by the second and the host: a resumed run started within
+    the same second must not replace the first run's events."""
+    pytest.importorskip("tensorboardX")
+    from ournn.train.tensorboard import TensorBoard
+    files = set()
+    for _ in range(2):
+        cb = TensorBoard(str(tmp_path))
+        cb._open()
+        cb.writer.add_scalar("x", 1.0, 1)
+        cb.close()
+    files = set(os.listdir(tmp_path))
+    assert len(files) == 2, files

@@ -196,7 +196,7 @@ CASES = {
                       [(3, 4)], "normal"),
     "index_fill_": (lambda L, x: sq(_index_fill(L, x)), [(3, 4)], "normal"),
     "scatter_add_": (lambda L, x, s: sq(_scatter_add_(L, x, s)), [(3, 4), (3, 3)], "normal"),
-    # the remaining elementwise and reduction ops, not in tests/test_double_backward.py
+    # the remaining elementwise and reduction ops, not in tests/autograd/test_double_backward.py
     "minimum": (lambda L, a, b: sq(L.minimum(a * a, b)), [(5,), (5,)], "normal"),
     "neg": (lambda L, a: sq(-a) * a, [(4,)], "normal"),
     "amin": (lambda L, a: sq(a.amin(dim=0)), [(3, 4)], "normal"),
