@@ -79,3 +79,25 @@ def assert_png(path, size=None, min_size=(100, 100)):
         gray = np.asarray(im.convert("L"))
     assert gray.min() < 128 < gray.max(), path
     assert (gray < 250).mean() > 0.02, path
+
+
+def assert_hvp_equals_torch(fn, arrays, rtol=1e-9, atol=1e-10, seed=1):
+    """Second derivatives of ``sum(fn(L, *xs) * w)`` along random directions (Hessian-vector
+    products, one per input) equal PyTorch's. ``fn`` is written once for either library ``L``
+    (``ournn`` or ``torch``); ``arrays`` are the float64 inputs."""
+    rng = np.random.default_rng(seed)
+    directions = [rng.standard_normal(a.shape) for a in arrays]
+    results = []
+    for lib in (ournn, torch):
+        grad = ournn.autograd.grad if lib is ournn else torch.autograd.grad
+        xs = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+        out = fn(lib, *xs)
+        w = lib.tensor(np.random.default_rng(seed + 1).standard_normal(tuple(out.shape)))
+        gs = grad((out * w).sum(), xs, create_graph=True)
+        dot = sum((g * lib.tensor(d)).sum() for g, d in zip(gs, directions))
+        hv = grad(dot, xs, allow_unused=True)
+        results.append([np.zeros(a.shape) if h is None else h.detach().numpy()
+                        for h, a in zip(hv, arrays)])
+    for i, (a, b) in enumerate(zip(*results)):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol,
+                                   err_msg=f"second derivatives of input {i} differ from PyTorch's")

@@ -11,7 +11,7 @@ import pytest
 
 import ournn
 from ournn.autograd import grad, gradgradcheck
-from tests.helpers import requires_torch, torch
+from tests.helpers import assert_hvp_equals_torch, requires_torch
 
 
 def F(L):
@@ -254,22 +254,7 @@ def test_second_derivatives_equal_pytorchs(name):
         pytest.skip("PyTorch has no gradient here to compare with")
     fn, shapes, kind = CASES[name]
     arrays = _inputs(shapes, kind)
-    rng = np.random.default_rng(1)
-    directions = [rng.standard_normal(a.shape) for a in arrays]
-    results = []
-    for lib in (ournn, torch):
-        xs = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
-        out = fn(lib, *xs)
-        w = lib.tensor(np.random.default_rng(2).standard_normal(tuple(out.shape)))
-        total = (out * w).sum()
-        gs = (grad if lib is ournn else torch.autograd.grad)(total, xs, create_graph=True)
-        vs = [lib.tensor(d) for d in directions]
-        dot = sum((g * v).sum() for g, v in zip(gs, vs))
-        hv = (grad if lib is ournn else torch.autograd.grad)(dot, xs, allow_unused=True)
-        results.append([np.zeros(a.shape) if h is None else h.detach().numpy() for h, a in
-                        zip(hv, arrays)])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+    assert_hvp_equals_torch(fn, arrays)
 
 
 @pytest.mark.parametrize("name", ["ce", "ce_weight_smoothing_ignore", "ce_probs", "nll",

@@ -5,7 +5,6 @@
 """
 import math
 
-import numpy as np
 
 from ..tensor import Tensor
 
