@@ -5,10 +5,8 @@
 """
 import math
 
-
-from ..tensor import Tensor
-
 from .. import random as _random
+from ..tensor import Tensor
 
 
 def _array(t):
