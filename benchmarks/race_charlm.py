@@ -145,9 +145,12 @@ def plot(curves, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    later = [p["valid_bits"] for c in curves.values() for p in c if p["train_s"] > 0]
     for name, curve in curves.items():
         ax.plot([p["train_s"] / 60 for p in curve], [p["valid_bits"] for p in curve],
                 marker="o", ms=3, label=name)
+    if later:       # the untrained start (~6.4 bits) would flatten the part that matters
+        ax.set_ylim(min(later) - 0.05, max(later) + 0.1)
     ax.set_xlabel("training time (minutes)")
     ax.set_ylabel("validation loss (bits per character)")
     ax.set_title("Character LSTM on Shakespeare, same model, same batches")
@@ -170,7 +173,12 @@ def main(argv=None):
     p.add_argument("--frameworks", default="ournn,torch")
     p.add_argument("--out", help="write the curves as JSON here")
     p.add_argument("--plot", help="draw both curves here (PNG)")
+    p.add_argument("--replot", metavar="JSON", help="only draw --plot from a saved --out file")
     args = p.parse_args(argv)
+    if args.replot:
+        with open(args.replot) as f:
+            plot(json.load(f)["curves"], args.plot)
+        return
 
     train, valid = Shakespeare("train"), Shakespeare("valid")
     vocab = len(train.itos)
