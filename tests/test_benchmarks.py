@@ -110,3 +110,23 @@ def test_studio_benchmark_prints_its_json():
     assert result["benchmark"] == "studio_overhead"
     assert result["fit_epoch_s"]["median"] > 0 and result["studio_epoch_s"]["median"] > 0
     assert result["predict_while_training_ms"]["median"] > 0
+
+
+def test_the_race_starts_both_frameworks_from_the_same_weights(tmp_path):
+    """A few seconds of the character-LM race: one JSON line per evaluation, the same loss
+    for both at the start (same weights), then a summary line each, and the plot."""
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "race_charlm.py"), "--minutes",
+                          "0.02", "--eval-every", "0.5", "--valid-chars", "4000", "--hidden",
+                          "32", "--out", str(tmp_path / "r.json"), "--plot",
+                          str(tmp_path / "r.png")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    points = [p for p in lines if "framework" in p]
+    summaries = {s["summary"]: s for s in lines if "summary" in s}
+    assert set(summaries) == {"ournn", "torch"}
+    start = {p["framework"]: p["valid_nats"] for p in points if p["train_s"] == 0}
+    assert start["ournn"] == pytest.approx(start["torch"], rel=1e-5)
+    assert all(s["steps"] > 0 for s in summaries.values())
+    assert (tmp_path / "r.png").stat().st_size > 0
