@@ -77,3 +77,20 @@ class Generator:
     def set_state(self, state):
         self.numpy_generator.bit_generator.state = state
         return self
+
+
+def seed_from(generator):
+    """A seed for the loader's order: drawn from ``generator`` if given (an ournn or NumPy
+    generator), else from ournn's global generator."""
+    if generator is None:
+        return int(get_generator().integers(2**63))
+    draw = getattr(generator, "integers", None)
+    if draw is None:
+        inner = getattr(generator, "rng", None) or getattr(generator, "_rng", None)
+        draw = getattr(inner, "integers", None)
+    if draw is None:
+        if hasattr(generator, "initial_seed"):
+            return int(generator.initial_seed())
+        raise TypeError(f"DataLoader: generator must be an ournn.Generator or a NumPy "
+                        f"Generator, got {type(generator).__name__}")
+    return int(draw(2**63))

@@ -272,27 +272,6 @@ class Tensor:
     def _version_number(self):
         return 0 if self._vc is None else self._vc[0]
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Compute gradients of this tensor w.r.t. every leaf that requires grad, adding them
-        to their ``.grad``.
-
-        ``gradient`` is dLoss/dSelf; it may be omitted for a one-element tensor. The graph is
-        freed afterwards unless ``retain_graph=True`` (the default when ``create_graph``).
-        ``create_graph=True`` makes the gradients tensors with a graph of their own, so they
-        can be differentiated again. ``inputs``: only these tensors' ``.grad`` change."""
-        from .autograd.engine import run_backward
-        if retain_graph is None:
-            retain_graph = create_graph
-        if inputs is None:
-            run_backward([self], [gradient], bool(retain_graph), bool(create_graph))
-            return
-        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        grads = run_backward([self], [gradient], bool(retain_graph), bool(create_graph),
-                             targets=inputs)
-        for t, g in zip(inputs, grads):
-            if g is not None:
-                t._grad = g if t._grad is None else t._grad + g
-
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a tensor it returns
         replaces the gradient. Returns a handle whose ``remove()`` takes the hook away."""

@@ -378,3 +378,29 @@ def _accumulate(t, g, handed_out, create_graph=False):
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
     """Accumulate d(tensor)/d(leaf) into the ``.grad`` of every leaf that requires grad."""
     run_backward([tensor], [gradient], retain_graph, create_graph)
+
+
+def tensor_backward_method(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Compute gradients of this tensor w.r.t. every leaf that requires grad, adding them
+    to their ``.grad``.
+
+    ``gradient`` is dLoss/dSelf; it may be omitted for a one-element tensor. The graph is
+    freed afterwards unless ``retain_graph=True`` (the default when ``create_graph``).
+    ``create_graph=True`` makes the gradients tensors with a graph of their own, so they
+    can be differentiated again. ``inputs``: only these tensors' ``.grad`` change."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is None:
+        run_backward([self], [gradient], bool(retain_graph), bool(create_graph))
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    grads = run_backward([self], [gradient], bool(retain_graph), bool(create_graph),
+                         targets=inputs)
+    for t, g in zip(inputs, grads):
+        if g is not None:
+            t._grad = g if t._grad is None else t._grad + g
+
+
+# ``t.backward()`` is this module's (installed here, so that tensor.py needs no import of the
+# engine above it)
+Tensor.backward = tensor_backward_method

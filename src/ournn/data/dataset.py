@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError
+from ..random import seed_from
 from ..tensor import Tensor
 
 
@@ -148,8 +149,7 @@ def random_split(dataset, lengths, generator=None, seed=None):
         raise ValueError(f"random_split: lengths {lengths} must be counts summing to the "
                          f"dataset's length {n} (or fractions summing to 1)")
     if seed is None:
-        from .loader import _seed_from
-        seed = _seed_from(generator)
+        seed = seed_from(generator)
     order = np.random.default_rng(seed).permutation(n)
     bounds = np.cumsum([0] + [int(x) for x in lengths])
     return [Subset(dataset, order[a:b]) for a, b in itertools.pairwise(bounds)]

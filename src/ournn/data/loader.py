@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from ..random import get_generator
+from ..random import seed_from as _seed_from
 from ..tensor import Tensor
 from .dataset import collate
 
@@ -198,20 +198,3 @@ def _chunks(indices, size, drop_last):
             batch = []
     if batch and not drop_last:
         yield batch
-
-
-def _seed_from(generator):
-    """A seed for the loader's order: drawn from ``generator`` if given (an ournn or NumPy
-    generator), else from ournn's global generator."""
-    if generator is None:
-        return int(get_generator().integers(2**63))
-    draw = getattr(generator, "integers", None)
-    if draw is None:
-        inner = getattr(generator, "rng", None) or getattr(generator, "_rng", None)
-        draw = getattr(inner, "integers", None)
-    if draw is None:
-        if hasattr(generator, "initial_seed"):
-            return int(generator.initial_seed())
-        raise TypeError(f"DataLoader: generator must be an ournn.Generator or a NumPy "
-                        f"Generator, got {type(generator).__name__}")
-    return int(draw(2**63))

@@ -1,6 +1,8 @@
 """Samplers, as ``torch.utils.data``: iterables of indices that decide a DataLoader's order."""
 import numpy as np
 
+from ..random import seed_from
+
 
 class Sampler:
     """Base class: an iterable of dataset indices (``__iter__``), with ``__len__``."""
@@ -13,8 +15,7 @@ class Sampler:
 
 
 def _rng(generator):
-    from .loader import _seed_from
-    return np.random.default_rng(_seed_from(generator))
+    return np.random.default_rng(seed_from(generator))
 
 
 class SequentialSampler(Sampler):

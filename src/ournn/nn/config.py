@@ -20,6 +20,7 @@ import numbers
 import numpy as np
 
 from ..errors import CheckpointError
+from . import module as module_mod
 
 # ---------------------------------------------------------------- constructor arguments
 # Every layer checks its arguments at the top of ``__init__`` with these, so a bad value is a
@@ -124,7 +125,7 @@ def reserve(layer, parameters):
 def layer_classes():
     """``{name: class}`` of the layers a config may name: every public (not ``_``-prefixed)
     ``Module`` subclass defined in ``ournn.nn``, ``Module`` included."""
-    from .module import Module
+    Module = module_mod.Module
     out, todo = {"Module": Module}, [Module]
     while todo:
         for sub in todo.pop().__subclasses__():
@@ -255,7 +256,7 @@ def _container_from_config(name, cls, modules):
 
 
 def _parameters_from_config(name, cls, kwargs):
-    from .module import Parameter
+    Parameter = module_mod.Parameter
     shapes, dtypes = kwargs.get("shapes"), kwargs.get("dtypes")
     keys = None
     if name == "ParameterDict":
@@ -281,3 +282,8 @@ def _parameters_from_config(name, cls, kwargs):
     reserve(name, total)
     params = [Parameter(np.zeros(tuple(s), dtype=d)) for s, d in zip(shapes, dtypes)]
     return cls(dict(zip(keys, params)) if keys is not None else params)
+
+
+# Containers (Sequential, ModuleList, ModuleDict) describe their children with this; it is
+# handed to module.py here because the config floor sits above it.
+module_mod._describe = module_config

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..tensor import Tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, describe
 
 
 class ModuleDict(Module):
@@ -57,8 +57,7 @@ class ModuleDict(Module):
             self[key] = m
 
     def get_config(self):
-        from .config import module_config
-        return {"modules": {k: module_config(m) for k, m in self._modules.items()}}
+        return {"modules": {k: describe(m) for k, m in self._modules.items()}}
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward(): call its modules by name")

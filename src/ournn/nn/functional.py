@@ -968,7 +968,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     key (..., S, E), value (..., S, Ev) -> (..., L, Ev); a boolean ``attn_mask`` marks with
     True the keys that take part, a float one is added; ``is_causal`` lets query i see keys
     0..i. One op (see ``ournn.nn.attention``), with gradients of gradients."""
-    from .attention import scaled_dot_product_attention as _sdpa
+    from ..ops.attention import scaled_dot_product_attention as _sdpa
     return _sdpa(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
                  is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
 

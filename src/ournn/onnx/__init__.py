@@ -19,11 +19,7 @@ import os
 
 __all__ = ["export", "ExportError", "DEFAULT_OPSET"]
 
-DEFAULT_OPSET = 18
-
-
-class ExportError(RuntimeError):
-    """The model ran an op (or used a value) that the ONNX exporter cannot express."""
+from .common import DEFAULT_OPSET, ExportError
 
 
 def _require_onnx():

@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..tensor import Tensor
 from ..tracing import tensors, trace_model
-from . import DEFAULT_OPSET, ExportError
+from .common import DEFAULT_OPSET, ExportError
 
 INT64_MAX = np.iinfo(np.int64).max
 

@@ -124,11 +124,13 @@ sinh, cosh = _unary("sinh"), _unary("cosh")
 
 
 def where(cond, a, b):
-    from ..functions import where as _where
+    from ..tensor import _lift
+    from .elementwise import Where
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if like is None:
         return Tensor._make(_np.where(_a(cond), a, b))
-    return _where(_a(cond), a, b)
+    return Where.apply(_np.asarray(_a(cond)).astype(bool, copy=False), _lift(a, like),
+                       _lift(b, like))
 
 
 def clip(x, low=None, high=None, out=None):
@@ -166,7 +168,7 @@ def cumprod(x, axis=None):
 
 
 def einsum(equation, *operands, **kwargs):
-    from ..functions import einsum as _einsum
+    from .tensor_api import einsum as _einsum
     if kwargs.get("out") is not None:
         raise NotImplementedError("xp.einsum with out= has no tensor version")
     return _einsum(equation, *[_t(o) for o in operands])
@@ -210,13 +212,13 @@ def broadcast_to(x, shape):
 
 
 def concatenate(arrays, axis=0):
-    from ..functions import cat
-    return cat([_t(a) for a in arrays], dim=axis)
+    from .shape import Concatenate
+    return Concatenate.apply(*[_t(a) for a in arrays], axis=axis)
 
 
 def stack(arrays, axis=0):
-    from ..functions import stack as _stack
-    return _stack([_t(a) for a in arrays], dim=axis)
+    from .shape import Stack
+    return Stack.apply(*[_t(a) for a in arrays], axis=axis)
 
 
 def split(x, indices_or_sections, axis=0):
@@ -238,10 +240,12 @@ def tile(x, reps):
 
 
 def pad(x, pad_width, mode="constant", constant_values=0):
-    from ..functions import pad as _pad
+    from .shape import Pad
     if mode != "constant":
         raise NotImplementedError(f"xp.pad(mode={mode!r}) has no tensor version")
-    return _pad(_t(x), pad_width, value=constant_values)
+    x = _t(x)
+    width = _np.broadcast_to(_np.asarray(pad_width, dtype=int), (x.ndim, 2))
+    return Pad.apply(x, pad_width=tuple(map(tuple, width.tolist())), value=constant_values)
 
 
 def triu(x, k=0):

@@ -2,7 +2,8 @@
 from . import callbacks, metrics
 from .callbacks import (PRIORITY_DEFAULT, PRIORITY_RECORD, PRIORITY_UPDATE, Callback, CSVLogger,
                         EarlyStopping, JSONLogger, LambdaCallback, LRScheduler,
-                        LRSchedulerCallback, ModelCheckpoint, ProgressBar, TensorBoard)
+                        LRSchedulerCallback, ModelCheckpoint, ProgressBar)
+from .tensorboard import TensorBoard
 from .loop import History, NonFiniteLossError, Trainer, evaluate, fit, make_optimizer, predict
 
 __all__ = ["fit", "evaluate", "predict", "Trainer", "History", "NonFiniteLossError",

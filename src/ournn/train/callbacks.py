@@ -361,9 +361,6 @@ class LRSchedulerCallback(Callback):
 LRScheduler = LRSchedulerCallback
 
 
-# TensorBoard event files (tensorboardX, an optional extra, is imported when one is made)
-from .tensorboard import TensorBoard  # noqa: E402
-
-__all__ = ["PRIORITY_UPDATE", "PRIORITY_DEFAULT", "PRIORITY_RECORD", "Callback", "LambdaCallback", "ProgressBar", "CSVLogger", "JSONLogger",
-           "ModelCheckpoint", "EarlyStopping", "LRSchedulerCallback", "LRScheduler",
-           "TensorBoard"]
+__all__ = ["PRIORITY_UPDATE", "PRIORITY_DEFAULT", "PRIORITY_RECORD", "Callback", "LambdaCallback",
+           "ProgressBar", "CSVLogger", "JSONLogger", "ModelCheckpoint", "EarlyStopping",
+           "LRSchedulerCallback", "LRScheduler"]

@@ -28,7 +28,8 @@ from ..optim.registry import make_optimizer
 from .callbacks import CSVLogger, JSONLogger, ModelCheckpoint
 from .loop import evaluate, fit
 from .options import make_augmentation, make_loss, schedule_callbacks
-from .settings import DEFAULTS, SettingError, _show, check_config, check_data_sizes
+from .settings import (DEFAULTS, SettingError, _show, build_zoo_model, check_config,
+                       check_data_sizes)
 
 # the keys of a config the recipe reads (what a caller without the whole of SETTINGS, like
 # the studio, gives; the rest take their defaults)
@@ -95,35 +96,6 @@ def build_run(config, model, train_data, validation_data, out, extra=None, logs=
 
 
 # ---------------------------------------------------------------- ournn train
-def build_zoo_model(name, kwargs):
-    """Zoo model ``name`` with ``kwargs`` (``--model-kwargs``), built under the same limits
-    as a checkpoint's model (``ournn.io.LIMITS``: parameters, layers) so that a typo like
-    ``{"hidden": [1000000, 1000000]}`` is refused before allocating; bad arguments are a
-    SettingError naming model_kwargs."""
-    from ..nn.config import module_from_config
-    try:
-        return module_from_config({"zoo": {"name": name, "kwargs": dict(kwargs)}},
-                                  held_by="--model-kwargs")
-    except (ValueError, TypeError) as e:
-        msg = str(e).replace(f"bad zoo model {name!r}: ", "")
-        raise SettingError(f"model_kwargs (--model-kwargs) {_show(kwargs)} for {name}: "
-                           f"{msg}") from None
-
-
-def load_dataset(name, data_dir=None):
-    """(train_x, train_y, test_x, test_y, classes): float32 (N, 1, 28, 28) in [0, 1].
-    A ``data_dir`` that is not a folder is a SettingError (never silently searched past)."""
-    if data_dir is not None and not os.path.isdir(data_dir):
-        raise SettingError(f"data_dir (--data-dir) must be a folder with the dataset files; "
-                           f"{data_dir!r} is {'a file' if os.path.exists(data_dir) else 'missing'}")
-    from ..data import MNIST, FashionMNIST
-    cls = {"mnist": MNIST, "fashion-mnist": FashionMNIST}[name]
-    train, test = cls(root=data_dir, train=True), cls(root=data_dir, train=False)
-    x, y = train.arrays()
-    tx, ty = test.arrays()
-    return x, y, tx, ty, list(train.classes)
-
-
 def load_dataset(name, data_dir=None):
     """(train_x, train_y, test_x, test_y, classes): float32 (N, 1, 28, 28) in [0, 1].
     A ``data_dir`` that is not a folder is a SettingError (never silently searched past)."""

@@ -198,7 +198,7 @@ def run_sequence_training(cfg, state=None, extra_callbacks=(), stream=None):
     from ..nn.config import module_config
     from ..optim.registry import make_optimizer
     from .options import make_schedule
-    from .recipe import build_zoo_model
+    from .settings import build_zoo_model
     from .settings import SettingError
 
     data_dir = cfg["data_dir"]

@@ -222,3 +222,18 @@ def check_data_sizes(cfg, n_train):
                            f"holds out part of the {available} training images"
                            f"{' after --limit' if cfg['limit'] else ''}; at least one must "
                            f"be left to train on), got {cfg['val_split']}")
+
+
+def build_zoo_model(name, kwargs):
+    """Zoo model ``name`` with ``kwargs`` (``--model-kwargs``), built under the same limits
+    as a checkpoint's model (``ournn.io.LIMITS``: parameters, layers) so that a typo like
+    ``{"hidden": [1000000, 1000000]}`` is refused before allocating; bad arguments are a
+    SettingError naming model_kwargs."""
+    from ..nn.config import module_from_config
+    try:
+        return module_from_config({"zoo": {"name": name, "kwargs": dict(kwargs)}},
+                                  held_by="--model-kwargs")
+    except (ValueError, TypeError) as e:
+        msg = str(e).replace(f"bad zoo model {name!r}: ", "")
+        raise SettingError(f"model_kwargs (--model-kwargs) {_show(kwargs)} for {name}: "
+                           f"{msg}") from None

@@ -1,10 +1,12 @@
 """``ournn.nn.modules.<file>.<Class>``: PyTorch's import paths for the layers
-(``from ournn.nn.modules.conv import Conv2d``); each file re-exports from ``ournn.nn``."""
+(``from ournn.nn.modules.conv import Conv2d``); each file re-exports from the layer file that
+defines the class, and this package gathers them (``ournn.nn.modules.Linear``)."""
 from . import (activation, batchnorm, container, conv, dropout, flatten, linear, loss, module,
                normalization, pooling, rnn, sparse, transformer, upsampling)
-from .. import __all__ as _nn_all
 
-__all__ = [n for n in _nn_all if n not in ("functional", "init", "utils", "modules")]
-from .. import __dict__ as _nn  # noqa: E402
-
-globals().update({n: _nn[n] for n in __all__})
+_FILES = (activation, batchnorm, container, conv, dropout, flatten, linear, loss, module,
+          normalization, pooling, rnn, sparse, transformer, upsampling)
+_CLASSES = {n: v for f in _FILES for n, v in vars(f).items()
+            if not n.startswith("_") and isinstance(v, type)}
+globals().update(_CLASSES)
+__all__ = sorted(_CLASSES)
