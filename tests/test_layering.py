@@ -154,3 +154,62 @@ def test_ground_floor_imports_nothing_above_it(module):
     for file, line, function, here, there in all_imports():
         if here == module:
             assert FLOOR_OF[there] < FLOOR_OF[here], f"{file}:{line}: {here} -> {there}"
+
+
+def module_graph():
+    """``{module: {modules it imports}}`` over src/ournn, imports inside functions included,
+    without the declared exception's arrows."""
+    graph = {}
+    for path in sorted(SRC.rglob("*.py")):
+        visitor = _Imports(module_name(path), path.name == "__init__.py")
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        file = path.relative_to(SRC).as_posix()
+        edges = graph.setdefault(visitor.module, set())
+        for _, function, target in visitor.found:
+            while not is_module(target):
+                target = target.rsplit(".", 1)[0]
+            if target != visitor.module and not is_declared_exception(
+                    file, function, package_of(target)):
+                edges.add(target)
+    return graph
+
+
+def import_circles(graph):
+    """The groups of modules that import each other, directly or around a circle."""
+    order, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(v):                  # Tarjan's strongly connected components
+        order[v] = low[v] = len(order)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in order:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], order[w])
+        if low[v] == order[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in order:
+            visit(v)
+    return circles
+
+
+def test_import_circles_are_found():
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_imports_itself_around_a_circle():
+    """Not even through imports inside functions: a circle means two modules need each other,
+    and one of them belongs elsewhere (the declared exception aside)."""
+    assert import_circles(module_graph()) == []
