@@ -51,32 +51,9 @@ class Adam(Optimizer):
         xp = get_array_module(param._data)
         lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        weight_decay = float(group["weight_decay"])
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param._data)
-            state["exp_avg_sq"] = xp.zeros_like(param._data)
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = xp.zeros_like(param._data)
-        state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-
-        if group["decoupled_weight_decay"]:
-            if weight_decay != 0:
-                xp.multiply(param._data, 1 - lr * weight_decay, out=param._data)
-            g, _ = effective_grad(param, 0.0, group["maximize"])
-        else:
-            g, _ = effective_grad(param, weight_decay, group["maximize"])
-
-        scratch = xp.empty_like(param._data)     # the one temporary array of this update
-        xp.subtract(g, m, out=scratch)
-        xp.multiply(scratch, 1 - beta1, out=scratch)
-        xp.add(m, scratch, out=m)
-        xp.multiply(g, g, out=scratch)
-        xp.multiply(scratch, 1 - beta2, out=scratch)
-        xp.multiply(v, beta2, out=v)
-        xp.add(v, scratch, out=v)
+        g, t, m, v, scratch = decay_and_moments(param, state, group)
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]
             xp.maximum(v_max, v, out=v_max)
@@ -90,6 +67,39 @@ class Adam(Optimizer):
         update = xp.divide(m, denom, out=scratch)
         xp.multiply(update, step_size, out=update)
         xp.subtract(param._data, update, out=param._data)
+
+
+def decay_and_moments(param, state, group):
+    """What Adam, NAdam and RAdam do first, in place: make the moments on the first step,
+    count the step, apply the weight decay (decoupled, as AdamW: ``p *= 1 - lr * wd``; or
+    added to the gradient), then ``m += (1 - beta1) (g - m)`` and
+    ``v = beta2 v + (1 - beta2) g^2``.
+
+    Returns ``(g, t, m, v, scratch)``: the gradient used, the step number, the two moments and
+    a free array of the parameter's shape (the one temporary of the update)."""
+    xp = get_array_module(param._data)
+    lr, weight_decay = float(group["lr"]), float(group["weight_decay"])
+    beta1, beta2 = (float(b) for b in group["betas"])
+    if "exp_avg" not in state:
+        state["step"] = state.get("step", 0)
+        state["exp_avg"] = xp.zeros_like(param._data)
+        state["exp_avg_sq"] = xp.zeros_like(param._data)
+    state["step"] += 1
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    if group["decoupled_weight_decay"]:
+        if weight_decay != 0:
+            xp.multiply(param._data, 1 - lr * weight_decay, out=param._data)
+        g, _ = effective_grad(param, 0.0, group["maximize"])
+    else:
+        g, _ = effective_grad(param, weight_decay, group["maximize"])
+    scratch = xp.subtract(g, m)
+    xp.multiply(scratch, 1 - beta1, out=scratch)
+    xp.add(m, scratch, out=m)
+    xp.multiply(g, g, out=scratch)
+    xp.multiply(scratch, 1 - beta2, out=scratch)
+    xp.multiply(v, beta2, out=v)
+    xp.add(v, scratch, out=v)
+    return g, state["step"], m, v, scratch
 
 
 class AdamW(Adam):

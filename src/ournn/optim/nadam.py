@@ -1,6 +1,7 @@
 """NAdam, as ``torch.optim.NAdam``."""
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_arg, check_betas, check_flags, effective_grad
+from .adam import decay_and_moments
+from .optimizer import Optimizer, check_arg, check_betas, check_flags
 
 
 class NAdam(Optimizer):
@@ -56,35 +57,15 @@ class NAdam(Optimizer):
         xp = get_array_module(param._data)
         lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        weight_decay = float(group["weight_decay"])
         momentum_decay = float(group["momentum_decay"])
         if not state:
             state["step"] = 0
             state["mu_product"] = 1.0
-            state["exp_avg"] = xp.zeros_like(param._data)
-            state["exp_avg_sq"] = xp.zeros_like(param._data)
-        state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-
-        if group["decoupled_weight_decay"]:
-            if weight_decay != 0:
-                xp.multiply(param._data, 1 - lr * weight_decay, out=param._data)
-            g, _ = effective_grad(param, 0.0, group["maximize"])
-        else:
-            g, _ = effective_grad(param, weight_decay, group["maximize"])
+        g, t, m, v, scratch = decay_and_moments(param, state, group)   # two temporaries here
 
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
         mu_product = state["mu_product"] = float(state["mu_product"]) * mu
-
-        scratch = xp.subtract(g, m)                  # the two temporaries of this update
-        xp.multiply(scratch, 1 - beta1, out=scratch)
-        xp.add(m, scratch, out=m)
-        xp.multiply(g, g, out=scratch)
-        xp.multiply(scratch, 1 - beta2, out=scratch)
-        xp.multiply(v, beta2, out=v)
-        xp.add(v, scratch, out=v)
         denom = xp.divide(v, 1 - beta2 ** t, out=scratch)
         xp.sqrt(denom, out=denom)
         xp.add(denom, eps, out=denom)
