@@ -319,42 +319,36 @@ class Frac(Function):
         return grad
 
 
-class Fmod(Function):
+class _Remainder(Function):
+    """``a - b * round(a / b)`` for a rounding of the quotient: its gradient is 1 for ``a`` and
+    ``-round(a / b)`` for ``b``."""
+    double_backward = True
+    numpy_name = rounding = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return getattr(get_array_module(a, b), cls.numpy_name)(a, b)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        a, b = ctx.saved_tensors
+        xp = get_array_module(grad)
+        ga = unbroadcast(grad, xp.shape(a)) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(-grad * getattr(xp, cls.rounding)(a / b), xp.shape(b))
+        return ga, gb
+
+
+class Fmod(_Remainder):
     """C's remainder (the sign of the dividend), as ``torch.fmod``."""
-    double_backward = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return get_array_module(a, b).fmod(a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        xp = get_array_module(grad)
-        ga = unbroadcast(grad, xp.shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-grad * xp.trunc(a / b), xp.shape(b)) if ctx.needs_input_grad[1] \
-            else None
-        return ga, gb
+    numpy_name, rounding = "fmod", "trunc"
 
 
-class Remainder(Function):
+class Remainder(_Remainder):
     """Python's remainder (the sign of the divisor), as ``torch.remainder`` and ``%``."""
-    double_backward = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return get_array_module(a, b).remainder(a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        xp = get_array_module(grad)
-        ga = unbroadcast(grad, xp.shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-grad * xp.floor(a / b), xp.shape(b)) if ctx.needs_input_grad[1] \
-            else None
-        return ga, gb
+    numpy_name, rounding = "remainder", "floor"
 
 
 class NanToNum(Function):
