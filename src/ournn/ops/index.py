@@ -134,14 +134,7 @@ class IndexSelect(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if isinstance(grad, Tensor):
-            return IndexAdd.apply(grad, shape=ctx.shape,
-                                  index=(slice(None),) * (ctx.axis % len(ctx.shape))
-                                  + (ctx.index,))
-        xp = get_array_module(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        xp.add.at(xp.moveaxis(out, ctx.axis, 0), ctx.index, xp.moveaxis(grad, ctx.axis, 0))
-        return out
+        return _add_along(grad, ctx.shape, ctx.axis, ctx.index)
 
 
 class MaskedSelect(Function):
@@ -196,14 +189,7 @@ class RepeatInterleave(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if isinstance(grad, Tensor):
-            return IndexAdd.apply(grad, shape=ctx.shape,
-                                  index=(slice(None),) * (ctx.axis % len(ctx.shape))
-                                  + (ctx.source,))
-        xp = get_array_module(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        xp.add.at(xp.moveaxis(out, ctx.axis, 0), ctx.source, xp.moveaxis(grad, ctx.axis, 0))
-        return out
+        return _add_along(grad, ctx.shape, ctx.axis, ctx.source)
 
 
 class Roll(Function):
@@ -307,3 +293,16 @@ class Triangle(Function):
         if isinstance(grad, Tensor):
             return Triangle.apply(grad, diagonal=ctx.k, lower=ctx.fn is np.tril)
         return ctx.fn(grad, ctx.k)
+
+
+def _add_along(grad, shape, axis, index):
+    """Zeros of ``shape`` with the slices of ``grad`` along ``axis`` added at the positions
+    ``index`` (repeats accumulate): the backward of taking ``index`` along ``axis``. On
+    tensors (gradients of gradients) it is the recorded ``IndexAdd``."""
+    if isinstance(grad, Tensor):
+        return IndexAdd.apply(grad, shape=shape,
+                              index=(slice(None),) * (axis % len(shape)) + (index,))
+    xp = get_array_module(grad)
+    out = xp.zeros(shape, dtype=grad.dtype)
+    xp.add.at(xp.moveaxis(out, axis, 0), index, xp.moveaxis(grad, axis, 0))
+    return out
