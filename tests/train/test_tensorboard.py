@@ -202,3 +202,18 @@ def test_two_runs_in_the_same_second_keep_both_event_files(tmp_path):
         cb.close()
     files = set(os.listdir(tmp_path))
     assert len(files) == 2, files
+
+
+def test_runs_in_the_same_second_sort_in_the_order_they_ran(tmp_path):
+    """TensorBoard reads a folder's event files in name order: a resumed run's file must sort
+    after the first run's even within the same second, or its epochs come first."""
+    pytest.importorskip("tensorboardX")
+    from ournn.train.tensorboard import TensorBoard
+    made = []
+    for i in range(8):
+        cb = TensorBoard(str(tmp_path))
+        cb._open()
+        cb.writer.add_scalar("x", float(i), i)
+        cb.close()
+        made.append((set(os.listdir(tmp_path)) - set(made)).pop())
+    assert sorted(made) == made

@@ -18,6 +18,7 @@ A resumed run continues the same curves (the steps and epochs go on from the che
 """
 import math
 import os
+import time
 import uuid
 
 import numpy as np
@@ -81,8 +82,11 @@ class TensorBoard(Callback):
     def _open(self):
         if self.writer is None:
             # a suffix of our own: the writer names files by the second and the host, so a
-            # resumed run started within the same second would replace the first one's file
-            suffix = f".{os.getpid()}.{uuid.uuid4().hex[:8]}"
+            # resumed run started within the same second would replace the first one's file.
+            # TensorBoard reads a folder's files in name order: the nanosecond clock first keeps
+            # a resumed run's file after the first run's; the pid and a random tail keep two
+            # processes that start together apart.
+            suffix = f".{time.time_ns():020d}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
             self.writer = self._SummaryWriter(logdir=self.log_dir, flush_secs=self.flush_secs,
                                               filename_suffix=suffix)
         return self.writer
