@@ -154,10 +154,10 @@ class Tensor:
             backend.NAMESPACES[cls] = backend.NAMESPACES[Tensor]
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        if device is not None:
-            from .device import check_device
-            check_device(device)
         self._data = _default_array(data, dtype)
+        if device is not None:
+            from .device import check_device, to_device
+            self._data = to_device(self._data, check_device(device))
         self._grad = None
         self._ctx = None
         self._out_index = 0
@@ -205,6 +205,17 @@ class Tensor:
         t = Tensor._make(self._data)
         t._version = self._version
         return t
+
+    def _host(self):
+        """The array on the host: itself on the CPU, else one clear error (as PyTorch's)."""
+        if type(self._data) is _ndarray:
+            return self._data
+        from .device import device_of
+        dev = device_of(self._data)
+        if dev.type == "cpu":
+            return self._data
+        raise TypeError(f"can't convert a {dev} tensor to a NumPy array: use .cpu() to copy "
+                        "it to the host first")
 
     # ----- data and gradient -----
     @property
@@ -373,8 +384,9 @@ class Tensor:
         """The underlying array itself (no copy), as ``torch.Tensor.numpy()``. Unlike PyTorch
         it is given for a tensor that requires grad too: every parameter and gradient is a
         plain array a NumPy user may read and change. Writes through it bypass the version
-        counter (see docs/design.md)."""
-        return self._data
+        counter (see docs/design.md). A tensor on a GPU raises: ``.cpu()`` first, as in
+        PyTorch."""
+        return self._data if type(self._data) is _ndarray else self._host()
 
     def item(self):
         if self._data.size != 1:
@@ -386,7 +398,7 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        a = self._data if type(self._data) is _ndarray else np.asarray(self._data)
+        a = self._data if type(self._data) is _ndarray else np.asarray(self._host())
         if dtype is None or np.dtype(dtype) == a.dtype:
             return a.copy() if copy else a
         return a.astype(dtype)
@@ -420,8 +432,12 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        from .device import device_of, to_host
+        body = np.array2string(to_host(self._data), separator=", ", prefix="tensor(")
         extra = ""
+        dev = device_of(self._data)
+        if dev.type != "cpu":
+            extra += f", device='{dev}'"
         if self._data.dtype not in (np.float32, np.int64, np.bool_):
             extra += f", dtype={self._data.dtype}"
         if self._ctx is not None:
@@ -439,7 +455,10 @@ class Tensor:
     def __reduce_ex__(self, protocol):
         # Tensors pickle as their array and flags (DataLoader workers, multiprocessing); the
         # graph is not carried, as PyTorch refuses to pickle non-leaf tensors.
-        return (_rebuild, (self._data, self._requires_grad and self._ctx is None))
+        from .device import device_of, to_host
+        dev = device_of(self._data)
+        return (_rebuild, (to_host(self._data), self._requires_grad and self._ctx is None)
+                + (() if dev.type == "cpu" else (str(dev),)))
 
 
 class _HookHandle:
@@ -461,15 +480,15 @@ def zero_grad_(t, set_to_none=True):
         return
     if set_to_none:
         t._grad = None
-    elif g._data.flags.writeable:
+    elif getattr(g._data.flags, "writeable", True):        # CuPy's arrays are always
         g._data[...] = 0
         bump_version(g)
     else:
         t._grad = Tensor._make(get_array_module(g._data).zeros_like(g._data))
 
 
-def _rebuild(array, requires_grad):
-    return Tensor(array, requires_grad=requires_grad)
+def _rebuild(array, requires_grad, device=None):
+    return Tensor(array, requires_grad=requires_grad, device=device)
 
 
 def _lift(value, like):

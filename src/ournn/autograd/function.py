@@ -170,12 +170,16 @@ class Function:
         needs = [type(a) is not _ndarray and isinstance(a, Tensor) and a._requires_grad
                  for a in args]
         ctx.needs_input_grad = needs
-        if cls.tensor_io:
-            out = _unwrap(cls.forward(ctx, *[Tensor._make(a._data) if isinstance(a, Tensor)
-                                            else a for a in args], **kwargs))
-        else:
-            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
-                              **kwargs)
+        try:
+            if cls.tensor_io:
+                out = _unwrap(cls.forward(ctx, *[Tensor._make(a._data) if isinstance(a, Tensor)
+                                                else a for a in args], **kwargs))
+            else:
+                out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a
+                                         for a in args], **kwargs)
+        except (TypeError, ValueError) as e:
+            _refuse_two_devices(cls, args, e)
+            raise
         make = Tensor._make
         if type(out) is tuple:
             outputs = tuple(make(o) for o in out)
@@ -204,6 +208,22 @@ class Function:
             for tracer in TRACERS:
                 tracer.op(ctx, args, kwargs, outputs)
         return outputs if type(out) is tuple else outputs[0]
+
+
+def _refuse_two_devices(cls, args, error):
+    """After ``forward`` failed: if its arguments live on two devices, say so (our error,
+    naming both), instead of the array library's message. Costs nothing when nothing fails."""
+    from ..device import DeviceError, device_of
+    found = []
+    for a in args:
+        array = a._data if isinstance(a, Tensor) else a
+        if hasattr(array, "shape") and hasattr(array, "dtype"):
+            dev = device_of(array)
+            if (dev.type, dev.index) not in [(d.type, d.index) for d in found]:
+                found.append(dev)
+    if len(found) > 1:
+        raise DeviceError(f"{cls.__name__}: expected all tensors on one device, found "
+                          f"{found[0]} and {found[1]}; move them with .to(device)") from error
 
 
 def _unwrap(out):

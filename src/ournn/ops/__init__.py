@@ -7,7 +7,8 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..errors import ShapeError
-from ..device import CPU as _CPU, check_device as _check_device, device as _device_cls
+from ..device import (CPU as _CPU, check_device as _check_device, device as _device_cls,
+                      device_of as _device_of, to_device as _to_device)
 from ..tensor import Tensor, _as_dtype, _lift
 from . import (activation, elementwise, index, inplace, linalg, math, reduce, scan, shape,
                tensor_api)
@@ -17,6 +18,7 @@ from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, Log, Maximum, Minimum,
 from .linalg import Linear, MatMul
 from .reduce import Max, Mean, Min, Sum, Var
 from .shape import BroadcastTo, Concatenate, GetItem, Pad, Reshape, Split, Stack, Transpose
+from .transfer import ToDevice
 
 __all__ = ["activation", "elementwise", "index", "linalg", "math", "reduce", "scan", "shape",
            "tensor_api"]
@@ -209,9 +211,15 @@ def _to(self, *args, **kwargs):
             dev = a
         elif a is not None:
             dtype = a
+    out = self
     if dev is not None:
-        _check_device(dev)
-    out = self if dtype is None else _astype(self, dtype)
+        dev = _check_device(dev)
+        here = _device(self)
+        if (here.type, here.index) != (dev.type, dev.index):
+            out = ToDevice.apply(self, dev) if self._requires_grad else Tensor._make(
+                _to_device(self._data, dev))
+    if dtype is not None:
+        out = _astype(out, dtype)
     if copy and out is self:
         out = _clone(self)
     return out
@@ -235,30 +243,40 @@ _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int6
                "bool": "Bool"}
 
 
+def _device(self):
+    """The device the tensor's array lives on (``cpu``, ``cuda:0``)."""
+    return _CPU if type(self._data) is np.ndarray else _device_of(self._data)
+
+
+def _on(self, data, device):
+    """``data`` on ``device`` if given, else on ``self``'s device (the ``new_*`` methods)."""
+    return _to_device(data, _check_device(device) if device is not None else _device(self))
+
+
 def _new_factory(fill):
     def op(self, *size, dtype=None, device=None, requires_grad=False, **_):
-        _check_device(device)
         shape = _shape_args(size)
         xp = get_array_module(self._data)
         data = fill(xp, shape, _as_dtype(dtype) if dtype is not None else self._data.dtype)
-        return Tensor(data, requires_grad=requires_grad)
+        return Tensor(_on(self, data, device), requires_grad=requires_grad)
     return op
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-    _check_device(device)
     xp = get_array_module(self._data)
     dtype = _as_dtype(dtype) if dtype is not None else self._data.dtype
-    return Tensor(xp.full(_shape_args((size,)), fill_value, dtype=dtype),
+    return Tensor(_on(self, xp.full(_shape_args((size,)), fill_value, dtype=dtype), device),
                   requires_grad=requires_grad)
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-    _check_device(device)
     data = data._data if isinstance(data, Tensor) else data
     dtype = _as_dtype(dtype) if dtype is not None else (
         None if isinstance(data, np.ndarray) else self._data.dtype)
-    return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
+    xp = get_array_module(data)
+    data = xp.array(data, dtype=dtype, copy=True) if xp is not np else np.array(
+        data, dtype=dtype, copy=True)
+    return Tensor(_on(self, data, device), requires_grad=requires_grad)
 
 
 def _storage(self):
@@ -268,8 +286,7 @@ def _storage(self):
 
 
 def _cuda(self, device=None, non_blocking=False):
-    _check_device("cuda" if device is None else device)
-    return self
+    return _to(self, "cuda" if device is None else device)
 
 
 def _pow(self, exponent):
@@ -337,8 +354,9 @@ _METHODS = {
     "double": lambda a: _astype(a, np.float64), "half": lambda a: _astype(a, np.float16),
     "long": lambda a: _astype(a, np.int64), "int": lambda a: _astype(a, np.int32),
     "bool": lambda a: _astype(a, np.bool_), "to": _to, "type": _type,
-    "cpu": lambda a: a, "cuda": _cuda, "storage": _storage, "untyped_storage": _storage,
-    "device": property(lambda a: _CPU), "is_cuda": property(lambda a: False),
+    "cpu": lambda a: _to(a, "cpu"), "cuda": _cuda, "storage": _storage,
+    "untyped_storage": _storage, "device": property(_device),
+    "is_cuda": property(lambda a: _device(a).type == "cuda"),
     "new_zeros": _new_factory(lambda xp, shape, dtype: xp.zeros(shape, dtype=dtype)),
     "new_ones": _new_factory(lambda xp, shape, dtype: xp.ones(shape, dtype=dtype)),
     "new_empty": _new_factory(lambda xp, shape, dtype: xp.empty(shape, dtype=dtype)),

@@ -11,7 +11,7 @@ import builtins
 import numpy as np
 
 from .. import random as _random
-from ..device import check_device
+from ..device import CPU, check_device, device_of, to_device
 from ..errors import DTypeError
 from ..tensor import Tensor, _as_dtype
 
@@ -54,7 +54,9 @@ def _size(size):
 
 
 def _new(array, requires_grad, device):
-    check_device(device)
+    dev = check_device(device)
+    if dev is not CPU:           # made on the host, copied once (random numbers as the CPU's)
+        array = to_device(array, dev)
     t = Tensor._make(array)
     if requires_grad:
         t.requires_grad = True
@@ -112,19 +114,35 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 
 
 def _like_dtype(input, dtype):
-    return _as_dtype(dtype) if dtype is not None else np.asarray(_arr(input)).dtype
+    if dtype is not None:
+        return _as_dtype(dtype)
+    a = _arr(input)
+    return a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
 
 
 def _arr(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def _shape_of(x):
+    a = _arr(x)
+    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
+
+
+def _like_device(input, device):
+    """``device`` if given, else the device ``input`` lives on (as PyTorch's ``*_like``)."""
+    if device is not None:
+        return device
+    a = _arr(input)
+    return None if type(a) is np.ndarray else device_of(a)
+
+
 def _like(fill):
     def make(input, *, dtype=None, layout=None, device=None, requires_grad=False,
              memory_format=None, generator=None):
-        shape = np.shape(_arr(input))
+        shape = _shape_of(input)
         dt = _like_dtype(input, dtype)
-        return _new(fill(shape, dt, generator), requires_grad, device)
+        return _new(fill(shape, dt, generator), requires_grad, _like_device(input, device))
     return make
 
 
@@ -147,8 +165,9 @@ randn_like = _like(lambda shape, dt, g: _gen(g).standard_normal(shape).astype(
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
-    shape = np.shape(_arr(input))
-    return _new(np.full(shape, fill_value, _like_dtype(input, dtype)), requires_grad, device)
+    shape = _shape_of(input)
+    return _new(np.full(shape, fill_value, _like_dtype(input, dtype)), requires_grad,
+                _like_device(input, device))
 
 
 # ---------------------------------------------------------------- ranges
@@ -228,8 +247,9 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
                  requires_grad=False, memory_format=None, generator=None):
     if high is None:
         low, high = 0, low
-    data = _gen(generator).integers(int(low), int(high), np.shape(_arr(input)))
-    return _new(data.astype(_like_dtype(input, dtype)), requires_grad, device)
+    data = _gen(generator).integers(int(low), int(high), _shape_of(input))
+    return _new(data.astype(_like_dtype(input, dtype)), requires_grad,
+                _like_device(input, device))
 
 
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
@@ -287,14 +307,16 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     Python floats become the default dtype (float32), ints int64, bools bool; a NumPy array
     keeps its dtype (float64 stays float64). ``ournn.from_numpy``/``as_tensor`` share an
     array's memory instead of copying it."""
-    check_device(device)
+    dev = check_device(device)
     src = data._data if isinstance(data, Tensor) else data
     t = Tensor(src, dtype=dtype)
     if dtype is None and t._data.dtype == np.float32 and _default[0] != np.float32 \
-            and not isinstance(src, (np.ndarray, np.generic)):
+            and not isinstance(src, (np.ndarray, np.generic)) and type(t._data) is np.ndarray:
         t._data = np.asarray(src, dtype=_default[0])        # Python floats: the default
-    if isinstance(src, np.ndarray) and np.shares_memory(t._data, src):
+    if t._data is src or (isinstance(src, np.ndarray) and np.shares_memory(t._data, src)):
         t._data = t._data.copy()
+    if device is not None:
+        t._data = to_device(t._data, dev)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -303,12 +325,14 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 def as_tensor(data, dtype=None, device=None):
     """``data`` as a tensor, sharing memory where it can (a tensor or an array of the right
     dtype is not copied), as ``torch.as_tensor``."""
-    check_device(device)
+    dev = check_device(device)
     if isinstance(data, Tensor):
-        return data if dtype is None else data.to(dtype)
-    if isinstance(data, np.ndarray):
-        return Tensor._make(data if dtype is None else data.astype(_as_dtype(dtype), copy=False))
-    return tensor(data, dtype=dtype)
+        out = data if dtype is None else data.to(dtype)
+    elif isinstance(data, np.ndarray):
+        out = Tensor._make(data if dtype is None else data.astype(_as_dtype(dtype), copy=False))
+    else:
+        out = tensor(data, dtype=dtype)
+    return out if device is None else out.to(dev)
 
 
 def from_numpy(array):
