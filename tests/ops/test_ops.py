@@ -194,6 +194,16 @@ def test_matmul(sa, sb):
     check_op([sa, sb], lambda a, b: a @ b, lambda a, b: a @ b)
 
 
+@pytest.mark.parametrize("sa,sb", [((2, 3, 4), (4, 5)), ((2, 2, 3, 4), (4, 2))])
+def test_stack_times_matrix_second_derivatives(sa, sb):
+    """A stack times a matrix runs as one product of rows (forward and both gradients): its
+    second derivatives stay right."""
+    rng = np.random.default_rng(0)
+    xs = [ournn.tensor(rng.standard_normal(s), requires_grad=True) for s in (sa, sb)]
+    assert ournn.autograd.gradgradcheck(lambda a, b: (a @ b) ** 2, xs)
+    assert ournn.autograd.gradgradcheck(lambda a, b: F.linear(a, b.T) ** 2, xs)
+
+
 @pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (1, 3), (1, 1, 3)])   # batch 1: an outer
 def test_linear(shape):                                                        # product for W
     check_op([shape, (4, 3), (4,)], F.linear, T.nn.functional.linear if T else None)

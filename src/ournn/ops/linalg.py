@@ -7,12 +7,23 @@ from ..tensor import Tensor
 from ._util import unbroadcast
 
 
+def rows_matmul(a, b):
+    """``a @ b`` for a stack ``a`` (..., n, k) and a matrix ``b`` (k, m) as ONE (rows, k)
+    product: NumPy runs the broadcast 3-D @ 2-D form without BLAS's full speed (a contiguous
+    (32, 100, 128) @ (128, 128) took 35 ms against 0.5 ms reshaped); other shapes as ``@``."""
+    if a.ndim > 2 and b.ndim == 2:
+        return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[-1],))
+    return a @ b
+
+
 class MatMul(Function):
     double_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        if a.ndim > 2 and b.ndim == 2:
+            return rows_matmul(a, b)
         return get_array_module(a, b).matmul(a, b)
 
     @staticmethod
@@ -27,9 +38,14 @@ class MatMul(Function):
             grad = xp.expand_dims(grad, -2)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(grad @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            ga = unbroadcast(rows_matmul(grad, xp.swapaxes(b2, -1, -2)),
+                             a2.shape).reshape(a.shape)
         if ctx.needs_input_grad[1]:
-            gb = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape)
+            if a2.ndim > 2 and b2.ndim == 2:      # the stack's rows summed in one product
+                gb = (a2.reshape(-1, a2.shape[-1]).T @ grad.reshape(-1, grad.shape[-1]))
+                gb = gb.reshape(b.shape)
+            else:
+                gb = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape)
         return ga, gb
 
 
@@ -59,7 +75,7 @@ class Linear(Function):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        gx = grad @ weight if need_x else None
+        gx = rows_matmul(grad, weight) if need_x else None
         gw = gb = None
         if need_w or (ctx.has_bias and ctx.needs_input_grad[2]):
             g2 = grad.reshape(-1, grad.shape[-1])
