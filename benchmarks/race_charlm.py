@@ -10,8 +10,11 @@ the validation split is measured (state carried across its chunks) and the clock
 
     python benchmarks/race_charlm.py --minutes 20 --out race.json --plot race.png
 
-Prints one JSON object per evaluation, then a summary line per framework; ``--plot`` draws both
-curves (bits per character against training seconds).
+Prints one JSON object per evaluation, then a summary line per framework; ``--plot`` draws the
+curves (bits per character against training seconds). ``--interleave 60`` makes the
+competitors take turns of 60 training seconds instead of running one after the other, so a
+change in the machine's load weighs on all alike; ``--frameworks ournn,torch,chargpt`` adds
+ournn's character transformer (``chargpt``, context ``--seq-len``) for the same training time.
 """
 import argparse
 import json
@@ -107,37 +110,72 @@ def torch_side(initial, vocab, embed, hidden_size, lr):
     return step, evaluate
 
 
-def race(name, step, evaluate, train, valid, args):
-    """Train for ``args.minutes`` of training time; evaluate every ``args.eval_every`` s."""
-    budget = 60.0 * args.minutes
-    loader = ChunkLoader(train.data, batch_size=args.batch_size, seq_len=args.seq_len,
-                         drop_last=True)
-    trained, steps, chars, next_eval = 0.0, 0, 0, 0.0
-    curve, hidden = [], None
-    while True:
-        for x, y in loader:
-            if loader.new_epoch:
-                hidden = None
-            if trained >= next_eval:
-                nats = evaluate(ChunkLoader(valid.data[:args.valid_chars],
-                                            batch_size=args.batch_size,
-                                            seq_len=args.seq_len, drop_last=True))
-                point = {"framework": name, "train_s": round(trained, 2), "steps": steps,
-                         "chars": chars, "valid_nats": round(nats, 5),
-                         "valid_bits": round(nats / math.log(2), 5)}
-                curve.append(point)
-                print(json.dumps(point), flush=True)
-                next_eval += args.eval_every
-                if trained >= budget:
-                    return curve
+class Runner:
+    """One competitor: its step and evaluation, its own stream of batches and hidden state, and
+    the training seconds it has used. ``advance(seconds)`` trains for that much more (up to the
+    budget), evaluating every ``args.eval_every`` seconds of training with the clock paused."""
+
+    def __init__(self, name, step, evaluate, train, valid, args):
+        self.name, self.step, self.evaluate, self.valid, self.args = (name, step, evaluate,
+                                                                      valid, args)
+        self.budget = 60.0 * args.minutes
+        self.loader = ChunkLoader(train.data, batch_size=args.batch_size,
+                                  seq_len=args.seq_len, drop_last=True)
+        self.batches = iter(self.loader)
+        self.trained, self.steps, self.chars, self.next_eval = 0.0, 0, 0, 0.0
+        self.curve, self.hidden, self.done = [], None, False
+
+    def _score(self):
+        nats = self.evaluate(ChunkLoader(self.valid.data[:self.args.valid_chars],
+                                         batch_size=self.args.batch_size,
+                                         seq_len=self.args.seq_len, drop_last=True))
+        point = {"framework": self.name, "train_s": round(self.trained, 2),
+                 "steps": self.steps, "chars": self.chars, "valid_nats": round(nats, 5),
+                 "valid_bits": round(nats / math.log(2), 5),
+                 "load_1min": round(os.getloadavg()[0], 2)}
+        self.curve.append(point)
+        print(json.dumps(point), flush=True)
+        self.next_eval += self.args.eval_every
+
+    def advance(self, seconds):
+        until = min(self.trained + seconds, self.budget)
+        while not self.done:
+            if self.trained >= self.next_eval or self.trained >= self.budget:
+                self._score()
+                if self.trained >= self.budget:
+                    self.done = True
+                    break
+            if self.trained >= until:
+                break
+            try:
+                x, y = next(self.batches)
+            except StopIteration:
+                self.batches = iter(self.loader)
+                continue
+            if self.loader.new_epoch:
+                self.hidden = None
             x, y = np.array(x), np.array(y)        # writable copies (torch refuses others)
             t0 = time.perf_counter()
-            _, hidden = step(x, y, hidden)
-            trained += time.perf_counter() - t0
-            steps += 1
-            chars += x.size
-            if trained >= budget:
-                next_eval = trained          # one last evaluation at the end of the budget
+            _, self.hidden = self.step(x, y, self.hidden)
+            self.trained += time.perf_counter() - t0
+            self.steps += 1
+            self.chars += x.size
+
+
+def race(runners, slice_s):
+    """Run every competitor to its budget: one after the other (``slice_s`` 0), or taking
+    turns of ``slice_s`` training seconds, so that a machine whose load changes during the
+    race weighs on every competitor alike."""
+    if slice_s <= 0:
+        for r in runners:
+            r.advance(float("inf"))
+    while not all(r.done for r in runners):
+        for r in runners:
+            r.advance(slice_s)
+    return {r.name: r.curve for r in runners}
+
+
+LABELS = {"ournn": "ournn LSTM", "torch": "PyTorch LSTM", "chargpt": "ournn transformer"}
 
 
 def plot(curves, path):
@@ -148,12 +186,14 @@ def plot(curves, path):
     later = [p["valid_bits"] for c in curves.values() for p in c if p["train_s"] > 0]
     for name, curve in curves.items():
         ax.plot([p["train_s"] / 60 for p in curve], [p["valid_bits"] for p in curve],
-                marker="o", ms=3, label=name)
+                marker="o", ms=3, label=LABELS.get(name, name))
     if later:       # the untrained start (~6.4 bits) would flatten the part that matters
         ax.set_ylim(min(later) - 0.05, max(later) + 0.1)
     ax.set_xlabel("training time (minutes)")
     ax.set_ylabel("validation loss (bits per character)")
-    ax.set_title("Character LSTM on Shakespeare, same model, same batches")
+    ax.set_title("Character models on Shakespeare, same batches"
+                 if "chargpt" in curves else
+                 "Character LSTM on Shakespeare, same model, same batches")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -170,7 +210,15 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--eval-every", type=float, default=60.0, help="seconds of training")
     p.add_argument("--valid-chars", type=int, default=100_000)
-    p.add_argument("--frameworks", default="ournn,torch")
+    p.add_argument("--frameworks", default="ournn,torch",
+                   help="competitors, from ournn, torch (the same LSTM) and chargpt (ournn's "
+                        "character transformer)")
+    p.add_argument("--interleave", type=float, default=0.0, metavar="SECONDS",
+                   help="take turns of this many training seconds (0: one after the other)")
+    p.add_argument("--gpt-width", type=int, default=128, help="chargpt's d_model")
+    p.add_argument("--gpt-heads", type=int, default=4)
+    p.add_argument("--gpt-layers", type=int, default=4)
+    p.add_argument("--gpt-lr", type=float, default=1e-3)
     p.add_argument("--out", help="write the curves as JSON here")
     p.add_argument("--plot", help="draw both curves here (PNG)")
     p.add_argument("--replot", metavar="JSON", help="only draw --plot from a saved --out file")
@@ -186,13 +234,22 @@ def main(argv=None):
     model = ournn.models.get_model("charlstm", vocab_size=vocab, embed_dim=args.embed,
                                    hidden_size=args.hidden)
     initial = {k: v.numpy().copy() for k, v in model.state_dict().items()}   # before training
-    curves = {}
+    runners = []
     for name in args.frameworks.split(","):
         if name == "ournn":
             step, evaluate = ournn_side(model, args.lr)
-        else:
+        elif name == "torch":
             step, evaluate = torch_side(initial, vocab, args.embed, args.hidden, args.lr)
-        curves[name] = race(name, step, evaluate, train, valid, args)
+        elif name == "chargpt":     # ournn's character transformer, for the same wall time
+            ournn.manual_seed(0)
+            gpt = ournn.models.get_model("chargpt", vocab_size=vocab, d_model=args.gpt_width,
+                                         nhead=args.gpt_heads, num_layers=args.gpt_layers,
+                                         context=args.seq_len)
+            step, evaluate = ournn_side(gpt, args.gpt_lr)
+        else:
+            p.error(f"--frameworks: unknown name {name!r} (ournn, torch, chargpt)")
+        runners.append(Runner(name, step, evaluate, train, valid, args))
+    curves = race(runners, args.interleave)
     load = os.getloadavg()
     for name, curve in curves.items():
         last = curve[-1]

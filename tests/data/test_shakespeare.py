@@ -314,3 +314,83 @@ def test_train_refuses_mismatched_model_and_dataset(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--model", "mlp", "--dataset", "shakespeare"])
     assert e.value.code == 2 and "is text" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the character transformer
+def _tiny_gpt(vocab=84, context=12):
+    return ournn.models.get_model("chargpt", vocab_size=vocab, d_model=16, nhead=2,
+                                  num_layers=2, context=context)
+
+
+def test_chargpt_one_character_at_a_time_equals_the_whole_sequence():
+    """Sampling feeds one character with the previous ones as the state: each step's logits
+    equal those of the whole sequence read at once (the causal mask at work), until the
+    window of ``context`` characters slides."""
+    model = _tiny_gpt(context=12)
+    ids = np.random.default_rng(0).integers(0, 84, (3, 10))
+    with ournn.no_grad():
+        whole, _ = model(ournn.tensor(ids))
+        logits, state = model(ournn.tensor(ids[:, :4]))
+        steps = [logits._data]
+        for t in range(4, 10):
+            logits, state = model(ournn.tensor(ids[:, t:t + 1]), state)
+            steps.append(logits._data)
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), whole._data, atol=1e-5)
+    assert state[0].size() == (3, 10)      # at most context - 1 characters are kept
+    with ournn.no_grad():
+        _, state = model(ournn.tensor(ids), state)
+    assert state[0].size() == (3, 11)
+
+
+def test_chargpt_refuses_more_than_its_context_and_round_trips_its_config():
+    from ournn.nn.config import module_config, module_from_config
+    model = _tiny_gpt(context=8)
+    with pytest.raises(ValueError, match="at most context=8 characters"):
+        model(ournn.tensor(np.zeros((1, 9), dtype=np.int64)))
+    again = module_from_config(module_config(model))
+    assert type(again).__name__ == "CharTransformer" and again.context == 8
+    again.load_state_dict(model.state_dict())
+    x = ournn.tensor(np.arange(8)[None] % 84)
+    np.testing.assert_array_equal(again(x)[0]._data, model(x)[0]._data)
+
+
+def test_a_few_steps_of_chargpt_reduce_the_loss():
+    from ournn.train.sequence import evaluate_lm, train_step
+    train = Shakespeare("train")
+    ids = train.data[:6000]
+    model = _tiny_gpt(len(train.vocab), context=25)
+    opt = ournn.optim.Adam(model.parameters(), lr=1e-2)
+    loader = ChunkLoader(ids, batch_size=8, seq_len=25)
+    before = evaluate_lm(model, ids, batch_size=8, seq_len=25)
+    hidden = None
+    for _ in range(2):
+        for x, y in loader:
+            _, hidden = train_step(model, opt, x, y, hidden)
+    after = evaluate_lm(model, ids, batch_size=8, seq_len=25)
+    assert before > 4.0 and after < before - 0.8, (before, after)
+
+
+def test_chargpt_trains_resumes_and_generates_from_the_command_line(tmp_path, capsys):
+    import json
+    args = ["train", "--model", "chargpt", "--dataset", "shakespeare", "--limit", "6000",
+            "--batch-size", "8", "--seq-len", "24", "--lr", "0.01", "--verbose", "0",
+            "--model-kwargs", '{"d_model": 16, "nhead": 2, "num_layers": 1, "context": 24}']
+    out, straight = tmp_path / "r", tmp_path / "s"
+    assert main(args + ["--epochs", "1", "--out", str(out)]) == 0
+    assert main(args + ["--epochs", "2", "--out", str(out), "--resume"]) == 0
+    assert main(args + ["--epochs", "2", "--out", str(straight)]) == 0
+    a = json.loads((out / "history.json").read_text())
+    b = json.loads((straight / "history.json").read_text())
+    assert [h["val_loss"] for h in a] == pytest.approx([h["val_loss"] for h in b], rel=1e-6)
+    capsys.readouterr()
+    gen = ["generate", "--ckpt", str(out / "best.ckpt"), "--prompt", "ROMEO.", "--length",
+           "40", "--seed", "3"]
+    assert main(gen) == 0
+    first = capsys.readouterr().out
+    assert main(gen) == 0
+    assert capsys.readouterr().out == first and first.startswith("ROMEO.")
+    with pytest.raises(SystemExit) as exc:
+        main(args + ["--epochs", "1", "--seq-len", "30", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "longer than chargpt's context of 24" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -19,13 +19,14 @@ state instead of images, and return ``(logits, hidden)``:
 | name | layers | parameters |
 |---|---|---|
 | ``charlstm`` | Embedding(84, 64) -> LSTM(64, 512) -> Linear(512, 84) (sizes are arguments) | 1,232,212 |
+| ``chargpt`` | 4 pre-norm causal transformer layers, d_model 128, 4 heads, context 128 | 831,316 |
 """
 import warnings
 
 from ..nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
                   Sequential, AvgPool2d)
 from ..nn.config import register_zoo
-from .charlm import SEQUENCE_MODELS, CharLSTM, charlstm  # noqa: F401
+from .charlm import SEQUENCE_MODELS, CharLSTM, CharTransformer, chargpt, charlstm  # noqa: F401
 from .seqmnist import RowLSTM, lstm  # noqa: F401
 
 
@@ -94,6 +95,7 @@ def cnn(in_channels=1, num_classes=10, width=32, hidden=256, dropout=0.3):
 MODELS = {"mlp": mlp, "strided_cnn": strided_cnn, "lenet5": lenet5, "kerascnn": kerascnn,
           "cnn": cnn}
 MODELS["charlstm"] = charlstm
+MODELS["chargpt"] = chargpt
 MODELS["lstm"] = lstm
 # old names, still loadable (checkpoints that name them) and accepted by ``--model``
 ALIASES = {"seed_alexnet": "strided_cnn"}

@@ -1,4 +1,5 @@
-"""Training and sampling character language models (``charlstm`` on ``shakespeare``).
+"""Training and sampling character language models (``charlstm`` and ``chargpt`` on
+``shakespeare``).
 
 ``ournn train --model charlstm --dataset shakespeare`` comes here from the recipe
 (``run_training``): the training split is cut into ``batch_size`` contiguous streams
@@ -224,6 +225,11 @@ def run_sequence_training(cfg, state=None, extra_callbacks=(), stream=None):
         raise SettingError(f"batch_size (--batch-size) {cfg['batch_size']} and seq_len "
                            f"(--seq-len) {cfg['seq_len']}: {e}") from None
     model = build_zoo_model(cfg["model"], kwargs)
+    context = getattr(model, "context", None)       # a transformer reads a fixed window
+    if context is not None and cfg["seq_len"] > context:
+        raise SettingError(f"seq_len (--seq-len) {cfg['seq_len']} is longer than {cfg['model']}'s "
+                           f"context of {context} characters: use --seq-len {context} or less, "
+                           f"or a larger context in --model-kwargs")
     out = cfg["out"]
     os.makedirs(out, exist_ok=True)
     atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg, indent=2))
