@@ -559,9 +559,11 @@ def accuracy_race(args, torch):
 
 # ---------------------------------------------------------------- output
 def blas_core():
-    """The kernel set NumPy's OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX"), or
-    None: ``OPENBLAS_CORETYPE`` overrides it, and on the AMD EPYC (AVX-512) machine here it
-    chose Haswell's AVX2 kernels, half the float32 GEMM rate of its SkylakeX ones."""
+    """The kernel set NumPy's OpenBLAS runs (e.g. "Haswell", "SkylakeX"), or None for another
+    BLAS. OpenBLAS picks it from the CPU when NumPy loads, unless ``OPENBLAS_CORETYPE`` forces
+    one: the machines here set ``OPENBLAS_CORETYPE=Haswell`` (for older OpenBLAS builds), which
+    gives the AMD EPYC (AVX-512) the AVX2 kernels, half the float32 GEMM rate of the SkylakeX
+    ones NumPy 2's OpenBLAS picks by itself (2048^3: 77 against 145 GFLOP/s in one run)."""
     import ctypes
     import glob
     root = os.path.dirname(np.__file__)
@@ -587,6 +589,7 @@ def env_line(args, torch, peak):
         "torch_threads": None if torch is None else torch.get_num_threads(),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", f"default ({os.cpu_count()})"),
         "blas_core": blas_core(),
+        "blas_core_forced": os.environ.get("OPENBLAS_CORETYPE"),
         "cpu_count": os.cpu_count(), "loadavg": list(os.getloadavg()),
         "machine": platform.machine(), "quick": args.quick, "reps": args.reps,
         "gemm_gflops_1024": summary(peak)})
@@ -699,6 +702,11 @@ def main(argv=None):
         print(f"warning: load average {load:.1f} on {cores} cores: other processes are using "
               "the CPU, and multi-threaded BLAS calls stall waiting for their threads; the "
               "figures will be noisy (compare --threads 1)", file=sys.stderr)
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        print(f"warning: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} forces NumPy's BLAS "
+              "kernels instead of the ones OpenBLAS picks for this CPU (the env line shows "
+              "which run); to measure what a user gets: env -u OPENBLAS_CORETYPE -u "
+              "OPENBLAS_L2_SIZE python benchmarks/run.py", file=sys.stderr)
     if "torch" in args.frameworks and torch is None:
         print("PyTorch is not installed: its columns are skipped "
               "(pip install torch==2.13.0 for the comparison)", file=sys.stderr)
