@@ -132,11 +132,32 @@ def test_bad_layers_are_400_with_the_field(client):
     check([["Linear", 3]], "must be an object")
 
 
-def test_too_many_parameters_is_refused(client):
-    layers = [{"type": "Flatten"}] + [{"type": "Linear", "out_features": 4096}] * 3 + \
-             [{"type": "Linear", "out_features": 10}]
+def test_too_many_parameters_is_refused_naming_the_big_layer(client):
+    # the 4096 x 4096 layer (16.8 million) is the one to shrink, though the small one after
+    # it is where the total passes 20 million
+    layers = [{"type": "Flatten"}] + [{"type": "Linear", "out_features": 4096}] * 2 + \
+             [{"type": "Linear", "out_features": 1024}, {"type": "Linear", "out_features": 10}]
     status, r = client.post("/api/model/check", {"dataset": "mnist", "layers": layers})
-    assert not r["ok"] and "parameters" in r["error"]["message"] and r["error"]["index"] == 3
+    assert not r["ok"] and r["error"]["index"] == 2, r["error"]
+    message = r["error"]["message"]
+    assert "20,000,000" in message and "Linear 4096 -> 4096" in message, message
+    assert "16,781,312" in message and "smaller" in message
+
+
+def test_a_window_larger_than_its_image_is_said_in_the_pages_terms(client):
+    pools = [{"type": "Conv2d", "out_channels": 8, "kernel_size": 5}] + \
+            [{"type": "MaxPool2d"}] * 5
+    status, r = client.post("/api/model/check", {"dataset": "mnist", "layers": pools})
+    assert not r["ok"] and r["error"]["index"] == 5
+    message = r["error"]["message"]
+    assert "MaxPool2d" in message and "2x2" in message and "1x1" in message, message
+    # neither the batch dimension nor the function under the layer
+    assert "max_pool2d" not in message and "(1, 8, 1, 1)" not in message, message
+    conv = [{"type": "Conv2d", "out_channels": 4, "kernel_size": 15},
+            {"type": "Conv2d", "out_channels": 4, "kernel_size": 15}]
+    status, r = client.post("/api/model/check", {"dataset": "mnist", "layers": conv})
+    assert r["error"]["index"] == 1 and "15x15" in r["error"]["message"]
+    assert "14x14" in r["error"]["message"] and "conv2d" not in r["error"]["message"]
 
 
 def test_malformed_requests(client):

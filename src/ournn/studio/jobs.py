@@ -21,6 +21,7 @@ import uuid
 import numpy as np
 
 from .datasets import image_bytes
+from ..errors import OurnnError
 from ..ops.activation import softmax_array
 from ..train.callbacks import Callback
 from ..train.loop import NonFiniteLossError
@@ -59,11 +60,20 @@ class Channel:
 class Job:
     """One training run of a setup; ``start()`` runs it in a thread."""
 
-    def __init__(self, setup, dataset, model, folder, channel):
+    def __init__(self, setup, dataset, model, folder, channel, number=1, source=None,
+                 optimizer_state=None):
         self.id = uuid.uuid4().hex[:12]
+        self.number = number         # "run 3" of its session
         self.setup, self.dataset, self.model = setup, dataset, model
         self.folder = folder
         self.channel = channel
+        # what the weights started from: None (new random weights) or a description of the
+        # model continued ("run 2, epoch 5" or "the file lenet.ckpt"), and that model's
+        # optimizer state (None: a fresh optimizer)
+        self.source = source
+        self._optimizer_state = optimizer_state
+        self.optimizer_note = None   # why a given optimizer state could not be used
+        self.optimizer_state = None  # this run's optimizer state at its end (to continue)
         self.state = "running"
         self.error = None
         self.epoch = 0
@@ -139,7 +149,9 @@ class Job:
 
     # ----- descriptions -----
     def status(self):
-        return {"id": self.id, "state": self.state, "error": self.error, "setup": self.setup,
+        return {"id": self.id, "run": self.number, "source": self.source,
+                "optimizer_note": self.optimizer_note,
+                "state": self.state, "error": self.error, "setup": self.setup,
                 "epoch": self.epoch, "epochs": self.setup["epochs"], "step": self.step,
                 "steps_per_epoch": self.steps_per_epoch, "global_step": self.global_step,
                 "samples_per_sec": self.samples_per_sec, "checkpoint": self.checkpoint}
@@ -166,11 +178,13 @@ class Job:
             extra["dataset"] = ds.name            # what `ournn eval` reads
         self.checkpoint_path = os.path.join(self.folder, "last.ckpt")
         callback = StudioCallback(self)
+        run = None
         try:
             # the recipe of `ournn train`: loader, augmentation, optimizer, schedule, checkpoint
             run = build_run(setup, self.model, (x, y), (vx, vy), self.folder, extra=extra,
                             logs=False)
             self.checkpoint_path = run.checkpoint.last_path
+            self._restore_optimizer(run.optimizer)
             run.fit([callback], verbose=0, seed=setup["seed"])
         except NonFiniteLossError as e:
             self.error = str(e)
@@ -183,8 +197,29 @@ class Job:
         finally:
             if os.path.exists(self.checkpoint_path):
                 self.checkpoint = os.path.abspath(self.checkpoint_path)
+            if run is not None and self.state != "failed":
+                self.optimizer_state = run.optimizer.state_dict()
             self._serve_calls()
             self.channel.publish("done", self.status())
+
+
+    def _restore_optimizer(self, optimizer):
+        """Continue with the optimizer state of the model this run continues (Adam's moments,
+        momentum...), with the learning rate and weight decay the page gives now. A state
+        that does not fit (another optimizer was chosen) is left out, and the job says so."""
+        state = self._optimizer_state
+        if state is None:
+            return
+        try:
+            optimizer.load_state_dict(state)
+        except (OurnnError, ValueError, TypeError, KeyError) as e:
+            self.optimizer_note = ("the optimizer starts afresh: the saved optimizer state "
+                                   f"does not fit {self.setup['optimizer']} ({e})")[:300]
+            return
+        for group in optimizer.param_groups:
+            group["lr"] = self.setup["lr"]
+            if "weight_decay" in group:
+                group["weight_decay"] = self.setup["weight_decay"]
 
 
 class StudioCallback(Callback):
@@ -194,7 +229,11 @@ class StudioCallback(Callback):
         self.job = job
         self._last_batch = self._last_boundary = self._last_stats = 0.0
         self._window = (0.0, 0)     # (time, samples) at the start of the speed window
-        self._samples = 0
+        self._samples = 0           # samples trained on in this run
+        self._epoch_base = 0        # ... before the epoch in progress
+        self._epoch_start = 0.0
+        self._last_step = 0.0       # when the last training step ended
+        self._train_time = 0.0      # seconds of training steps in finished epochs
         self._pending = []          # (global step, loss) not yet sent
 
     def on_train_begin(self, trainer):
@@ -205,18 +244,21 @@ class StudioCallback(Callback):
         self._boundary(trainer, force=True)
 
     def on_epoch_begin(self, trainer):
-        self._window = (time.perf_counter(), self._samples)     # validation is not training
+        # the speed is measured over training steps only: validation is not training
+        self._epoch_start = self._last_step = time.perf_counter()
+        self._epoch_base = self._samples
+        self._window = (self._epoch_start, self._samples)
 
     def on_batch_end(self, trainer, loss):
         job = self.job
         job.step, job.global_step = trainer.step, trainer.global_step
-        self._samples += trainer.train_loader.batch_size
+        self._samples = self._epoch_base + trainer.samples_this_session
         job.steps["step"].append(trainer.global_step)
         job.steps["loss"].append(float(loss))
         if len(job.steps["step"]) > MAX_STEP_POINTS:          # keep every other point
             job.steps = {k: v[::2] for k, v in job.steps.items()}
         self._pending.append((trainer.global_step, float(loss)))
-        now = time.perf_counter()
+        now = self._last_step = time.perf_counter()
         if now - self._last_batch >= BATCH_EVENT_INTERVAL:
             self._publish_batch(trainer, now)
         if now - self._last_boundary >= BOUNDARY_INTERVAL:
@@ -224,9 +266,10 @@ class StudioCallback(Callback):
         self._between_steps(trainer)
 
     def _publish_batch(self, trainer, now):
-        """A "batch" event with the losses of every step since the last one."""
+        """A "batch" event with the losses of every step since the last one. ``now`` is the
+        end of the last training step (at an epoch's end: before validation ran)."""
         job = self.job
-        self._last_batch = now
+        self._last_batch = time.perf_counter()
         t0, n0 = self._window
         if now > t0 and self._samples > n0:       # training speed over the last 2 s or so
             job.samples_per_sec = (self._samples - n0) / (now - t0)
@@ -240,26 +283,39 @@ class StudioCallback(Callback):
             "loss": self._pending[-1][1], "accuracy": logs.get("accuracy"),
             "samples_per_sec": job.samples_per_sec,
             "steps": [s for s, _ in self._pending], "losses": [v for _, v in self._pending]}
-        if now - self._last_stats >= LAYER_STATS_INTERVAL:
-            self._last_stats = now
+        if self._last_batch - self._last_stats >= LAYER_STATS_INTERVAL:
+            self._last_stats = self._last_batch
             job.layer_stats = event["layer_stats"] = layer_stats(job.model)
         job.channel.publish("batch", event)
         self._pending = []
 
+    def average_speed(self):
+        """Samples per second over the training steps of the whole run (validation, pauses
+        and the epoch in progress's idle time excluded), or None before a step."""
+        seconds = self._train_time + max(0.0, self._last_step - self._epoch_start)
+        return self._samples / seconds if self._samples and seconds > 0 else None
+
     def _between_steps(self, trainer):
         job = self.job
         job._serve_calls()
-        while job._pause.is_set() and not job._stop.is_set():
-            time.sleep(0.05)
-            job._serve_calls()
+        if job._pause.is_set():
+            paused = time.perf_counter()
+            while job._pause.is_set() and not job._stop.is_set():
+                time.sleep(0.05)
+                job._serve_calls()
+            idle = time.perf_counter() - paused       # a pause is not training time
+            self._epoch_start += idle
+            self._window = (self._window[0] + idle, self._window[1])
         if job._stop.is_set():
             trainer.stop_training = True
             trainer.stop_reason = "interrupt"     # ModelCheckpoint saves last.ckpt on this
 
     def on_epoch_end(self, trainer, logs):
         job = self.job
-        self._publish_batch(trainer, time.perf_counter())
-        job.epoch = trainer.epoch
+        self._publish_batch(trainer, self._last_step)       # the steps, not the validation
+        self._train_time += self._last_step - self._epoch_start
+        self._epoch_start = self._last_step
+        job.epoch, job.step = trainer.epoch, 0
         entry = {"epoch": trainer.epoch}
         for key in EPOCH_LOGS:
             value = logs.get(key)
@@ -272,7 +328,10 @@ class StudioCallback(Callback):
         self._between_steps(trainer)
 
     def on_train_end(self, trainer):
-        self._publish_batch(trainer, time.perf_counter())
+        self._publish_batch(trainer, self._last_step)
+        speed = self.average_speed()
+        if speed is not None:                 # the figure a finished run keeps: its average
+            self.job.samples_per_sec = speed
         if os.path.exists(self.job.checkpoint_path):
             self.job.checkpoint = os.path.abspath(self.job.checkpoint_path)
 
@@ -350,7 +409,11 @@ class Session:
         self.id = sid
         self.job = None
         self.model = None            # the last trained or loaded model
-        self.model_info = None       # {"setup", "dataset"} of that model
+        # {"setup", "dataset", "job" (the Job that trained it, or None), "file" (the name of
+        # the checkpoint it was loaded from, or None), "optimizer" (a loaded optimizer state
+        # or None)} of that model
+        self.model_info = None
+        self.runs = 0                # training runs started in this session
         self.datasets = {}           # CSV uploads, by name
         self.saved = set()           # names of the models this session saved (downloadable)
         self.channel = Channel()

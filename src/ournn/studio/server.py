@@ -302,6 +302,9 @@ async def zoo(request, studio, session):
 @endpoint
 async def train(request, studio, session):
     data = await _json(request)
+    resume = data.pop("continue", False)
+    if not isinstance(resume, bool):
+        raise HTTPError(400, "continue must be true or false", "continue")
     setup = check_setup(data, studio.infos(session))
     ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
     # no await from here on: two requests of one session cannot both pass the checks
@@ -319,14 +322,76 @@ async def train(request, studio, session):
     if error:
         raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",
                         f"layers[{error['index']}]")
+    source, optimizer_state = None, None
+    if resume:                        # the session's model, where the page says it stands
+        model, source, optimizer_state = _continued(session, setup, ds)
     folder = os.path.join(studio.workdir, "runs", session.id[:12], time.strftime(
         "%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6])
-    job = Job(setup, ds, model, folder, session.channel)
+    session.runs += 1
+    job = Job(setup, ds, model, folder, session.channel, number=session.runs, source=source,
+              optimizer_state=optimizer_state)
     session.job, session.model = job, model
-    session.model_info = {"setup": setup, "dataset": ds}
+    session.model_info = {"setup": setup, "dataset": ds, "job": job, "file": None,
+                          "optimizer": None}
     session.channel.publish("snapshot", {"job": job.snapshot()})
     job.start()
     return JSONResponse({"job": job.status()}, 202)
+
+
+def _same_network(info, dataset, layers):
+    """Whether the session's model (``info``) is the network ``layers`` for ``dataset``."""
+    return info["dataset"].name == dataset and info["setup"]["layers"] == layers
+
+
+def _continued(session, setup, ds):
+    """(model, source, optimizer state) to continue training from: the session's model, if
+    it is the network the setup describes. ``source`` says what it is (for the page)."""
+    if session.model is None:
+        raise HTTPError(409, "there is no model to continue: train one or load a checkpoint "
+                             "(or start over from new weights)", "continue")
+    info = session.model_info
+    if not _same_network(info, setup["dataset"], setup["layers"]):
+        raise HTTPError(409, f"the network on the page is not {_describe(info)['text']}, the "
+                             "model to continue: its layers or dataset differ; start over "
+                             "from new weights instead", "continue")
+    job = info.get("job")
+    if job is not None and job.state == "failed":
+        raise HTTPError(409, f"run {job.number} failed ({job.error}); its weights are not "
+                             "worth continuing: start over", "continue")
+    source = _describe(info)
+    before = 0 if job is None else job.epoch + ((job.source or {}).get("epochs_before") or 0)
+    if job is None:
+        before = info.get("epochs") or 0
+    source["epochs_before"] = before
+    state = job.optimizer_state if job is not None else info.get("optimizer")
+    source["optimizer"] = state is not None
+    return session.model, source, state
+
+
+def _describe(info):
+    """Where the session's model comes from, for the page: ``{"kind": "run" | "file",
+    "text", ...}``; a run's entry says its number, state and epoch."""
+    job = info.get("job")
+    if job is None:
+        name = info.get("file") or "the uploaded checkpoint"
+        return {"kind": "file", "file": name, "text": f"the loaded file {name}"}
+    n, e, total = job.number, job.epoch, job.setup["epochs"]
+    if job.state == "paused":
+        text = (f"run {n}, paused in epoch {e + 1} of {total} at step {job.step} of "
+                f"{job.steps_per_epoch}")
+    elif job.state in ("stopped", "stopping") and job.step:
+        text = f"run {n}, stopped in epoch {e + 1} of {total} (after step {job.step})"
+    elif job.state in ("running", "stopping"):
+        text = (f"run {n}, still training: epoch {e + 1} of {total}, step {job.step} of "
+                f"{job.steps_per_epoch}")
+    elif job.state == "stopped":
+        text = f"run {n}, stopped after epoch {e} of {total}"
+    elif job.state == "failed":
+        text = f"run {n}, failed in epoch {e + 1} of {total}"
+    else:
+        text = f"run {n} after epoch {e} of {total} (finished)"
+    return {"kind": "run", "run": n, "job": job.id, "state": job.state, "epoch": e,
+            "epochs": total, "step": job.step, "text": text}
 
 
 def _control(action):
@@ -511,12 +576,30 @@ async def save_model(request, studio, session):
     if not isinstance(overwrite, bool):
         raise HTTPError(400, "overwrite must be true or false", "overwrite")
     model, info = _current_model(session)
+    shown = data.get("setup")
+    if shown is not None:        # what the page shows: the file must hold that network
+        if not isinstance(shown, dict):
+            raise HTTPError(400, "setup must be an object with the dataset and layers the "
+                                 "page shows", "setup")
+        layers = check_layers(shown.get("layers"))
+        if not _same_network(info, shown.get("dataset"), layers):
+            raise HTTPError(409, "the network on the page has not been trained: the "
+                                 f"session's model is {_describe(info)['text']} "
+                                 f"({info['dataset'].label}, {len(info['setup']['layers'])} "
+                                 "layers), a different network. Train the network shown "
+                                 "(Start) or load a checkpoint, then save", "setup")
+    job = info.get("job")
+    if job is not None and job.state == "failed":
+        raise HTTPError(409, f"run {job.number} failed ({job.error}): its weights are not "
+                             "worth saving; start a new run", "name")
     ds = info["dataset"]
     payload = {"classes": ds.classes, "input_shape": ds.input_shape,
                "studio_setup": info["setup"]}
     if ds.kind == "image":
         payload["dataset"] = ds.name
-    snapshot = await asyncio.to_thread(_on_model, session, _copy_model)
+    # the weights and where they stand (run, epoch, step), read together between two steps
+    snapshot, source = await asyncio.to_thread(
+        _on_model, session, lambda m: (_copy_model(m), _describe(info)))
     with studio.save_lock:                     # bounded: a name check, never the write
         stem = _choose_name(studio, session, name, overwrite)
         new = stem not in studio.owners
@@ -530,7 +613,7 @@ async def save_model(request, studio, session):
                 studio.owners.pop(stem, None)
         raise
     session.saved.add(stem)
-    return JSONResponse({"path": path, "name": stem,
+    return JSONResponse({"path": path, "name": stem, "source": source,
                          "download": f"/api/model/download?name={stem}"})
 
 
@@ -589,9 +672,11 @@ async def load_model(request, studio, session):
     if session.job and session.job.active:
         raise HTTPError(409, "stop the training job before loading a model")
     raw = await _body(request, CKPT_MAX_BYTES, ("application/octet-stream",))
+    name = request.query_params.get("name")
+    name = _text_param(name, "name", path=True) if name else None
     if not raw:
         raise HTTPError(400, "the body is empty: send the bytes of a .ckpt file", "file")
-    result = await asyncio.to_thread(_read_checkpoint, studio, session, raw)
+    result = await asyncio.to_thread(_read_checkpoint, studio, session, raw, name)
     return JSONResponse(result)
 
 
@@ -606,7 +691,7 @@ def _reword(message, path=None):
     return message[:500]
 
 
-def _read_checkpoint(studio, session, raw):
+def _read_checkpoint(studio, session, raw, file_name=None):
     from ..train.checkpoints import load_model as read_model
     # what the file declares, checked before anything is unpacked or built
     inspect_checkpoint(raw, LIMITS["max_params"], CKPT_MAX_UNPACKED,
@@ -619,6 +704,8 @@ def _read_checkpoint(studio, session, raw):
             f.write(raw)
         try:
             model, meta = read_model(path)      # .npz, read with allow_pickle=False
+            tree = ournn_io.load(path, rebuild=False)
+            trainer = tree.get("trainer") if isinstance(tree, dict) else None
         except MemoryError:
             raise HTTPError(413, "the checkpoint's model does not fit in the server's memory",
                             "file") from None
@@ -680,9 +767,18 @@ def _read_checkpoint(studio, session, raw):
     except SpecError as e:
         raise HTTPError(400, f"the checkpoint's metadata is malformed: studio_setup: {e}",
                         "file") from None
+    # a training checkpoint (last.ckpt, best.ckpt) also holds the optimizer's state and
+    # how many epochs it trained: "continue training" uses them
+    optimizer, epochs = None, None
+    if isinstance(trainer, dict):
+        optimizer = trainer.get("optimizer") if isinstance(trainer.get("optimizer"),
+                                                           dict) else None
+        epochs = trainer.get("epoch") if type(trainer.get("epoch")) is int else None
     session.model = model
-    session.model_info = {"setup": setup, "dataset": ds}
-    return {"setup": setup, "dataset": ds.name,
+    session.model_info = {"setup": setup, "dataset": ds, "job": None, "file": file_name,
+                          "optimizer": optimizer, "epochs": epochs}
+    return {"setup": setup, "dataset": ds.name, "file": file_name, "epochs": epochs,
+            "optimizer_state": optimizer is not None,
             "total_params": int(sum(p.numpy().size for p in model.parameters()))}
 
 

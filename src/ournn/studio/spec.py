@@ -223,10 +223,27 @@ def _build_one(layer, shape, num_classes):
     if cls.__name__.endswith("2d") and len(shape) != 3:
         raise SpecError(f"{kind} needs an image input (channels, height, width) but gets "
                         f"shape {_fmt(shape)}")
+    if len(shape) == 3 and "kernel_size" in layer:
+        _check_window(layer, shape)
     for name in INPUT_ARGUMENTS:
         if name in signature:
             config[name] = shape[0]
     return cls.from_config(config)
+
+
+def _check_window(layer, shape):
+    """A conv or pool window must fit the image it slides over: said in the page's terms
+    (the layer, its kernel, the image it gets), not in the terms of the function under it."""
+    k, p = layer["kernel_size"], layer.get("padding") or 0
+    _, h, w = shape
+    if min(h, w) + 2 * p >= k:
+        return
+    size = f"{h}x{w}" + (f" (with padding {p}: {h + 2 * p}x{w + 2 * p})" if p else "")
+    fix = ("remove a pooling layer before it or use a smaller kernel"
+           if layer["type"] in ("MaxPool2d", "AvgPool2d") else
+           "use a smaller kernel, add padding, or remove a pooling layer before it")
+    raise SpecError(f"{layer['type']}: its {k}x{k} window does not fit the {size} image it "
+                    f"gets ({shape[0]} channels): {fix}")
 
 
 def _fmt(shape):
@@ -279,12 +296,17 @@ def build(layers, input_shape, num_classes, batch_size=1):
         params = call.num_params()
         total += params
         act_elems += int(np.prod(new_shape))
+        row = {"index": i, "type": layer["type"], "title": _title(layer, module, shape),
+               "shape": list(new_shape), "params": int(params)}
         if total > LIMITS["max_params"]:
-            return None, rows, {"index": i, "message":
-                                f"{layer['type']}: the network would have {total:,} parameters; "
-                                f"the studio allows {LIMITS['max_params']:,}"}
-        rows.append({"index": i, "type": layer["type"], "title": _title(layer, module, shape),
-                     "shape": list(new_shape), "params": int(params)})
+            # blame the biggest layer (the one to make smaller), not the one that tipped over
+            big = max(rows + [row], key=lambda r: r["params"])
+            return None, rows, {"index": big["index"], "message":
+                                f"{big['type']}: the network would have at least {total:,} "
+                                f"parameters, over the studio's {LIMITS['max_params']:,}; "
+                                f"this layer ({big['title']}) has {big['params']:,}: make it "
+                                "smaller"}
+        rows.append(row)
         modules.append(module)
         shape, x = new_shape, call.outputs[0]
     if shape != (num_classes,):

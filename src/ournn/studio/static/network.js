@@ -57,6 +57,9 @@ export class LayerEditor {
     this.onChange = onChange;
     this.layers = [];
     this.locked = false;
+    // values typed but refused, kept across re-renders (adding a row must not quietly put
+    // the old value back): layer -> {param: {raw, message}}
+    this.refused = new WeakMap();
   }
 
   /** Show `layers` (the array is edited in place). */
@@ -112,20 +115,33 @@ export class LayerEditor {
         el("input", { type: "checkbox", "data-testid": testid, checked: Boolean(layer[name]),
                       onchange: (e) => { layer[name] = e.target.checked; this.onChange("value"); } }));
     }
+    const refused = this.refused.get(layer)?.[name];
     const input = el("input", {
       type: "number", "data-testid": testid, "aria-label": name, title: `${name} (${meta.min} to ${meta.max})`,
       step: String(meta.type).startsWith("int") ? "1" : "any", min: meta.min, max: meta.max,
       placeholder: meta.type === "int?" ? "auto" : null,
-      value: layer[name] === null || layer[name] === undefined ? "" : String(layer[name]),
+      value: refused ? refused.raw : layer[name] === null || layer[name] === undefined ? "" : String(layer[name]),
     });
+    input.dataset.label = label;
+    const mark = (problem) => {
+      input.classList.toggle("bad", Boolean(problem));
+      input.setAttribute("aria-invalid", String(Boolean(problem)));
+      input.dataset.problem = problem || "";
+      input.title = problem ? `${name}: ${problem}` : `${name} (${meta.min} to ${meta.max})`;
+    };
+    if (refused) mark(refused.message);
     input.addEventListener("input", () => {
       const parsed = parseParam(input.value, meta);
-      input.classList.toggle("bad", !parsed.ok);
-      input.title = parsed.ok ? `${name} (${meta.min} to ${meta.max})` : `${name}: ${parsed.message}`;
+      mark(parsed.ok ? null : parsed.message);
+      const kept = this.refused.get(layer) || {};
+      if (parsed.ok) delete kept[name];
+      else kept[name] = { raw: input.value, message: parsed.message };
+      this.refused.set(layer, kept);
       if (parsed.ok && parsed.value !== layer[name]) {
         layer[name] = parsed.value;
         this.onChange("value");
       }
+      this.onChange("validity");       // Start says what is wrong while a value is refused
     });
     return el("label", { class: "param" }, label, input);
   }

@@ -40,6 +40,14 @@ const state = {
   checkSeq: 0,                          // to drop answers of superseded checks
   predictSeq: 0,
   locked: false,                        // a job is running: the setup is read-only
+  // Which run the views (charts, metrics, badge, layer statistics, results) show: the
+  // session's job when it trained the network on the page; none after a checkpoint is
+  // loaded, and none between Start and the new job's first message.
+  viewJobId: null,
+  starting: false,                      // Start was pressed, the new job is not known yet
+  startingFrom: null,                   // ... the id of the job before it
+  loaded: null,                         // {file, key, epochs, optimizer}: a loaded checkpoint
+  zooKey: null,                         // the layers the zoo selector's model gave
   urlHadSetup: false,
   firstSnapshot: true,
   plane: null,                          // the mapping of the boundary canvas (for clicks)
@@ -57,11 +65,14 @@ function emptyHistory() {
 
 // ================================================================== messages
 
-/** Show an error (an ApiError, an Error or a string) in the banner at the top. */
+/**
+ * Show an error (an ApiError, an Error or a string) in the banner, which floats over the top
+ * of the page (the layout does not move). Errors that belong to a panel (a save, a load, an
+ * upload, a prediction) are shown in that panel instead, once.
+ */
 function showError(err, kind = "error") {
   const banner = $("error-banner");
-  let text = typeof err === "string" ? err : err?.message || String(err);
-  if (err instanceof ApiError && err.field) text += ` (${err.field})`;
+  const text = typeof err === "string" ? err : err?.message || String(err);
   document.getElementById("error-text").textContent = text;
   banner.classList.toggle("warn", kind === "warn");
   banner.hidden = false;
@@ -125,14 +136,50 @@ function applySetup(setup) {
   }
   state.editor.setLayers(setup.layers);
   showDataset();
-  updateUrl();
-  scheduleCheck();
+  setupChanged();
 }
 
 /** Something in the setup changed: the URL follows, the network is checked again. */
 function setupChanged({ recheck = true } = {}) {
   updateUrl();
+  syncZooSelect();
   if (recheck) scheduleCheck();
+  renderViews();
+}
+
+/** The dataset and layers of a setup, in a form two setups can be compared by. */
+function networkKey(setup) {
+  if (!setup) return "";
+  const layers = (setup.layers || []).map((l) => Object.keys(l).sort().map((k) => [k, l[k]]));
+  return JSON.stringify([setup.dataset, layers]);
+}
+
+/**
+ * The job whose results the views show, or null: the session's job while it runs; after it,
+ * only while the page shows the network it trained (and no checkpoint was loaded since).
+ */
+function viewJob() {
+  const job = studio.job;
+  if (!job || state.starting) return null;
+  if (isActive(job)) return job;
+  if (state.viewJobId !== job.id) return null;
+  return networkKey(job.setup) === networkKey(studio.setup) ? job : null;
+}
+
+/** Redraw everything that shows a run: the job line, the charts, the results. */
+function renderViews() {
+  if (!studio.setup || !state.editor) return;
+  renderJob();
+  scheduleCharts();
+  renderResults();
+}
+
+/** The zoo selector names a zoo model only while the layers are that model's. */
+function syncZooSelect() {
+  if (state.zooKey !== null && state.zooKey !== networkKey({ layers: studio.setup.layers })) {
+    state.zooKey = null;
+  }
+  if (state.zooKey === null) $("zoo-select").value = "";
 }
 
 // ================================================================== data panel
@@ -219,6 +266,7 @@ function changeDataset(name) {
       (before && setup.train_size >= before.train_size) || setup.train_size > after.train_size) {
     setup.train_size = after.train_size;
   }
+  state.zooKey = null;
   applySetup(setup);
 }
 
@@ -248,7 +296,6 @@ async function uploadCsv() {
   } catch (err) {
     result.classList.add("error");
     result.textContent = `Could not use ${file.name}: ${err.message}`;
-    showError(err);
   }
 }
 
@@ -270,12 +317,12 @@ async function runCheck() {
   } catch (err) {
     if (seq !== state.checkSeq) return;
     showCheck(null, err);
-    showError(err);
   }
 }
 
 function showCheck(check, err) {
   state.check = check;
+  state.checkFailed = Boolean(err);
   state.editor.showCheck(check);
   showLayerStats();
   const status = $("model-status");
@@ -314,7 +361,9 @@ async function loadZoo() {
     warnAbout(warnings, `zoo model "${name}"`);
     studio.setup.layers = layers;
     state.editor.setLayers(layers);
+    state.zooKey = networkKey({ layers });
     setupChanged();
+    announce(`The zoo network ${name} is on the page: ${layers.length} layers, not trained yet.`);
   });
 }
 
@@ -331,19 +380,77 @@ function onSettingInput(key, input) {
   const parsed = state.rules.parseSetting(key, input.value, studio.setup.dataset);
   input.classList.toggle("bad", !parsed.ok);
   input.title = parsed.ok ? "" : parsed.message;
+  input.setAttribute("aria-invalid", String(!parsed.ok));
   if (parsed.ok && studio.setup[key] !== parsed.value) {
     studio.setup[key] = parsed.value;
     setupChanged({ recheck: key === "batch_size" });   // the batch size bounds the memory
   }
+  updateButtons();
 }
 
-async function startTraining() {
-  await guarded(async () => {
-    const answer = await api("api/train", { json: studio.setup });
+/** The name of a setting's field, as its label shows it ("Learning rate"). */
+function fieldName(input) {
+  return input.closest("label")?.querySelector("span")?.firstChild?.textContent.trim() || input.id;
+}
+
+/**
+ * Why Start cannot run now, in words (empty: it can): every field holding a value that was
+ * not accepted, and the layer where the shapes stop fitting.
+ */
+function startProblems() {
+  const problems = [];
+  for (const input of document.querySelectorAll("#training-card input.bad")) {
+    problems.push(`${fieldName(input)}: ${input.title || "not a valid value"}`);
+  }
+  document.querySelectorAll('[data-testid="layer-row"]').forEach((row, i) => {
+    for (const input of row.querySelectorAll("input.bad")) {
+      problems.push(`layer ${i + 1} ${input.dataset.label || input.getAttribute("aria-label")}: ${input.dataset.problem || "not a valid value"}`);
+    }
+  });
+  if (!studio.setup?.layers.length) problems.push("the network has no layers");
+  else if (state.check && !state.check.ok && !problems.length) {
+    const i = state.check.error?.index ?? -1;
+    problems.push((i >= 0 ? `layer ${i + 1}: ` : "") + (state.check.error?.message ?? "the shapes do not fit"));
+  } else if (!state.check && state.checkFailed) {
+    problems.push("the network could not be checked");
+  }
+  return problems;
+}
+
+/**
+ * Start a run. `resume`: continue from the session's model (a loaded checkpoint or the last
+ * run, when it is the network on the page) instead of new random weights.
+ */
+async function startTraining(resume = false) {
+  // Until the new job's first message, the views show no run: never the last one's "done".
+  state.starting = true;
+  state.startingFrom = studio.job?.id ?? null;
+  renderViews();
+  try {
+    const answer = await api("api/train", { json: resume ? { ...studio.setup, continue: true } : studio.setup });
     hideError();
     // The event stream also announces the new job with a snapshot; use whichever comes first.
     if (answer.job && studio.job?.id !== answer.job.id) onSnapshot({ job: answer.job });
-  });
+  } catch (err) {
+    state.starting = false;
+    renderViews();
+    showError(err);
+  }
+}
+
+/** What Start would continue from, or null: the loaded checkpoint or the last finished run,
+ * when the page shows that network. */
+function continuable() {
+  if (state.locked || !studio.setup) return null;
+  const key = networkKey(studio.setup);
+  if (state.loaded) {
+    return state.loaded.key === key ? { text: `the loaded file ${state.loaded.file}`, optimizer: state.loaded.optimizer } : null;
+  }
+  const job = studio.job;
+  if (job && ["done", "stopped"].includes(job.state) && networkKey(job.setup) === key) {
+    return { text: `run ${job.run} (${job.epoch} epoch${job.epoch === 1 ? "" : "s"})`, optimizer: true };
+  }
+  return null;
 }
 
 async function control(action) {
@@ -383,40 +490,84 @@ function updateZoo() {
   }
 }
 
+/**
+ * Start is enabled only when everything on the page is valid, and says why not in words.
+ * When the page shows a model that can go on training (a loaded checkpoint, the last run),
+ * Start continues it and "Start over" is the explicit way to new random weights.
+ */
 function updateButtons() {
   const job = studio.job;
   const state_ = job ? job.state : "idle";
-  $("start-btn").disabled = state.locked || Boolean(state.check && !state.check.ok);
+  const problems = studio.setup && state.editor ? startProblems() : [];
+  const from = problems.length ? null : continuable();
+  const start = $("start-btn");
+  start.disabled = state.locked || state.starting || problems.length > 0;
+  start.textContent = from ? "Continue training" : "Start";
+  start.title = from ? `Train on from ${from.text}` : "Train the network on the page from new random weights";
+  const over = $("start-over-btn");
+  over.hidden = !from;
+  over.disabled = start.disabled;
+  const reason = $("start-reason");
+  reason.className = "start-reason";
+  if (problems.length && !state.locked) {
+    reason.classList.add("error");
+    reason.textContent = `Start is off until this is fixed: ${problems.join("; ")}.`;
+  } else if (from) {
+    reason.textContent = `Continue training goes on from ${from.text}` +
+      (from.optimizer ? " with its optimizer state" : " (its file has no optimizer state: the optimizer starts afresh)") +
+      "; Start over trains this network from new random weights.";
+  } else {
+    reason.textContent = "";
+  }
   $("pause-btn").disabled = !(state_ === "running" || state_ === "paused");
   $("pause-btn").textContent = state_ === "paused" ? "Resume" : "Pause";
   $("stop-btn").disabled = !(state_ === "running" || state_ === "paused");
 }
 
-/** The state line, the progress bar, the speed and the last metrics. */
+/** The state line, the progress bar, the speed and the last metrics, of the run shown. */
 function renderJob() {
-  const job = studio.job;
+  const job = viewJob();
   const badge = $("job-state");
-  const name = job ? job.state : "idle";
+  const name = state.starting ? "starting" : job ? job.state : "idle";
   badge.textContent = name;
   badge.dataset.state = name;
   $("epoch-progress").textContent = job ? progressText(job) : "";
   document.getElementById("progress-fill").style.width = `${(100 * progressFraction(job)).toFixed(1)}%`;
   const sps = job?.samples_per_sec;
   $("samples-per-sec").textContent = Number.isFinite(sps) && sps > 0 ? String(Math.round(sps)) : "–";
-  document.getElementById("job-metrics").textContent = metricsText(studio.history);
+  document.getElementById("job-metrics").textContent = job ? metricsText(studio.history) : "";
   const error = document.getElementById("job-error");
   error.hidden = !(job && job.error);
   error.textContent = job?.error ? `Training failed: ${job.error}` : "";
+  const label = runLabel(job);
+  $("run-label").textContent = label;
+  for (const tag of document.querySelectorAll(".run-tag")) tag.textContent = job ? `run ${job.run}` : "no run";
   updateButtons();
   showLayerStats();
 }
 
+/** Which run the views show, in words, and why they are empty when they are. */
+function runLabel(job) {
+  if (state.starting) return "Starting a new run…";
+  if (job) {
+    const info = datasetInfo(job.setup?.dataset);
+    let text = `Run ${job.run} · ${info?.label ?? job.setup?.dataset}`;
+    if (job.source) text += ` · continues ${job.source.text}`;
+    if (job.optimizer_note) text += ` (${job.optimizer_note})`;
+    return text;
+  }
+  if (state.loaded && state.loaded.key === networkKey(studio.setup)) {
+    const epochs = Number.isInteger(state.loaded.epochs) ? `, trained ${state.loaded.epochs} epochs` : "";
+    return `Loaded ${state.loaded.file}${epochs}: no run in this page yet.`;
+  }
+  if (studio.job && studio.job.run) return `No run of the network shown (run ${studio.job.run} trained another network or dataset).`;
+  return "No run yet.";
+}
+
 /** The job's live weight/gradient sizes on the layer rows, while the rows show its network. */
 function showLayerStats() {
-  const job = studio.job;
-  const same = job && job.setup && studio.setup &&
-    JSON.stringify(job.setup.layers) === JSON.stringify(studio.setup.layers);
-  state.editor.showStats(same ? job.layer_stats : null);
+  const job = viewJob();
+  state.editor.showStats(job ? job.layer_stats : null);
 }
 
 function progressText(job) {
@@ -469,6 +620,10 @@ function connectEvents() {
 
 /** The whole state of the session's job: rebuild everything from it. */
 function onSnapshot({ job }) {
+  if (job && studio.job && job.id !== studio.job.id && (job.run ?? 0) < (studio.job.run ?? 0)) return;  // an older run
+  if (job && state.starting && job.id !== state.startingFrom) state.starting = false;
+  if (job && (job.id !== studio.job?.id || isActive(job))) state.viewJobId = job.id;
+  if (job && isActive(job)) state.loaded = null;        // the session's model is this run's now
   studio.job = job || null;
   studio.steps = job?.steps ? { step: [...job.steps.step], loss: [...job.steps.loss] } : emptySteps();
   studio.history = { ...emptyHistory(), ...(job?.history || {}) };
@@ -482,9 +637,7 @@ function onSnapshot({ job }) {
   }
   state.firstSnapshot = false;
   setLocked(isActive(job));
-  renderJob();
-  scheduleCharts();
-  renderResults();
+  renderViews();
 }
 
 function onBatch(ev) {
@@ -541,6 +694,7 @@ function onConfusion(c) {
 
 /** J without its history: merge it into the job we follow. */
 function onStatus(j) {
+  if (studio.job && studio.job.id !== j.id && (j.run ?? 0) < (studio.job.run ?? 0)) return;   // late news of an older run
   if (!studio.job || studio.job.id !== j.id) {
     onSnapshot({ job: { ...j, history: emptyHistory(), steps: emptySteps() } });
     return;
@@ -551,6 +705,22 @@ function onStatus(j) {
   if (confusion) studio.job.confusion = confusion;
   setLocked(isActive(studio.job));
   renderJob();
+  if (!isActive(studio.job)) announceEnd(studio.job);
+}
+
+/** Tell screen readers (the aria-live region) how a run ended. */
+function announceEnd(job) {
+  if (state.announcedEnd === job.id) return;
+  state.announcedEnd = job.id;
+  const acc = studio.history.val_accuracy?.[studio.history.val_accuracy.length - 1];
+  announce(`Run ${job.run} ${job.state} after ${job.epoch} epochs` +
+           (Number.isFinite(acc) ? `, validation accuracy ${formatPercent(acc)}.` : "."));
+}
+
+/** A message for screen readers: the page's aria-live region reads it out. */
+function announce(text) {
+  const region = document.getElementById("announce");
+  if (region) region.textContent = text;
 }
 
 /**
@@ -570,6 +740,7 @@ async function onDone(j) {
     scheduleCharts();
     renderResults();
   }
+  if (studio.job && studio.job.id === j.id) announceEnd(studio.job);
 }
 
 // ================================================================== charts
@@ -589,7 +760,8 @@ function scheduleCharts() {
 const COLOURS = { steps: "#8fb3e8", train: "#2f6fd1", val: "#f59322" };
 
 function renderCharts() {
-  const job = studio.job, h = studio.history, steps = studio.steps;
+  const job = viewJob();
+  const h = job ? studio.history : emptyHistory(), steps = job ? studio.steps : emptySteps();
   const spe = job?.steps_per_epoch;
   const epochs = job?.epochs ?? job?.setup?.epochs ?? 1;
   const stepX = (s) => (spe ? s / spe : s);
@@ -623,8 +795,8 @@ function renderCharts() {
 function renderResults() {
   if (!studio.setup) return;
   const info = datasetInfo(studio.setup.dataset);
-  const job = studio.job;
-  const sameData = job && job.setup && job.setup.dataset === studio.setup.dataset;
+  const job = viewJob();
+  const sameData = Boolean(job);
   const isPoints = info?.kind === "points";
   document.getElementById("results-points").hidden = !isPoints;
   document.getElementById("results-images").hidden = isPoints;
@@ -675,7 +847,12 @@ function arrangeResultsColumn(kind) {
   for (const id of order) column.append(document.getElementById(id));
 }
 
-async function predict(body, { report = true } = {}) {
+/**
+ * Ask the model for a prediction; the answer (or why there is none, e.g. no model yet) is
+ * shown in the prediction panel, in a place that keeps its size: never a banner that moves
+ * the page while one draws.
+ */
+async function predict(body, { final = true } = {}) {
   const seq = ++state.predictSeq;
   const msg = document.getElementById("predict-msg");
   try {
@@ -684,20 +861,21 @@ async function predict(body, { report = true } = {}) {
     msg.textContent = "";
     msg.className = "predict-msg";
     renderBars($("predict-bars"), $("predict-top"), answer);
+    if (final) announce(`Prediction: ${answer.classes[answer.prediction]}, ${formatPercent(answer.probabilities[answer.prediction])}.`);
     return answer;
   } catch (err) {
     if (seq !== state.predictSeq) return null;
     renderBars($("predict-bars"), $("predict-top"), null);
     msg.className = "predict-msg error";
-    msg.textContent = err.message;
-    if (report) showError(err);
+    msg.textContent = err.status === 409 ? "No trained model yet: press Start (or load a checkpoint), then draw again."
+                                         : err.message;
     return null;
   }
 }
 
 function onDraw(pixels, final) {
   if (!pixels) return;
-  predict({ pixels }, { report: final });
+  predict({ pixels }, { final });
 }
 
 function clearDrawing() {
@@ -729,16 +907,21 @@ function modelName() {
   return $("save-name").value.trim();
 }
 
+/**
+ * Save the model of the network on the page: the server refuses (and says why) when the
+ * session has no model of that network, and says which run, epoch and step the file holds.
+ */
 async function saveModel() {
   const result = $("save-result");
   const name = modelName();
   if (!name) {
-    showError("Give the model a name first.");
+    result.className = "result error";
+    result.textContent = "Give the model a name first.";
     return;
   }
   try {
-    const answer = await api("api/model/save", { json: { name } });
-    hideError();
+    const shown = { dataset: studio.setup.dataset, layers: studio.setup.layers };
+    const answer = await api("api/model/save", { json: { name, setup: shown } });
     const link = document.createElement("a");
     link.dataset.testid = "download-link";
     link.href = apiUrl(answer.download);
@@ -757,11 +940,12 @@ async function saveModel() {
       return a;
     });
     result.className = "result ok";
-    result.replaceChildren("Saved to ", path, " · ", link, " · ", others[0], " · ", others[1]);
+    const what = answer.source?.text ? `Saved ${answer.source.text} to ` : "Saved to ";
+    result.replaceChildren(what, path, " · ", link, " · ", others[0], " · ", others[1]);
+    announce(`${what}${answer.name}.`);
   } catch (err) {
     result.className = "result error";
-    result.textContent = err.message;
-    showError(err);
+    result.textContent = `Not saved: ${err.message}`;
   }
 }
 
@@ -773,22 +957,30 @@ async function loadCheckpoint() {
   result.className = "result";
   result.textContent = `Loading ${file.name}…`;
   try {
-    const answer = await api("api/model/load", { body: await file.arrayBuffer(), type: "application/octet-stream" });
+    const query = new URLSearchParams({ name: file.name });
+    const answer = await api(`api/model/load?${query}`, { body: await file.arrayBuffer(), type: "application/octet-stream" });
     hideError();
     if (answer.dataset && typeof answer.dataset === "object" && answer.dataset.name) {
       if (!state.datasets.has(answer.dataset.name)) addDataset(answer.dataset);
     }
     const { setup, warnings } = state.rules.sanitize(answer.setup);
     warnAbout(warnings, "checkpoint's setup");
+    // The views no longer show the last run: the session's model is this file's now.
+    state.viewJobId = null;
+    state.zooKey = null;
+    state.loaded = { file: file.name, key: null, epochs: answer.epochs, optimizer: Boolean(answer.optimizer_state) };
     applySetup(setup);
+    state.loaded.key = networkKey(studio.setup);
+    renderViews();
     const label = datasetInfo(setup.dataset)?.label ?? setup.dataset;
     result.className = "result ok";
-    result.textContent = `Loaded ${file.name}: ${formatInt(answer.total_params ?? 0)} parameters, ${label}. ` +
-      "Its setup is now on the page and it answers predictions.";
+    const trained = Number.isInteger(answer.epochs) ? `, trained ${answer.epochs} epochs` : "";
+    result.textContent = `Loaded ${file.name}: ${formatInt(answer.total_params ?? 0)} parameters, ${label}${trained}. ` +
+      "It answers predictions; Continue training goes on from its weights, Start over from new ones.";
+    announce(result.textContent);
   } catch (err) {
     result.className = "result error";
     result.textContent = `Could not load ${file.name}: ${err.message}`;
-    showError(err);
   } finally {
     input.value = "";                // choosing the same file again loads it again
   }
@@ -841,7 +1033,8 @@ function wireControls() {
     $(testid).addEventListener("input", (e) => onSettingInput(key, e.target));
   }
   document.getElementById("seed-input").addEventListener("input", (e) => onSettingInput("seed", e.target));
-  $("start-btn").addEventListener("click", startTraining);
+  $("start-btn").addEventListener("click", () => startTraining(Boolean(continuable()) && !startProblems().length));
+  $("start-over-btn").addEventListener("click", () => startTraining(false));
   $("pause-btn").addEventListener("click", () => control(studio.job?.state === "paused" ? "resume" : "pause"));
   $("stop-btn").addEventListener("click", () => control("stop"));
   $("draw-clear").addEventListener("click", clearDrawing);
@@ -873,9 +1066,9 @@ async function main() {
   fillSelect($("schedule-select"), options.schedules || ["none"]);
   fillSelect($("augment-select"), options.augments || ["none"]);
   fillSelect($("add-layer-type"), Object.keys(options.layers));
-  fillSelect($("zoo-select"), options.zoo || []);
+  fillSelect($("zoo-select"), ["", ...(options.zoo || [])], ["Choose a zoo network…", ...(options.zoo || [])]);
   state.editor = new LayerEditor($("layer-list"), options.layers,
-                                 (kind) => setupChanged({ recheck: true, kind }));
+                                 (kind) => (kind === "validity" ? updateButtons() : setupChanged({ recheck: true, kind })));
   const { setup, warnings } = initialSetup();
   warnAbout(warnings, "link's setup");
   applySetup(setup);
