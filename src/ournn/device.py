@@ -142,6 +142,13 @@ def _backend(type_name):
                       "write `device = 'cuda' if ournn.cuda.is_available() else 'cpu'`.")
 
 
+DEFAULT = [CPU]        # the device new tensors are made on (``ournn.set_default_device``)
+
+
+def default_device():
+    return DEFAULT[0]
+
+
 def check_device(dev):
     """The device ``dev`` names (``"cpu"``, ``"cuda:0"``, ``device("cpu")``, ``0``...), or
     one clear error for a device ournn cannot compute on here."""

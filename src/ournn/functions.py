@@ -354,16 +354,17 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None): 
 
 
 def set_default_device(device):
-    """As ``torch.set_default_device``: only the CPU is available, so this checks ``device``
-    (another device raises ``DeviceError``) and changes nothing."""
-    from .device import check_device
-    check_device(device)
+    """As ``torch.set_default_device``: the device the factories and ``ournn.tensor`` make
+    new tensors on when not given ``device=`` (None: the CPU again)."""
+    from .device import DEFAULT, check_device
+    DEFAULT[0] = check_device(device)
 
 
 def get_default_device():
-    """The device new tensors are made on: always the CPU."""
-    from .device import CPU
-    return CPU
+    """The device new tensors are made on (the CPU unless ``set_default_device`` said
+    otherwise)."""
+    from .device import DEFAULT
+    return DEFAULT[0]
 
 
 __all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_") and callable(_v)

@@ -2,11 +2,16 @@
 
 ``ournn.manual_seed(n)`` makes all of them reproducible, like ``torch.manual_seed``. An
 ``ournn.Generator`` is a separate stream, for the ``generator=`` argument of the factories.
+
+On a GPU the random numbers come from the device's own generator (``get_generator(xp)``,
+CuPy's), made on first use and seeded from ``manual_seed``, so a dropout mask is drawn where
+it is used; the CPU's stream is untouched by it.
 """
 import numpy as np
 
 _generator = np.random.default_rng()
 _initial_seed = [None]
+_device_generators = {}     # array module -> its generator, seeded from manual_seed
 
 
 def manual_seed(seed):
@@ -15,6 +20,7 @@ def manual_seed(seed):
     global _generator
     _generator = np.random.default_rng(int(seed))
     _initial_seed[0] = int(seed)
+    _device_generators.clear()      # remade from the new seed on first use
     return _generator
 
 
@@ -30,9 +36,18 @@ def initial_seed():
     return _initial_seed[0]
 
 
-def get_generator():
-    """The generator in use (a ``numpy.random.Generator``)."""
-    return _generator
+def get_generator(xp=None):
+    """The generator in use: NumPy's (a ``numpy.random.Generator``), or with ``xp`` a device's
+    array module, that device's (``xp.random.default_rng``), seeded from ``manual_seed``."""
+    if xp is None or xp is np:
+        return _generator
+    g = _device_generators.get(xp)
+    if g is None:
+        seed = _initial_seed[0]
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        g = _device_generators[xp] = xp.random.default_rng(seed)
+    return g
 
 
 def get_state():

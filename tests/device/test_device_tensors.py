@@ -99,3 +99,24 @@ def test_cuda_is_available_with_the_device_and_says_why_without():
             assert "pip install cupy-cuda12x" in line
     finally:
         D._BACKENDS.pop("cuda", None)
+
+
+def test_model_to_cuda_moves_parameters_and_buffers_in_place():
+    model = ournn.nn.Sequential(ournn.nn.Linear(3, 4), ournn.nn.BatchNorm1d(4),
+                                ournn.nn.ReLU(), ournn.nn.Linear(4, 2))
+    params = list(model.parameters())
+    assert model.to("cuda") is model and list(model.parameters()) == params
+    for t in list(model.parameters()) + [model[1].running_mean]:
+        assert isinstance(getattr(t, "_data", t), standin.StandInArray)
+    assert all(p.device == "cuda:0" for p in model.parameters())
+    model.cpu()
+    assert all(type(p._data) is np.ndarray for p in model.parameters())
+    assert type(model[1].running_var) is np.ndarray or model[1].running_var.device == "cpu"
+    model.cuda()
+    sd = model.state_dict()
+    cpu_model = ournn.nn.Sequential(ournn.nn.Linear(3, 4), ournn.nn.BatchNorm1d(4),
+                                    ournn.nn.ReLU(), ournn.nn.Linear(4, 2))
+    cpu_model.load_state_dict(sd)                     # device weights onto a CPU model
+    model.load_state_dict(cpu_model.state_dict())     # and back
+    np.testing.assert_array_equal(cpu_model[0].weight.detach().numpy(),
+                                  model[0].weight.cpu().detach().numpy())

@@ -99,6 +99,11 @@ class GradBuffer:
 _LAZY = (SliceGrad, GradBuffer)
 
 
+
+def _writeable(g):
+    """Whether an array may be written (CuPy's arrays have no such flag: always)."""
+    return getattr(g.flags, "writeable", True)
+
 def _topological_order(root_nodes):
     """Nodes reachable from ``root_nodes`` in post-order (inputs before the ops that use them)."""
     order = []
@@ -346,7 +351,7 @@ def _zeros(like, shape, dtype, create_graph):
 def _as_result(g, create_graph):
     if g is None or isinstance(g, Tensor):
         return g
-    return Tensor._make(g.copy() if g.base is not None or not g.flags.writeable else g)
+    return Tensor._make(g.copy() if g.base is not None or not _writeable(g) else g)
 
 
 def _add_leaf(leaves, t, g):
@@ -367,7 +372,7 @@ def _accumulate(t, g, handed_out, create_graph=False):
         t._grad = g if old is None else old + g
         return
     if old is None:
-        if g.base is not None or id(g) in handed_out or not g.flags.writeable:
+        if g.base is not None or id(g) in handed_out or not _writeable(g):
             g = g.copy()
         handed_out.add(id(g))
         t._grad = Tensor._make(g)

@@ -5,9 +5,11 @@ Stateless: layers in ``ournn.nn`` hold the parameters and call these.
 import numpy as np
 
 from .. import random as _random
+from ..backend import get_array_module
 from ..errors import DTypeError, ShapeError
 from ..ops import activation as _act
 from ..ops import as_tensor
+from ..ops.compat import on_device_of, shape_of
 from ..ops import loss as _loss
 from ..ops.linalg import Linear as _Linear
 from ..ops.norm import BatchNorm as _BatchNorm
@@ -185,7 +187,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             running_var += m * batch_var._data * (n / (n - 1))   # unbiased, as PyTorch
         return out
     shape = (1, -1) + (1,) * (x.ndim - 2)
-    inv_std = (1 / np.sqrt(running_var + eps)).astype(x.dtype, copy=False)
+    inv_std = (1 / get_array_module(running_var).sqrt(running_var + eps)).astype(
+        x.dtype, copy=False)
     scale = Tensor._make(inv_std.reshape(shape))
     shift = Tensor._make((-running_mean * inv_std).astype(x.dtype, copy=False).reshape(shape))
     out = x * scale + shift
@@ -207,8 +210,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1:
         return x * 0.0
     keep = 1 - p
-    rng = _random.get_generator()
-    dtype = x.dtype if x.dtype.kind == "f" else np.float32
+    rng = _random.get_generator(get_array_module(x._data))     # the device's on a GPU
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
     mask = rng.random(x.shape, dtype=np.float32) < keep
     mask = mask * dtype.type(1 / keep) if dtype == np.float32 else mask / keep
     return _Mul.apply(x, mask.astype(dtype, copy=False))
@@ -542,7 +545,7 @@ def _channel_dropout(input, p, training, batched_dims, name):
     lead = 2 if x.ndim == batched_dims else 1
     shape = x.shape[:lead] + (1,) * (x.ndim - lead)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    keep = _random.get_generator().random(shape) < 1 - p
+    keep = _random.get_generator(get_array_module(x._data)).random(shape) < 1 - p
     return _Mul.apply(x, (keep / (1 - p)).astype(dtype))
 
 
@@ -694,7 +697,7 @@ def _check_reduction(reduction, name):
 
 
 def _int_targets(input, target, name):
-    target = target._data if isinstance(target, Tensor) else np.asarray(target)
+    target = on_device_of(target, input._data)
     if target.dtype.kind not in "iu":
         raise DTypeError(f"{name}: targets must be integer class indices, got dtype "
                          f"{target.dtype}")
@@ -715,7 +718,7 @@ def _as_2d_classes(input, target):
         c = input.shape[1]
         perm = (0,) + tuple(range(2, input.ndim)) + (1,)
         input = input.permute(*perm).reshape(-1, c)
-        target = (target._data if isinstance(target, Tensor) else np.asarray(target)).reshape(-1)
+        target = on_device_of(target, input._data).reshape(-1)
     return input, target
 
 
@@ -743,7 +746,7 @@ def _class_weight(weight, input, name):
     positional ``reduction``: returned as is for the caller)."""
     if weight is None or isinstance(weight, str):
         return weight
-    w = weight._data if isinstance(weight, Tensor) else np.asarray(weight)
+    w = on_device_of(weight, input._data)
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     if w.shape != (c,):
         raise ShapeError(f"{name}: weight must have shape ({c},) (one per class), got "
@@ -771,7 +774,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
-    if (target._data if isinstance(target, Tensor) else np.asarray(target)).dtype.kind == "f":
+    if (target._data if isinstance(target, Tensor) else np.asarray(target)
+            if not hasattr(target, "dtype") else target).dtype.kind == "f":
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     if input.ndim > 2:
         out_shape = (input.shape[0],) + tuple(input.shape[2:])
@@ -790,7 +794,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     """Cross-entropy against class probabilities (same shape as the logits)."""
-    t_shape = tuple(np.shape(target._data if isinstance(target, Tensor) else target))
+    t_shape = tuple(shape_of(target._data if isinstance(target, Tensor) else target))
     if tuple(input.shape) != t_shape:
         raise DTypeError(f"cross_entropy: targets must be integer class indices, or class "
                          f"probabilities of the input's shape {tuple(input.shape)}; got "
@@ -806,7 +810,7 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
         perm = (0,) + tuple(range(2, input.ndim)) + (1,)
         input = input.permute(*perm).reshape(-1, c)
         target = (target.permute(*perm) if isinstance(target, Tensor)
-                  else np.transpose(target, perm)).reshape(-1, c)
+                  else on_device_of(target, input._data).transpose(perm)).reshape(-1, c)
         loss = _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
         return loss.reshape(out_shape) if reduction == "none" else loss
     return _loss.SoftCrossEntropy.apply(input, target,
@@ -838,16 +842,16 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def _same_shape(input, target, name):
-    if tuple(input.shape) != tuple(np.shape(target._data if isinstance(target, Tensor)
+    if tuple(input.shape) != tuple(shape_of(target._data if isinstance(target, Tensor)
                                             else target)):
         raise ShapeError(f"{name}: input shape {tuple(input.shape)} and target shape "
-                         f"{tuple(np.shape(getattr(target, '_data', target)))} differ")
+                         f"{tuple(shape_of(getattr(target, '_data', target)))} differ")
 
 
 def _float_target(target, like):
     if isinstance(target, Tensor):
         return target.astype(like.dtype) if target.dtype != like.dtype else target
-    return np.asarray(target, dtype=like.dtype)
+    return on_device_of(target, like._data, like.dtype)
 
 
 def _reduce_losses(losses, reduction):
@@ -859,7 +863,8 @@ def _reduce_losses(losses, reduction):
 def _weighted(loss_fn, input, target, weight, reduction, **kw):
     """An elementwise loss times ``weight`` (broadcast against it), then reduced."""
     losses = loss_fn(input, target, reduction="none", **kw)
-    w = weight if isinstance(weight, Tensor) else np.asarray(weight, dtype=losses.dtype)
+    w = weight if isinstance(weight, Tensor) else on_device_of(weight, losses._data,
+                                                               losses.dtype)
     return _reduce_losses(losses * w, reduction)
 
 
@@ -906,7 +911,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         return _weighted(binary_cross_entropy_with_logits, input, target, weight, reduction,
                          pos_weight=pos_weight)
     if pos_weight is not None:
-        pos_weight = np.asarray(getattr(pos_weight, "_data", pos_weight), dtype=input.dtype)
+        pos_weight = on_device_of(pos_weight, input._data, input.dtype)
     return _loss.BinaryCrossEntropyWithLogits.apply(input, _float_target(target, input),
                                                     pos_weight=pos_weight, reduction=reduction)
 

@@ -6,6 +6,7 @@
 import math
 
 from .. import random as _random
+from ..backend import get_array_module
 from ..tensor import Tensor
 
 
@@ -46,14 +47,19 @@ def _fill(tensor, values):
     return tensor
 
 
+def _generator(arr):
+    """ournn's generator for ``arr``'s device (NumPy's on the CPU, the device's on a GPU)."""
+    return _random.get_generator(get_array_module(arr))
+
+
 def uniform_(tensor, a=0.0, b=1.0):
     arr = _array(tensor)
-    return _fill(tensor, _random.get_generator().uniform(a, b, arr.shape))
+    return _fill(tensor, _generator(arr).uniform(a, b, arr.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0):
     arr = _array(tensor)
-    return _fill(tensor, _random.get_generator().normal(mean, std, arr.shape))
+    return _fill(tensor, _generator(arr).normal(mean, std, arr.shape))
 
 
 def constant_(tensor, val):

@@ -16,6 +16,11 @@ from ..ops.hooks import BackwardHook
 from ..tensor import Tensor, zero_grad_
 
 
+def _array_dtype(a):
+    """The dtype of a buffer (an array of NumPy, CuPy... or anything NumPy converts)."""
+    return a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
+
+
 def describe(module):
     """A module's architecture as data (``ournn.nn.config.module_config``, which registers
     itself here when it loads: the config floor sits above this file), for containers'
@@ -412,15 +417,32 @@ class Module:
                 if isinstance(b, Tensor):
                     if b._data.dtype.kind == "f" and b._data.dtype != dtype:
                         b._data = b._data.astype(dtype)
-                elif b is not None and np.asarray(b).dtype.kind == "f" and \
-                        np.asarray(b).dtype != dtype:
-                    setattr(module, name, np.asarray(b).astype(dtype))
+                elif b is not None and _array_dtype(b).kind == "f" and _array_dtype(b) != dtype:
+                    setattr(module, name, b.astype(dtype) if hasattr(b, "astype")
+                            else np.asarray(b).astype(dtype))
+        return self
+
+    def _move(self, dev):
+        """Move every parameter (and its gradient) and buffer to device ``dev`` in place: the
+        Parameter objects stay the same, so an optimizer built before keeps them."""
+        from ..device import to_device
+        for p in self.parameters():
+            p._data = to_device(p._data, dev)
+            if p._grad is not None:
+                p._grad = Tensor._make(to_device(p._grad._data, dev))
+        for module in self.modules():
+            for name, b in list(module._buffers.items()):
+                if isinstance(b, Tensor):
+                    b._data = to_device(b._data, dev)
+                elif b is not None and hasattr(b, "shape"):
+                    setattr(module, name, to_device(b, dev))
         return self
 
     def to(self, *args, **kwargs):
         """``model.to(device)``, ``model.to(dtype)``, ``model.to(device, dtype)``,
         ``model.to(tensor)``, as PyTorch: floating parameters and buffers are cast in place
-        (integer ones keep their dtype). Only the CPU is available; returns ``self``."""
+        (integer ones keep their dtype), and every parameter and buffer moved to the device,
+        in place. Returns ``self``."""
         from ..device import check_device, device as _device_type
         from ..tensor import _as_dtype
         dtype, dev = kwargs.pop("dtype", None), kwargs.pop("device", None)
@@ -441,7 +463,8 @@ class Module:
                 continue                    # non_blocking given positionally
             elif a is not None:
                 dtype = a
-        check_device(dev)
+        if dev is not None:
+            self._move(check_device(dev))
         if dtype is not None:
             dt = _as_dtype(dtype)
             if dt.kind != "f":
@@ -451,12 +474,10 @@ class Module:
         return self
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        from ..device import check_device
-        check_device("cuda" if device is None else device)
-        return self
+        return self.to("cuda" if device is None else device)
 
     def float(self):
         return self._cast_floating(np.float32)
@@ -525,10 +546,10 @@ class Module:
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        mismatched = [f"{k}: checkpoint {tuple(np.shape(state_dict[k]))} vs model "
+        mismatched = [f"{k}: checkpoint {_shape_of(state_dict[k])} vs model "
                       f"{tuple(own[k].shape)}"
                       for k in own if k in state_dict
-                      and tuple(np.shape(state_dict[k])) != tuple(own[k].shape)]
+                      and _shape_of(state_dict[k]) != tuple(own[k].shape)]
         problems = []
         if mismatched:
             problems.append("size mismatch for " + "; ".join(mismatched))
@@ -542,6 +563,9 @@ class Module:
         for k, target in own.items():
             if k in state_dict:
                 value = _array_of(state_dict[k])
+                if type(value) is not type(target._data):   # another device: moved once
+                    from ..device import device_of, to_device
+                    value = to_device(value, device_of(target._data))
                 target[...] = value
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
@@ -644,8 +668,14 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+def _shape_of(x):
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
 def _array_of(x):
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    if isinstance(x, Tensor):
+        return x._data
+    return x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
 
 
 class Sequential(Module):

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from . import compat
 from ..tensor import Tensor
 
 
@@ -80,12 +81,7 @@ class Tanh(Function):
         return grad * (1 - out * out)
 
 
-def _erf(x):
-    try:
-        from scipy.special import erf
-    except ImportError:  # exact but slower without SciPy
-        erf = np.vectorize(math.erf, otypes=[np.float64])
-    return erf(x).astype(x.dtype, copy=False)
+_erf = compat.erf
 
 
 class NormalCdf(Function):

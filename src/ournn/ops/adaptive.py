@@ -11,6 +11,7 @@ scatter-add (``IndexAdd``) of the gradient at each window's maximum.
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import compat
 from .shape import IndexAdd
 from .upsample import adaptive_bounds
 
@@ -82,6 +83,6 @@ class AdaptiveMaxPool2d(Function):
             xp.put_along_axis(gx, flat, g, axis=2)
         else:   # windows may overlap: add
             rows = xp.arange(n * c)[:, None]
-            xp.add.at(gx.reshape(n * c, -1), (rows, flat.reshape(n * c, -1)),
-                      g.reshape(n * c, -1))
+            compat.add_at(gx.reshape(n * c, -1), (rows, flat.reshape(n * c, -1)),
+                          g.reshape(n * c, -1))
         return gx.reshape(ctx.shape)

@@ -175,9 +175,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return _Attention.apply(q, k, v, bias=bias, drop=drop, scale=scale)
 
 
-def _dropout_mask(shape, p, dtype):
+def _dropout_mask(shape, p, dtype, xp=np):
     if p >= 1:
-        return np.zeros(shape, dtype=dtype)
+        return xp.zeros(shape, dtype=dtype)
     keep = 1 - p
-    rng = _random.get_generator()
+    rng = _random.get_generator(xp)                 # the device's on a GPU
     return (rng.random(shape, dtype=np.float32) < keep).astype(dtype) * dtype.type(1 / keep)

@@ -42,6 +42,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import compat
 
 # Target size of one batch slice's column matrix: small enough to stay in the CPU's cache.
 COLUMN_BYTES = 4 * 2 ** 20
@@ -88,7 +89,10 @@ def _column_buffer(windows, matrix_shape):
     """The batch slices, and one reusable buffer (b_max,) + matrix_shape for their columns."""
     xp = get_array_module(windows)
     size = math.prod(matrix_shape) * windows.dtype.itemsize
-    batches = _batch_slices(windows.shape[0], size)
+    if xp is np:
+        batches = _batch_slices(windows.shape[0], size)
+    else:           # a GPU: one large product per call (no cache to fit the columns into)
+        batches = [slice(0, max(windows.shape[0], 1))]
     return batches, xp.empty((batches[0].stop,) + matrix_shape, dtype=windows.dtype)
 
 
@@ -111,11 +115,7 @@ class _ChannelsFirst:
 
     def windows(self):
         """View (N, C, kH, kW, H_out, W_out): [n, c, i, j, y, x] = input[n, c, y*sH+i, x*sW+j]."""
-        xp = get_array_module(self.input)
-        (sh, sw), (sn, sc, sy, sx) = self.stride, self.input.strides
-        return xp.lib.stride_tricks.as_strided(
-            self.input, shape=self.input.shape[:2] + self.kernel + self.out_hw,
-            strides=(sn, sc, sy, sx, sy * sh, sx * sw))
+        return compat.windows(self.input, self.kernel, self.stride)
 
     def forward(self, weight, bias):
         """(N, O, H_out*W_out) = weight (O, C*kH*kW) @ columns + bias, slice by slice."""
@@ -246,8 +246,11 @@ class _ChannelsLast:
 
 
 # ---------------------------------------------------------------- convolution
-def _choose_layout(channels, kernel_width, out_width):
-    """Copy rows of kW*C values (channels-last) or of W_out values, whichever are longer."""
+def _choose_layout(channels, kernel_width, out_width, xp=np):
+    """Copy rows of kW*C values (channels-last) or of W_out values, whichever are longer (on
+    the CPU; a device takes the NCHW layout, its windows made by ``compat.windows``)."""
+    if xp is not np:
+        return _ChannelsFirst
     return _ChannelsLast if channels * kernel_width > out_width else _ChannelsFirst
 
 
@@ -267,7 +270,7 @@ class Conv2d(Function):
         bias = None if bias is None else bias.astype(dtype, copy=False)
         o, c, kh, kw = weight.shape
         wo = _out_size(x.shape[3] + 2 * padding[1], kw, stride[1])
-        conv = _choose_layout(c, kw, wo)(x, (kh, kw), tuple(stride), tuple(padding))
+        conv = _choose_layout(c, kw, wo, xp)(x, (kh, kw), tuple(stride), tuple(padding))
         out = conv.forward(weight, bias)                              # (N, O, H_out*W_out)
         ctx.conv = conv
         ctx.save_for_backward(weight)
@@ -341,9 +344,10 @@ class MaxPool2d(Function):
         shape, kernel_size, stride, (ph, pw) = ctx.pool
         if isinstance(grad, Tensor):         # gradients of gradients: a recorded scatter
             k = kernel_size[0] * kernel_size[1]
-            onehot = argmax._data[:, :, None] == np.arange(k).reshape(k, 1, 1)
+            xp = get_array_module(argmax._data)
+            onehot = argmax._data[:, :, None] == xp.arange(k).reshape(k, 1, 1)
             return _pool_backward_tensors(grad[:, :, None] * onehot.astype(grad.dtype), ctx.pool,
-                                          np.eye(k, dtype=grad.dtype))
+                                          xp.eye(k, dtype=grad.dtype))
         xp = get_array_module(grad)
         gx, overlap = _pool_grad_buffer(shape, kernel_size, stride, (ph, pw), grad.dtype, xp)
         for k, (_, _, rows, cols) in enumerate(_offsets(kernel_size, stride, grad.shape[2:])):
@@ -382,8 +386,9 @@ class AvgPool2d(Function):
         shape, kernel_size, stride, (ph, pw) = ctx.pool
         if isinstance(grad, Tensor):         # gradients of gradients: a recorded scatter
             k = kernel_size[0] * kernel_size[1]
+            xp = get_array_module(grad._data)
             return _pool_backward_tensors(grad[:, :, None], ctx.pool,
-                                          np.full((1, k), 1 / k, dtype=grad.dtype))
+                                          xp.full((1, k), 1 / k, dtype=grad.dtype))
         xp = get_array_module(grad)
         share = grad * grad.dtype.type(1 / (kernel_size[0] * kernel_size[1]))
         gx, overlap = _pool_grad_buffer(shape, kernel_size, stride, (ph, pw), grad.dtype, xp)
@@ -441,9 +446,7 @@ class ConvTranspose2d(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         full = xp.zeros((n, co, hf, wf), dtype=grad.dtype)
         full[:, :, ph:hf - ph, pw:wf - pw] = grad
-        sn, sc, sy, sx = full.strides
-        windows = xp.lib.stride_tricks.as_strided(
-            full, shape=(n, co, kh, kw, h, w), strides=(sn, sc, sy, sx, sy * sh, sx * sw))
+        windows = compat.windows(full, (kh, kw), (sh, sw))        # (n, co, kh, kw, h, w)
         gcols = windows.reshape(n, co * kh * kw, h * w)          # a copy: the columns
         gx = gw = gb = None
         if need_x:

@@ -11,7 +11,7 @@ import builtins
 import numpy as np
 
 from .. import random as _random
-from ..device import CPU, check_device, device_of, to_device
+from ..device import CPU, DEFAULT, check_device, device_of, to_device
 from ..errors import DTypeError
 from ..tensor import Tensor, _as_dtype
 
@@ -54,7 +54,7 @@ def _size(size):
 
 
 def _new(array, requires_grad, device):
-    dev = check_device(device)
+    dev = check_device(device) if device is not None else DEFAULT[0]
     if dev is not CPU:           # made on the host, copied once (random numbers as the CPU's)
         array = to_device(array, dev)
     t = Tensor._make(array)
@@ -134,7 +134,7 @@ def _like_device(input, device):
     if device is not None:
         return device
     a = _arr(input)
-    return None if type(a) is np.ndarray else device_of(a)
+    return CPU if type(a) is np.ndarray else device_of(a)
 
 
 def _like(fill):
@@ -315,8 +315,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         t._data = np.asarray(src, dtype=_default[0])        # Python floats: the default
     if t._data is src or (isinstance(src, np.ndarray) and np.shares_memory(t._data, src)):
         t._data = t._data.copy()
-    if device is not None:
-        t._data = to_device(t._data, dev)
+    if device is not None or DEFAULT[0] is not CPU:
+        t._data = to_device(t._data, dev if device is not None else DEFAULT[0])
     if requires_grad:
         t.requires_grad = True
     return t
@@ -332,7 +332,11 @@ def as_tensor(data, dtype=None, device=None):
         out = Tensor._make(data if dtype is None else data.astype(_as_dtype(dtype), copy=False))
     else:
         out = tensor(data, dtype=dtype)
-    return out if device is None else out.to(dev)
+    if device is None:
+        if DEFAULT[0] is CPU or type(out._data) is not np.ndarray:
+            return out
+        dev = DEFAULT[0]
+    return out.to(dev)
 
 
 def from_numpy(array):

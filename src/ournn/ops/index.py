@@ -14,6 +14,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import compat
 from .shape import GetItem, IndexAdd
 
 
@@ -49,7 +50,7 @@ class Gather(Function):
             return IndexAdd.apply(grad, shape=ctx.shape, index=ctx.where)
         xp = get_array_module(grad)
         out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        xp.add.at(out, ctx.where, grad)
+        compat.add_at(out, ctx.where, grad)
         return out
 
 
@@ -105,7 +106,7 @@ class ScatterAdd(Function):
         ctx.src_shape = src.shape
         ctx.block = tuple(slice(0, n) for n in index.shape)
         out = x.copy()
-        xp.add.at(out, ctx.where, src[ctx.block])
+        compat.add_at(out, ctx.where, src[ctx.block])
         return out
 
     double_backward = True
@@ -304,5 +305,5 @@ def _add_along(grad, shape, axis, index):
                               index=(slice(None),) * (axis % len(shape)) + (index,))
     xp = get_array_module(grad)
     out = xp.zeros(shape, dtype=grad.dtype)
-    xp.add.at(xp.moveaxis(out, axis, 0), index, xp.moveaxis(grad, axis, 0))
+    compat.add_at(xp.moveaxis(out, axis, 0), index, xp.moveaxis(grad, axis, 0))
     return out

@@ -256,9 +256,12 @@ def _random_fill(t, draw, generator=None):
     ``ournn.Generator`` or a NumPy one) if given, else ournn's generator."""
     from .. import random as _random
     xp = get_array_module(t._data)
-    rng = _random.get_generator() if generator is None else getattr(
+    rng = _random.get_generator(xp) if generator is None else getattr(
         generator, "numpy_generator", generator)
     values = draw(rng, t._data.shape)
+    if type(values) is np.ndarray and xp is not np:     # an ournn.Generator draws on the host
+        from ..device import device_of, to_device
+        values = to_device(values, device_of(t._data))
     return setitem(t, Ellipsis, xp.asarray(values, dtype=t._data.dtype))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from . import compat
 from ..tensor import Tensor
 
 
@@ -431,7 +432,7 @@ class KLDiv(Function):
             values = ey * (y - x)
             ctx.save_for_backward(x, y, ey)
         else:
-            with xp.errstate(invalid="ignore", divide="ignore"):
+            with compat.errstate(xp, invalid="ignore", divide="ignore"):
                 log_y = xp.log(xp.where(y == 0, 1, y))    # NaN for y < 0, as PyTorch
             values = y * (log_y - x)
             ctx.save_for_backward(x, y, log_y)

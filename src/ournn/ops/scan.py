@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from . import compat
 from ..tensor import Tensor
 from ._util import expand_reduced, normalize_axis
 
@@ -132,7 +133,7 @@ class LogSumExp(Function):
         xp = get_array_module(x)
         m = x.max(axis=axis, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        with xp.errstate(divide="ignore"):         # all -inf: -inf, as PyTorch
+        with compat.errstate(xp, divide="ignore"):         # all -inf: -inf, as PyTorch
             out = xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True)) + m
         ctx.save_for_backward(x, out)
         ctx.axis, ctx.keepdims = axis, keepdims

@@ -1,8 +1,11 @@
 """Shape and indexing: reshape transpose getitem concatenate stack split pad broadcast_to."""
+import numpy as np
+
 from ..autograd.engine import SliceGrad
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import compat
 from ._util import unbroadcast
 
 
@@ -63,6 +66,8 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index=None):
+        if type(x) is not np.ndarray:
+            index = compat.index_on_device_of(index, x)
         ctx.shape, ctx.index = x.shape, index
         ctx.basic = _is_basic(index)
         return x[index]
@@ -86,7 +91,7 @@ def _index_add(values, shape, index):
     if _is_basic(index):
         out[index] = values
     else:
-        xp.add.at(out, index, values)
+        compat.add_at(out, index, values)
     return out
 
 

@@ -42,7 +42,8 @@ def _arr(x):
 
 def _int_index(index):
     """An index tensor, list or array as an int64 array (a constant)."""
-    a = np.asarray(_arr(index))
+    a = _arr(index)
+    a = a if hasattr(a, "dtype") else np.asarray(a)
     if a.dtype.kind not in "iu":
         if a.size == 0:
             return a.astype(np.int64)
@@ -184,7 +185,7 @@ def square(self):
 def _rounding(ufunc_name):
     def op(self):
         if self._data.dtype.kind not in "fc":
-            return self if ufunc_name != "sign" else _plain(np.sign(self._data))
+            return self if ufunc_name != "sign" else _plain(get_array_module(self._data).sign(self._data))
         return _m.ZeroGrad.apply(self, fn=getattr(get_array_module(self._data), ufunc_name))
     op.__name__ = ufunc_name
     return op
@@ -258,7 +259,7 @@ def _bitwise(ufunc_name, reflected=False):
 def _invert(self):
     if self._data.dtype.kind not in "iub":
         raise TypeError(f"~ is only for integer and bool tensors, got dtype {self._data.dtype}")
-    return _plain(np.invert(self._data))
+    return _plain(get_array_module(self._data).invert(self._data))
 
 
 def _logical(name):
@@ -296,14 +297,14 @@ def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
 def prod(self, dim=None, keepdim=False, *, dtype=None):
     x = _cast_for(self, dtype)
     if x._data.dtype.kind not in "fc":
-        return _plain(np.prod(x._data, axis=dim, keepdims=keepdim, dtype=np.int64
+        return _plain(get_array_module(x._data).prod(x._data, axis=dim, keepdims=keepdim, dtype=np.int64
                               if x._data.dtype.kind in "iub" else None))
     return _scan.Prod.apply(x, axis=dim, keepdims=bool(keepdim))
 
 
 def _values_indices(self, indices, dim, keepdim, kind):
     """The values at ``indices`` (taken along ``dim``, in the graph) with the indices."""
-    idx = indices if keepdim else np.expand_dims(indices, dim)
+    idx = indices if keepdim else get_array_module(indices).expand_dims(indices, dim)
     values = _ix.Gather.apply(self, index=idx, axis=dim)
     if not keepdim:
         values = values.squeeze(dim)
@@ -401,20 +402,20 @@ def cumsum(self, dim, *, dtype=None):
 def cumprod(self, dim, *, dtype=None):
     x = _cast_for(self, dtype)
     if x._data.dtype.kind not in "fc":
-        return _plain(np.cumprod(x._data.astype(np.int64), axis=_dim(dim, x._data.ndim)))
+        return _plain(get_array_module(x._data).cumprod(x._data.astype(np.int64), axis=_dim(dim, x._data.ndim)))
     return _scan.Cumprod.apply(x, axis=_dim(dim, x._data.ndim))
 
 
 def all(self, dim=None, keepdim=False):  # noqa: A001
-    return _plain(np.all(self._data, axis=_dims(dim, keepdim, None, None)[0], keepdims=keepdim))
+    return _plain(get_array_module(self._data).all(self._data, axis=_dims(dim, keepdim, None, None)[0], keepdims=keepdim))
 
 
 def any(self, dim=None, keepdim=False):  # noqa: A001
-    return _plain(np.any(self._data, axis=_dims(dim, keepdim, None, None)[0], keepdims=keepdim))
+    return _plain(get_array_module(self._data).any(self._data, axis=_dims(dim, keepdim, None, None)[0], keepdims=keepdim))
 
 
 def count_nonzero(self, dim=None):
-    return _plain(np.asarray(np.count_nonzero(self._data, axis=dim), dtype=np.int64))
+    return _plain(np.asarray(get_array_module(self._data).count_nonzero(self._data, axis=dim), dtype=np.int64))
 
 
 def median(self, dim=None, keepdim=False):
@@ -425,20 +426,20 @@ def median(self, dim=None, keepdim=False):
         k = (flat._data.size - 1) // 2
         return _ix.Gather.apply(flat, index=order[k:k + 1], axis=0).reshape(())
     d = _dim(dim, self._data.ndim)
-    order = np.argsort(self._data, axis=d, kind="stable")
+    order = get_array_module(self._data).argsort(self._data, axis=d, kind="stable")
     k = (self._data.shape[d] - 1) // 2
-    idx = np.take(order, k, axis=d)
+    idx = get_array_module(order).take(order, k, axis=d)
     if keepdim:
-        idx = np.expand_dims(idx, d)
+        idx = get_array_module(idx).expand_dims(idx, d)
     return _values_indices(self, idx, d, bool(keepdim), "median")
 
 
 def kthvalue(self, k, dim=-1, keepdim=False):
     d = _dim(dim, self._data.ndim)
-    order = np.argsort(self._data, axis=d, kind="stable")
-    idx = np.take(order, k - 1, axis=d)
+    order = get_array_module(self._data).argsort(self._data, axis=d, kind="stable")
+    idx = get_array_module(order).take(order, k - 1, axis=d)
     if keepdim:
-        idx = np.expand_dims(idx, d)
+        idx = get_array_module(idx).expand_dims(idx, d)
     return _values_indices(self, idx, d, bool(keepdim), "kthvalue")
 
 
@@ -457,8 +458,8 @@ def _order(a, dim, descending, stable):
         if a.dtype.kind == "b":
             a = a.astype(np.int8)
         key = -a if a.dtype.kind in "fi" else a.max() - a
-        return np.argsort(key, axis=dim, kind="stable")
-    return np.argsort(a, axis=dim, kind="stable" if stable else None)
+        return get_array_module(a).argsort(key, axis=dim, kind="stable")
+    return get_array_module(a).argsort(a, axis=dim, kind="stable" if stable else None)
 
 
 def sort(self, dim=-1, descending=False, stable=False):
@@ -476,7 +477,8 @@ def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     n = self._data.shape[d] if self._data.ndim else 1
     if not 0 <= k <= n:
         raise IndexError(f"topk: k={k} is out of range for a dimension of size {n}")
-    idx = np.take(_order(self._data, d, largest, True), np.arange(k), axis=d)
+    order = _order(self._data, d, largest, True)
+    idx = get_array_module(order).take(order, get_array_module(order).arange(k), axis=d)
     return _values_indices(self, idx, d, True, "topk")
 
 
@@ -535,7 +537,7 @@ def masked_select(self, mask):
 
 
 def nonzero(self, *, as_tuple=False):
-    idx = np.nonzero(self._data)
+    idx = get_array_module(self._data).nonzero(self._data)
     if as_tuple:
         return tuple(_plain(i.astype(np.int64)) for i in idx)
     return _plain(np.stack(idx, axis=-1).astype(np.int64) if idx else
@@ -552,7 +554,7 @@ def where(self, condition, other):
 
 
 def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
-    res = np.unique(self._data, return_inverse=return_inverse, return_counts=return_counts,
+    res = get_array_module(self._data).unique(self._data, return_inverse=return_inverse, return_counts=return_counts,
                     axis=dim)
     if not (return_inverse or return_counts):
         return _plain(res)
@@ -566,7 +568,7 @@ def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=Non
 
 
 def bincount(self, weights=None, minlength=0):
-    return _plain(np.bincount(self._data, None if weights is None else _arr(weights),
+    return _plain(get_array_module(self._data).bincount(self._data, None if weights is None else _arr(weights),
                               minlength))
 
 
@@ -575,7 +577,7 @@ def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return _plain(np.isclose(self._data, _arr(other), rtol, atol, equal_nan))
+    return _plain(get_array_module(self._data).isclose(self._data, _arr(other), rtol, atol, equal_nan))
 
 
 def equal(self, other):
@@ -924,8 +926,10 @@ METHODS = {
     "clamp": clamp, "clip": clamp, "clamp_min": clamp_min, "clamp_max": clamp_max,
     # reductions
     "sum": sum, "mean": mean, "prod": prod, "var": var, "std": std, "logsumexp": logsumexp,
-    "max": _extremum("max", Max, Maximum, np.argmax),
-    "min": _extremum("min", Min, Minimum, np.argmin),
+    "max": _extremum("max", Max, Maximum,
+                     lambda a, **k: get_array_module(a).argmax(a, **k)),
+    "min": _extremum("min", Min, Minimum,
+                     lambda a, **k: get_array_module(a).argmin(a, **k)),
     "amax": _amax(Max), "amin": _amax(Min), "argmax": _arg("argmax"), "argmin": _arg("argmin"),
     "norm": norm, "cumsum": cumsum, "cumprod": cumprod, "all": all, "any": any,
     "count_nonzero": count_nonzero, "median": median, "kthvalue": kthvalue,
