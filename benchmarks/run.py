@@ -5,6 +5,7 @@
     python benchmarks/run.py --only W1,W3 --reps 7
     python benchmarks/run.py --quick              # a smoke run with tiny repetition counts
     python benchmarks/run.py --accuracy-race      # W3 to 99.2% MNIST test accuracy (long)
+    python benchmarks/run.py --load 1             # the same beside one busy process
 
 Method: each framework warms up, then the repetitions alternate (ournn, torch, ournn, torch,
 ...) so that noise from the machine falls on both alike; a repetition is a fixed number of
@@ -590,6 +591,7 @@ def env_line(args, torch, peak):
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", f"default ({os.cpu_count()})"),
         "blas_core": blas_core(),
         "blas_core_forced": os.environ.get("OPENBLAS_CORETYPE"),
+        "load_processes": args.load,
         "cpu_count": os.cpu_count(), "loadavg": list(os.getloadavg()),
         "machine": platform.machine(), "quick": args.quick, "reps": args.reps,
         "gemm_gflops_1024": summary(peak)})
@@ -656,6 +658,9 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 repetitions of 2 steps, for tests (numbers meaningless)")
     p.add_argument("--frameworks", default="ournn,torch", help="default: ournn,torch")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="run N CPU-bound processes beside the benchmark (a busy machine); "
+                        "compare the ratios with a run without")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for NumPy's BLAS and torch (default: all cores)")
     p.add_argument("--table", action="store_true",
@@ -683,6 +688,8 @@ def parse_args(argv=None):
         args.reps = QUICK["reps"] if args.quick else 7
     if args.reps < 1:
         p.error("--reps must be >= 1")
+    if args.load < 0 or args.load > 64:
+        p.error(f"--load must be from 0 to 64 busy processes, got {args.load}")
     return args
 
 
@@ -698,10 +705,32 @@ def main(argv=None):
         GEMM_MIN_SECONDS[0] = 0.002
     torch = import_torch() if "torch" in args.frameworks else None
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if not args.accuracy_race and load >= cores and threads.count() > 1:
+    if not args.accuracy_race and not args.load and load >= cores and threads.count() > 1:
         print(f"warning: load average {load:.1f} on {cores} cores: other processes are using "
               "the CPU, and multi-threaded BLAS calls stall waiting for their threads; the "
               "figures will be noisy (compare --threads 1)", file=sys.stderr)
+    busy = start_load(args.load)
+    try:
+        return measure(args, torch)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+def start_load(n):
+    """``n`` CPU-bound processes (a Python loop each) that run until killed: a busy machine,
+    the same for both frameworks since their repetitions alternate."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    if busy:
+        time.sleep(1.0)            # let them start before the first timing
+    return busy
+
+
+def measure(args, torch):
+    if args.load:
+        print(f"--load {args.load}: {args.load} busy process(es) running beside the "
+              "benchmark", file=sys.stderr)
     if os.environ.get("OPENBLAS_CORETYPE"):
         print(f"warning: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} forces NumPy's BLAS "
               "kernels instead of the ones OpenBLAS picks for this CPU (the env line shows "

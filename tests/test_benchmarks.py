@@ -41,6 +41,32 @@ def test_every_workload_costs_between_two_and_three_forwards(flops):
     assert flops.flops("W3", training=False) == conv + linear
 
 
+def test_load_runs_busy_processes_beside_and_stops_them():
+    """``--load 1``: one CPU-bound process runs beside the benchmark (recorded on the env
+    line) and is gone when the runner exits."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--only", "W4", "--threads",
+         "1", "--frameworks", "ournn", "--load", "1"],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = json.loads(proc.stdout.splitlines()[0])
+    assert env["load_processes"] == 1 and "blas_core_forced" in env
+    assert "--load 1: 1 busy process" in proc.stderr
+    import glob
+    left = []
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(path, "rb") as f:
+                if b"while True: pass" in f.read():
+                    left.append(path)
+        except OSError:
+            pass
+    assert not left, f"a busy process outlived the benchmark: {left}"
+    bad = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--load", "-1"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--load must be from 0 to 64" in bad.stderr
+
+
 def test_quick_run_prints_one_json_object_per_line():
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--only", "W1,W4",
