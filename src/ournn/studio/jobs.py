@@ -32,6 +32,7 @@ BOUNDARY_INTERVAL = 0.5         # seconds between decision-boundary redraws
 BOUNDARY_GRID = 60
 LAYER_STATS_INTERVAL = 1.0      # seconds between per-layer weight/gradient statistics
 MAX_STEP_POINTS = 2000
+MAX_EPOCHS_UNTIL_PAUSED = 100_000     # "until paused" ends here at the latest
 CONFUSION_SAMPLES = 2000
 VAL_SIZE = 10000
 RUNNING_STATES = ("running", "paused", "stopping")
@@ -84,16 +85,25 @@ class Job:
         self.history = {k: [] for k in ("epoch",) + EPOCH_LOGS}
         self.steps = {"step": [], "loss": []}
         self.boundary = None
+        self.units = None
         self.confusion = None
         self.layer_stats = None
         self.checkpoint = None
         self._pause = threading.Event()
         self._stop = threading.Event()
+        self._one_step = threading.Event()     # while paused: run one step, pause again
+        self._settings = {}                    # live settings to apply before the next step
+        self._lock = threading.Lock()
+        self.optimizer = None
         self._calls = collections.deque()
         self.thread = None
 
     # ----- control (called by the server) -----
-    def start(self):
+    def start(self, paused=False):
+        """Run in a thread; ``paused``: wait before the first step (for Step or Play)."""
+        if paused:
+            self._pause.set()
+            self.state = "paused"
         self.thread = threading.Thread(target=self._run, name=f"ournn-studio-job-{self.id}",
                                        daemon=True)
         self.thread.start()
@@ -111,6 +121,29 @@ class Job:
         if self.state == "paused":
             self._pause.clear()
             self._set_state("running")
+
+    def step_once(self):
+        """While paused: train one step, then pause again."""
+        if self.state == "paused":
+            self._one_step.set()
+
+    def change(self, settings):
+        """Live settings (``spec.LIVE_SETTINGS``, checked): they apply from the next step."""
+        with self._lock:
+            self._settings.update(settings)
+            self.setup = {**self.setup, **settings}
+        self.channel.publish("status", self.status())
+
+    def _apply_settings(self):
+        with self._lock:
+            settings, self._settings = self._settings, {}
+        if not settings or self.optimizer is None:
+            return
+        for group in self.optimizer.param_groups:
+            if "lr" in settings:
+                group["lr"] = settings["lr"]
+            if "weight_decay" in settings and "weight_decay" in group:
+                group["weight_decay"] = settings["weight_decay"]
 
     def stop(self):
         if self.active:
@@ -152,13 +185,16 @@ class Job:
         return {"id": self.id, "run": self.number, "source": self.source,
                 "optimizer_note": self.optimizer_note,
                 "state": self.state, "error": self.error, "setup": self.setup,
-                "epoch": self.epoch, "epochs": self.setup["epochs"], "step": self.step,
+                "epoch": self.epoch,
+                "epochs": None if self.setup.get("until_paused") else self.setup["epochs"],
+                "step": self.step,
                 "steps_per_epoch": self.steps_per_epoch, "global_step": self.global_step,
                 "samples_per_sec": self.samples_per_sec, "checkpoint": self.checkpoint}
 
     def snapshot(self):
         out = self.status()
         out.update(history=self.history, steps=self.steps, boundary=self.boundary,
+                   units=self.units,
                    confusion=self.confusion, layer_stats=self.layer_stats)
         return out
 
@@ -181,10 +217,15 @@ class Job:
         run = None
         try:
             # the recipe of `ournn train`: loader, augmentation, optimizer, schedule, checkpoint
-            run = build_run(setup, self.model, (x, y), (vx, vy), self.folder, extra=extra,
+            config = dict(setup)
+            if setup.get("until_paused"):             # until paused (or this many epochs)
+                config["epochs"] = MAX_EPOCHS_UNTIL_PAUSED
+            run = build_run(config, self.model, (x, y), (vx, vy), self.folder, extra=extra,
                             logs=False)
             self.checkpoint_path = run.checkpoint.last_path
             self._restore_optimizer(run.optimizer)
+            self.optimizer = run.optimizer
+            run.loss = regularised(run.loss, self.model, lambda: self.setup)
             run.fit([callback], verbose=0, seed=setup["seed"])
         except NonFiniteLossError as e:
             self.error = str(e)
@@ -222,6 +263,29 @@ class Job:
                 group["weight_decay"] = self.setup["weight_decay"]
 
 
+def regularised(loss, model, settings):
+    """``loss`` plus the L1 and L2 penalties ``settings()`` gives (read at every step, so a
+    change while paused applies on resume) on the weights of the Linear and Conv2d layers,
+    while the model trains; validation losses stay the plain loss."""
+    from .. import nn
+    from ..train.loop import _loss_fn
+    base = _loss_fn(loss)
+    weights = [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+    def loss_fn(output, target):
+        value = base(output, target)
+        setup = settings()
+        l1, l2 = setup.get("l1") or 0.0, setup.get("l2") or 0.0
+        if model.training and (l1 or l2):
+            for w in weights:
+                if l1:
+                    value = value + l1 * w.abs().sum()
+                if l2:
+                    value = value + l2 * (w * w).sum()
+        return value
+    return loss_fn
+
+
 class StudioCallback(Callback):
     """Reports a job's progress to its channel and serves pause, stop and model calls."""
 
@@ -242,6 +306,7 @@ class StudioCallback(Callback):
         self._window = (time.perf_counter(), 0)
         job.channel.publish("status", job.status())
         self._boundary(trainer, force=True)
+        self._between_steps(trainer)          # a job started paused waits here
 
     def on_epoch_begin(self, trainer):
         # the speed is measured over training steps only: validation is not training
@@ -301,11 +366,15 @@ class StudioCallback(Callback):
         if job._pause.is_set():
             paused = time.perf_counter()
             while job._pause.is_set() and not job._stop.is_set():
-                time.sleep(0.05)
+                if job._one_step.is_set():     # Step: one more step, then pause here again
+                    job._one_step.clear()
+                    break
+                time.sleep(0.02)
                 job._serve_calls()
             idle = time.perf_counter() - paused       # a pause is not training time
             self._epoch_start += idle
             self._window = (self._window[0] + idle, self._window[1])
+        job._apply_settings()
         if job._stop.is_set():
             trainer.stop_training = True
             trainer.stop_reason = "interrupt"     # ModelCheckpoint saves last.ckpt on this
@@ -313,6 +382,7 @@ class StudioCallback(Callback):
     def on_epoch_end(self, trainer, logs):
         job = self.job
         self._publish_batch(trainer, self._last_step)       # the steps, not the validation
+        job.layer_stats = layer_stats(job.model)            # each epoch ends with fresh ones
         self._train_time += self._last_step - self._epoch_start
         self._epoch_start = self._last_step
         job.epoch, job.step = trainer.epoch, 0
@@ -346,6 +416,10 @@ class StudioCallback(Callback):
         self._last_boundary = now
         job.boundary = decision_boundary(job.model, job.dataset)
         job.channel.publish("boundary", job.boundary)
+        units = unit_maps(job.model, job.dataset)
+        if units is not None:
+            job.units = units
+            job.channel.publish("units", units)
 
     def _confusion(self, trainer):
         job = self.job
@@ -383,6 +457,66 @@ def layer_stats(model):
         out.append({"weight_rms": float(np.sqrt(np.dot(w, w) / w.size)),
                     "grad_rms": None if g is None else float(np.sqrt(np.dot(g, g) / g.size))})
     return out
+
+
+UNIT_GRID = 24             # each unit's picture: 24 x 24 values over the plane
+MAX_UNITS_SHOWN = 32       # per layer; wider networks are not drawn unit by unit
+
+
+def _grid(dataset, n):
+    """An n x n grid over the 2-D data (with a margin): (points (n*n, 2), xrange, yrange),
+    row 0 at the top (y = hi)."""
+    x = dataset.x
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-3
+    lo, hi = lo - pad, hi + pad
+    xs = np.linspace(lo[0], hi[0], n, dtype=np.float32)
+    ys = np.linspace(hi[1], lo[1], n, dtype=np.float32)
+    gx, gy = np.meshgrid(xs, ys)
+    return (np.stack([gx.ravel(), gy.ravel()], axis=1), [float(lo[0]), float(hi[0])],
+            [float(lo[1]), float(hi[1])])
+
+
+def unit_maps(model, dataset, n=UNIT_GRID):
+    """What each unit computes over the plane, as TensorFlow Playground draws it: for the
+    inputs and every hidden layer (the values after its activation, where the next Linear
+    reads them), each unit's value on an n x n grid, in hundredths of the layer's largest
+    magnitude (at least 1); and each Linear layer's weights, for the connections. None for
+    data that is not 2-D points, or layers wider than MAX_UNITS_SHOWN."""
+    from .. import nn
+    if dataset.kind != "points" or dataset.x.shape[1] != 2:
+        return None
+    modules = list(model)
+    linear = [i for i, m in enumerate(modules) if isinstance(m, nn.Linear)]
+    if not linear or any(modules[i].out_features > MAX_UNITS_SHOWN for i in linear[:-1]):
+        return None
+    grid, xrange, yrange = _grid(dataset, n)
+    from ..tensor import Tensor
+    from ..autograd import no_grad
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outputs, h = [], Tensor(grid)
+            for m in modules:
+                h = m(h)
+                outputs.append(h.numpy())
+    finally:
+        model.train(was_training)
+    # a hidden layer's units: the output just before the next Linear reads it
+    ends = [nxt - 1 for nxt in linear[1:]]
+    layers = [_unit_layer("input", grid)]
+    for start, end in zip(linear, ends):
+        layers.append(_unit_layer(f"layer {start + 1}", outputs[end]))
+    weights = [np.round(modules[i].weight.numpy(), 3).tolist() for i in linear]
+    return {"n": n, "xrange": xrange, "yrange": yrange, "layers": layers,
+            "weights": weights}
+
+
+def _unit_layer(name, values):
+    scale = max(1.0, float(np.abs(values).max()))
+    q = np.round(values.T / scale * 100).astype(np.int64)       # (units, n*n)
+    return {"name": name, "scale": scale, "units": q.tolist()}
 
 
 def decision_boundary(model, dataset, n=BOUNDARY_GRID):

@@ -33,8 +33,8 @@ from ..ops.activation import softmax_array
 from .datasets import CSV_MAX_BYTES, Registry, parse_csv
 from .guard import Guard
 from .jobs import Job, Session
-from .spec import (LIMITS, SETUP_DEFAULTS, SpecError, build, check_layers, check_setup,
-                   export_script, layers_of, options)
+from .spec import (LIMITS, SETUP_DEFAULTS, SpecError, build, check_layers,
+                   check_live_settings, check_setup, export_script, layers_of, options)
 from .upload import UploadError, inspect_checkpoint, parse_json
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
@@ -303,8 +303,10 @@ async def zoo(request, studio, session):
 async def train(request, studio, session):
     data = await _json(request)
     resume = data.pop("continue", False)
-    if not isinstance(resume, bool):
-        raise HTTPError(400, "continue must be true or false", "continue")
+    paused = data.pop("paused", False)
+    for key, value in (("continue", resume), ("paused", paused)):
+        if not isinstance(value, bool):
+            raise HTTPError(400, f"{key} must be true or false", key)
     setup = check_setup(data, studio.infos(session))
     ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
     # no await from here on: two requests of one session cannot both pass the checks
@@ -333,8 +335,10 @@ async def train(request, studio, session):
     session.job, session.model = job, model
     session.model_info = {"setup": setup, "dataset": ds, "job": job, "file": None,
                           "optimizer": None}
+    if paused:
+        job.state = "paused"
     session.channel.publish("snapshot", {"job": job.snapshot()})
-    job.start()
+    job.start(paused=paused)
     return JSONResponse({"job": job.status()}, 202)
 
 
@@ -404,6 +408,39 @@ def _control(action):
         getattr(job, action)()
         return JSONResponse({"job": job.status()})
     return handler
+
+
+@endpoint
+async def step(request, studio, session):
+    """One training step of a paused job (it pauses again after it)."""
+    await _json(request, empty_ok=True)
+    job = session.job
+    if job is None or job.state != "paused":
+        raise HTTPError(409, "Step trains one step of a paused job; there is none (press Step "
+                             "before Play, or pause first)")
+    before = job.global_step
+    job.step_once()
+    deadline = time.monotonic() + 30
+    while job.global_step == before and job.active and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return JSONResponse({"job": job.status()})
+
+
+@endpoint
+async def change_settings(request, studio, session):
+    """Change the learning rate, weight decay or L1/L2 of the session's job as it runs or
+    while it is paused: they apply from its next step."""
+    data = await _json(request)
+    job = session.job
+    if job is None or not job.active:
+        raise HTTPError(409, "there is no running or paused job to change; the setting "
+                             "applies to the next run")
+    settings = check_live_settings(data)
+    if "lr" in settings and job.setup.get("schedule", "none") != "none":
+        raise HTTPError(409, f"the {job.setup['schedule']} schedule sets the learning rate of "
+                             "this run; it cannot be changed while it runs", "lr")
+    job.change(settings)
+    return JSONResponse({"job": job.status()})
 
 
 @endpoint
@@ -852,6 +889,8 @@ def create_app(workdir="studio-runs", data_dir=None, host=None, port=None):
         Route("/api/train/pause", _control("pause"), methods=["POST"]),
         Route("/api/train/resume", _control("resume"), methods=["POST"]),
         Route("/api/train/stop", _control("stop"), methods=["POST"]),
+        Route("/api/train/step", step, methods=["POST"]),
+        Route("/api/train/settings", change_settings, methods=["POST"]),
         Route("/api/job", get_job),
         Route("/api/events", events),
         Route("/api/predict", predict, methods=["POST"]),

@@ -78,7 +78,10 @@ OPTIMIZERS, SCHEDULES, AUGMENTS = options_.OPTIMIZERS, options_.SCHEDULES, optio
 
 SETUP_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 3,
                   "train_size": None, "seed": 0, "weight_decay": 0.0, "schedule": "none",
-                  "augment": "none"}
+                  "augment": "none", "l1": 0.0, "l2": 0.0, "until_paused": False}
+# what a running or paused job may change (POST /api/train/settings): they take effect from
+# the next step
+LIVE_SETTINGS = ("lr", "weight_decay", "l1", "l2")
 
 
 class SpecError(OurnnError, ValueError):
@@ -187,8 +190,12 @@ def check_setup(setup, datasets):
     if clean["augment"] != "none" and datasets[name]["kind"] != "image":
         raise SpecError(f"augment={clean['augment']!r} moves images; {name} is not an image "
                         "dataset (use augment='none')", "augment")
-    clean["weight_decay"] = _number(clean["weight_decay"], "float", 0.0, 1.0, "weight_decay")
-    clean["lr"] = _number(clean["lr"], "float", 1e-8, 10.0, "lr")
+    clean.update(check_live_settings({k: clean[k] for k in LIVE_SETTINGS}))
+    clean["until_paused"] = _number(clean["until_paused"], "bool", 0, 1, "until_paused")
+    if clean["until_paused"] and clean["schedule"] != "none":
+        raise SpecError(f"schedule={clean['schedule']!r} needs a number of epochs; training "
+                        "until paused uses a constant learning rate (schedule 'none')",
+                        "schedule")
     clean["batch_size"] = _number(clean["batch_size"], "int", 1, LIMITS["max_batch_size"],
                                   "batch_size")
     clean["epochs"] = _number(clean["epochs"], "int", 1, LIMITS["max_epochs"], "epochs")
@@ -197,6 +204,22 @@ def check_setup(setup, datasets):
     if clean["train_size"] is not None:
         clean["train_size"] = _number(clean["train_size"], "int", 1, size, "train_size")
     return clean
+
+
+def check_live_settings(settings):
+    """The settings a job may change as it runs (``LIVE_SETTINGS``), checked: a clean dict of
+    those given. L1 and L2 are penalties on the weights of Linear and Conv2d layers, added
+    to the training loss (``l1 * sum |w| + l2 * sum w^2``), beside the optimizer's weight
+    decay."""
+    if not isinstance(settings, dict):
+        raise SpecError("the settings must be a JSON object", None)
+    unknown = sorted(set(settings) - set(LIVE_SETTINGS))
+    if unknown:
+        raise SpecError(f"{_short(unknown[0])} cannot change during a run; these can: "
+                        f"{', '.join(LIVE_SETTINGS)}", unknown[0][:64])
+    bounds = {"lr": (1e-8, 10.0), "weight_decay": (0.0, 1.0), "l1": (0.0, 1.0),
+              "l2": (0.0, 1.0)}
+    return {k: _number(v, "float", *bounds[k], k) for k, v in settings.items()}
 
 
 # ---------------------------------------------------------------- building

@@ -8,7 +8,8 @@
 import { defaultLayer, parseParam } from "./network.js";
 
 const SETTINGS = ["dataset", "layers", "optimizer", "lr", "batch_size", "epochs", "train_size", "seed",
-                  "weight_decay", "schedule", "augment"];
+                  "weight_decay", "schedule", "augment", "l1", "l2", "until_paused"];
+const NUMBERS = ["lr", "batch_size", "epochs", "train_size", "seed", "weight_decay", "l1", "l2"];
 
 export class SetupRules {
   /**
@@ -36,13 +37,24 @@ export class SetupRules {
             layer("Linear", { out_features: classes })];
   }
 
+  /**
+   * The training settings proposed for a kind of data. Images: Adam at 0.001, batches of
+   * 64, 3 epochs. 2-D points: Adam at 0.01 in batches of 16 for 100 epochs, which bends the
+   * boundary around moons, circles and XOR in a few seconds (3 epochs of the image settings
+   * stopped at 83% with a nearly straight line).
+   */
+  defaultTraining(kind) {
+    return kind === "points" ? { lr: 0.01, batch_size: 16, epochs: 100 }
+                             : { lr: 0.001, batch_size: 64, epochs: 3 };
+  }
+
   /** MNIST, the small MLP, Adam at 0.001, batches of 64, 3 epochs on all 60,000 images. */
   defaultSetup() {
     const name = this.datasets.has("mnist") ? "mnist" : [...this.datasets.keys()][0];
     const info = this.datasets.get(name);
-    return { dataset: name, layers: this.defaultLayers(info), optimizer: "adam", lr: 0.001,
-             batch_size: 64, epochs: 3, train_size: info ? info.train_size : 60000, seed: 0,
-             weight_decay: 0, schedule: "none", augment: "none" };
+    return { dataset: name, layers: this.defaultLayers(info), optimizer: "adam",
+             ...this.defaultTraining(info?.kind), train_size: info ? info.train_size : 60000, seed: 0,
+             weight_decay: 0, schedule: "none", augment: "none", l1: 0, l2: 0, until_paused: false };
   }
 
   /** Bounds of a training setting: [kind, min, max] (the kinds of parseParam). */
@@ -56,6 +68,8 @@ export class SetupRules {
       train_size: ["int?", 1, info ? info.train_size : 1e9],     // empty = all
       seed: ["int", 0, 2 ** 31 - 1],
       weight_decay: ["float", 0, 1],
+      l1: ["float", 0, 1],
+      l2: ["float", 0, 1],
     }[key];
   }
 
@@ -130,7 +144,8 @@ export class SetupRules {
       warnings.push(`augmentation applies to images; none is used for ${info.label ?? info.name}`);
       setup.augment = "none";
     }
-    for (const key of ["lr", "batch_size", "epochs", "train_size", "seed", "weight_decay"]) {
+    if (typeof raw.until_paused === "boolean") setup.until_paused = raw.until_paused;
+    for (const key of NUMBERS) {
       if (raw[key] === undefined) continue;
       const parsed = this.parseSetting(key, raw[key] === null ? "" : String(raw[key]), setup.dataset);
       if (parsed.ok) setup[key] = parsed.value;

@@ -18,6 +18,7 @@ import { DrawPad } from "./drawpad.js";
 import { LayerEditor } from "./network.js";
 import { drawMarker, drawPlane } from "./pictures.js";
 import { SetupRules } from "./setup.js";
+import { renderUnits } from "./units.js";
 import { classLegend, renderBars, renderConfusion, renderMisclassified, renderSamples } from "./views.js";
 
 // ================================================================== state
@@ -128,7 +129,8 @@ function applySetup(setup) {
   $("schedule-select").value = setup.schedule;
   $("augment-select").value = setup.augment;
   const settings = { lr: "lr-input", batch_size: "batch-size-input", epochs: "epochs-input",
-                     train_size: "train-size-input", weight_decay: "weight-decay-input", seed: null };
+                     train_size: "train-size-input", weight_decay: "weight-decay-input", seed: null,
+                     l1: "l1-input", l2: "l2-input" };
   for (const [key, testid] of Object.entries(settings)) {
     const input = testid ? $(testid) : document.getElementById("seed-input");
     input.value = setup[key] === null || setup[key] === undefined ? "" : String(setup[key]);
@@ -266,6 +268,9 @@ function changeDataset(name) {
       (before && setup.train_size >= before.train_size) || setup.train_size > after.train_size) {
     setup.train_size = after.train_size;
   }
+  // Settings left at the proposal for one kind of data take the other kind's proposal.
+  const was = state.rules.defaultTraining(before?.kind), now = state.rules.defaultTraining(after.kind);
+  if (Object.keys(was).every((k) => setup[k] === was[k])) Object.assign(setup, now);
   state.zooKey = null;
   applySetup(setup);
 }
@@ -384,8 +389,57 @@ function onSettingInput(key, input) {
   if (parsed.ok && studio.setup[key] !== parsed.value) {
     studio.setup[key] = parsed.value;
     setupChanged({ recheck: key === "batch_size" });   // the batch size bounds the memory
+    if (LIVE.includes(key) && isActive(studio.job)) sendLiveSettings();
   }
   updateButtons();
+}
+
+/** What a running or paused job takes from the page: they apply from its next step. */
+const LIVE = ["lr", "weight_decay", "l1", "l2"];
+const sendLiveSettings = debounce(async () => {
+  if (!isActive(studio.job)) return;
+  const body = Object.fromEntries(LIVE.map((k) => [k, studio.setup[k] ?? 0]));
+  if (studio.job.setup?.schedule && studio.job.setup.schedule !== "none") delete body.lr;
+  try {
+    const answer = await api("api/train/settings", { json: body });
+    if (answer.job) onStatus(answer.job);
+    announce("The new settings apply from the next step.");
+  } catch (err) {
+    showError(err);
+  }
+}, 300);
+
+/** Play: train until paused (Pause and Play again resume it); after a run, go on from it
+ * unless Reset was pressed. Step: one step of a paused run (starting one if need be). */
+async function play() {
+  const job = studio.job;
+  if (isActive(job)) {
+    await control(job.state === "paused" ? "resume" : "pause");
+    return;
+  }
+  await startTraining(Boolean(continuable()), { until_paused: true });
+}
+
+async function stepOnce() {
+  if (!isActive(studio.job)) {
+    await startTraining(Boolean(continuable()), { until_paused: true, paused: true });
+    if (!isActive(studio.job)) return;
+  }
+  if (studio.job.state !== "paused") await control("pause");
+  await guarded(async () => {
+    const answer = await api("api/train/step", { json: {} });
+    if (answer.job) onStatus(answer.job);
+  });
+}
+
+/** Reset: stop, clear the views, and let the next Start or Play begin from new weights. */
+async function resetRun() {
+  if (isActive(studio.job)) await control("stop");
+  state.resetFrom = studio.job?.id ?? null;
+  state.loaded = null;
+  state.viewJobId = null;
+  renderViews();
+  announce("Reset: the next run starts from new random weights.");
 }
 
 /** The name of a setting's field, as its label shows it ("Learning rate"). */
@@ -421,13 +475,16 @@ function startProblems() {
  * Start a run. `resume`: continue from the session's model (a loaded checkpoint or the last
  * run, when it is the network on the page) instead of new random weights.
  */
-async function startTraining(resume = false) {
+async function startTraining(resume = false, extra = {}) {
   // Until the new job's first message, the views show no run: never the last one's "done".
   state.starting = true;
   state.startingFrom = studio.job?.id ?? null;
   renderViews();
   try {
-    const answer = await api("api/train", { json: resume ? { ...studio.setup, continue: true } : studio.setup });
+    const body = { ...studio.setup, until_paused: Boolean(extra.until_paused) };
+    if (resume) body.continue = true;
+    if (extra.paused) body.paused = true;
+    const answer = await api("api/train", { json: body });
     hideError();
     // The event stream also announces the new job with a snapshot; use whichever comes first.
     if (answer.job && studio.job?.id !== answer.job.id) onSnapshot({ job: answer.job });
@@ -447,6 +504,7 @@ function continuable() {
     return state.loaded.key === key ? { text: `the loaded file ${state.loaded.file}`, optimizer: state.loaded.optimizer } : null;
   }
   const job = studio.job;
+  if (job && state.resetFrom === job.id) return null;
   if (job && ["done", "stopped"].includes(job.state) && networkKey(job.setup) === key) {
     return { text: `run ${job.run} (${job.epoch} epoch${job.epoch === 1 ? "" : "s"})`, optimizer: true };
   }
@@ -467,9 +525,13 @@ function isActive(job) {
 /** While a job runs, its setup is shown read-only. */
 function setLocked(locked) {
   state.locked = locked;
-  const ids = ["dataset-select", "csv-file", "csv-label", "csv-upload", "add-layer-type", "add-layer", "optimizer-select", "lr-input", "batch-size-input",
-               "epochs-input", "train-size-input", "weight-decay-input", "schedule-select", "load-file"];
+  const ids = ["dataset-select", "csv-file", "csv-label", "csv-upload", "add-layer-type", "add-layer", "optimizer-select", "batch-size-input",
+               "epochs-input", "train-size-input", "schedule-select", "load-file"];
   for (const id of ids) $(id).disabled = locked;
+  // the learning rate and the regularisation may change while a run goes on (from its next
+  // step); a schedule owns the learning rate
+  const scheduled = locked && studio.job?.setup?.schedule && studio.job.setup.schedule !== "none";
+  $("lr-input").disabled = Boolean(scheduled);
   document.getElementById("seed-input").disabled = locked;
   document.getElementById("use-default-net").hidden = locked || Boolean(state.check?.ok);
   state.editor.setLocked(locked);
@@ -519,6 +581,12 @@ function updateButtons() {
   } else {
     reason.textContent = "";
   }
+  const active = state_ === "running" || state_ === "paused";
+  $("play-btn").disabled = state.starting || (!active && (state.locked || problems.length > 0));
+  $("play-btn").textContent = state_ === "running" ? "⏸ Pause" : active ? "▶ Resume" : "▶ Play";
+  $("step-btn").disabled = state.starting || state_ === "running" || state_ === "stopping" ||
+    (!active && (state.locked || problems.length > 0));
+  $("reset-btn").disabled = state.starting;
   $("pause-btn").disabled = !(state_ === "running" || state_ === "paused");
   $("pause-btn").textContent = state_ === "paused" ? "Resume" : "Pause";
   $("stop-btn").disabled = !(state_ === "running" || state_ === "paused");
@@ -560,6 +628,7 @@ function runLabel(job) {
     const epochs = Number.isInteger(state.loaded.epochs) ? `, trained ${state.loaded.epochs} epochs` : "";
     return `Loaded ${state.loaded.file}${epochs}: no run in this page yet.`;
   }
+  if (studio.job && state.resetFrom === studio.job.id) return "Reset: the next run starts from new random weights.";
   if (studio.job && studio.job.run) return `No run of the network shown (run ${studio.job.run} trained another network or dataset).`;
   return "No run yet.";
 }
@@ -572,6 +641,11 @@ function showLayerStats() {
 
 function progressText(job) {
   const done = job.epoch ?? 0, epochs = job.epochs ?? job.setup?.epochs ?? 0;
+  if (job.setup?.until_paused) {
+    const spe = job.steps_per_epoch;
+    const step = spe && isActive(job) ? ` · step ${formatInt(Math.min(job.step ?? 0, spe))} / ${formatInt(spe)}` : "";
+    return `epoch ${formatInt(done)}${step} · until paused`;
+  }
   if (isActive(job) && done < epochs) {
     const spe = job.steps_per_epoch;
     const step = spe ? ` · step ${formatInt(Math.min(job.step ?? 0, spe))} / ${formatInt(spe)}` : "";
@@ -582,6 +656,7 @@ function progressText(job) {
 
 function progressFraction(job) {
   if (!job) return 0;
+  if (job.setup?.until_paused) return job.steps_per_epoch ? (job.step ?? 0) / job.steps_per_epoch : 0;
   const epochs = job.epochs ?? job.setup?.epochs ?? 0, spe = job.steps_per_epoch;
   if (job.state === "done") return 1;
   if (epochs && spe && Number.isFinite(job.global_step)) return Math.min(1, job.global_step / (epochs * spe));
@@ -605,7 +680,7 @@ function connectEvents() {
   const source = new EventSource(apiUrl("api/events"), { withCredentials: true });
   source.onopen = () => { conn.textContent = "live"; conn.className = "conn live"; };
   source.onerror = () => { conn.textContent = "reconnecting…"; conn.className = "conn down"; };
-  const handlers = { snapshot: onSnapshot, batch: onBatch, epoch: onEpoch, boundary: onBoundary,
+  const handlers = { snapshot: onSnapshot, batch: onBatch, epoch: onEpoch, boundary: onBoundary, units: onUnits,
                      confusion: onConfusion, status: onStatus, done: onDone };
   for (const [name, handler] of Object.entries(handlers)) {
     source.addEventListener(name, (e) => {
@@ -683,7 +758,25 @@ function onEpoch(ev) {
 function onBoundary(b) {
   if (!studio.job) return;
   studio.job.boundary = b;
-  renderResults();
+  scheduleResults();
+}
+
+function onUnits(u) {
+  if (!studio.job) return;
+  studio.job.units = u;
+  scheduleResults();
+}
+
+let resultsPending = false;
+
+/** Redraw the results at the next frame: boundary and unit maps come together. */
+function scheduleResults() {
+  if (resultsPending) return;
+  resultsPending = true;
+  requestAnimationFrame(() => {
+    resultsPending = false;
+    renderResults();
+  });
 }
 
 function onConfusion(c) {
@@ -809,6 +902,7 @@ function renderResults() {
     if (!legend || !legend.classList.contains("legend-inline")) legend = null;
     const fresh = classLegend(info.classes, sameData && job.boundary ? null : "train a model to see its boundary");
     if (legend) legend.replaceWith(fresh); else canvas.after(fresh);
+    renderUnits($("units"), sameData ? job.units : null, info.classes);
   } else {
     const confusion = sameData ? job.confusion : null;
     renderConfusion($("confusion"), confusion);
@@ -1028,13 +1122,16 @@ function wireControls() {
     $(`${key}-select`).addEventListener("change", (e) => { studio.setup[key] = e.target.value; setupChanged({ recheck: false }); });
   }
   const settings = { lr: "lr-input", batch_size: "batch-size-input", epochs: "epochs-input", train_size: "train-size-input",
-                     weight_decay: "weight-decay-input" };
+                     weight_decay: "weight-decay-input", l1: "l1-input", l2: "l2-input" };
   for (const [key, testid] of Object.entries(settings)) {
     $(testid).addEventListener("input", (e) => onSettingInput(key, e.target));
   }
   document.getElementById("seed-input").addEventListener("input", (e) => onSettingInput("seed", e.target));
   $("start-btn").addEventListener("click", () => startTraining(Boolean(continuable()) && !startProblems().length));
   $("start-over-btn").addEventListener("click", () => startTraining(false));
+  $("play-btn").addEventListener("click", play);
+  $("step-btn").addEventListener("click", stepOnce);
+  $("reset-btn").addEventListener("click", resetRun);
   $("pause-btn").addEventListener("click", () => control(studio.job?.state === "paused" ? "resume" : "pause"));
   $("stop-btn").addEventListener("click", () => control("stop"));
   $("draw-clear").addEventListener("click", clearDrawing);
