@@ -19,6 +19,7 @@ FLOORS = [
     {"backend", "device", "files"},        # files: atomic writes, temporary files, TOML, LIMITS
     {"random"},
     {"tensor", "autograd", "ops", "functions", "legacy"},   # the core: one unit (see CORE)
+    {"distributed"},                       # process groups over MPI; collectives on tensors
     {"tracing"},
     {"nn", "data"},
     {"optim", "io", "models", "utils", "onnx"},

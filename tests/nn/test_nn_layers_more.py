@@ -360,6 +360,7 @@ EXAMPLES = {
     "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d(4), "2d"),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(4).eval(), "1d"),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(4, eps=1e-3).eval(), "2d"),
+    "SyncBatchNorm": (lambda: nn.SyncBatchNorm(4, momentum=0.2).eval(), "2d"),
     "LayerNorm": (lambda: nn.LayerNorm([6, 6], eps=1e-4), "2d"),
     "GroupNorm": (lambda: nn.GroupNorm(2, 4, affine=False), "2d"),
     "Dropout": (lambda: nn.Dropout(0.3).eval(), "flat"),

@@ -19,6 +19,7 @@ from .idx import read_idx, write_idx
 from .loader import DataLoader
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                       SubsetRandomSampler, WeightedRandomSampler)
+from .sampler import DistributedSampler
 from .mnist import MNIST, FashionMNIST
 from .shakespeare import CharVocab, Shakespeare
 from .chunks import ChunkLoader, repackage_hidden
@@ -45,6 +46,7 @@ __all__ = [
     "SubsetRandomSampler",
     "WeightedRandomSampler",
     "BatchSampler",
+    "DistributedSampler",
     "ToFloat",
     "collate",
     "make_circles",

@@ -120,3 +120,84 @@ class BatchSampler(Sampler):
     def __len__(self):
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class DistributedSampler(Sampler):
+    """The share of ``dataset`` one process of a data-parallel job reads, as
+    ``torch.utils.data.DistributedSampler``: every epoch the indices (shuffled with
+    ``seed + epoch`` when ``shuffle``) are dealt round-robin to the ``num_replicas``
+    processes, rank r taking places r, r + num_replicas, ...
+
+    Every process gets the same number of indices: unless ``drop_last``, the list is padded
+    by repeating its start until it divides evenly (so a few samples count twice in an
+    epoch); with ``drop_last``, the tail that does not divide is dropped. Call
+    ``set_epoch(epoch)`` before each epoch for a new order (``ournn.train.fit`` does).
+    ``num_replicas`` and ``rank`` default to the process group's (``ournn.distributed``).
+
+    ``state_dict()`` holds the epoch and how many indices this epoch has handed out, so a
+    run resumed in the middle of an epoch continues with the same indices."""
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                 drop_last=False):
+        super().__init__(dataset)
+        if num_replicas is None or rank is None:
+            from .. import distributed
+            if not distributed.is_initialized():
+                raise RuntimeError("DistributedSampler: give num_replicas and rank, or call "
+                                   "ournn.distributed.init_process_group() first")
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
+        if isinstance(num_replicas, bool) or int(num_replicas) != num_replicas or \
+                num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be an integer >= 1, got "
+                             f"{num_replicas!r}")
+        if isinstance(rank, bool) or int(rank) != rank or not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: invalid rank {rank!r}, rank should be in "
+                             f"the interval [0, {int(num_replicas) - 1}]")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.epoch = 0
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas:
+            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)   # ceil
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self._served = 0          # indices handed out in the epoch in progress
+        self._skip = 0            # indices to skip on the next iteration (after a load)
+
+    def indices(self):
+        """This rank's indices for the current epoch, as a NumPy array."""
+        n = len(self.dataset)
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) \
+            if self.shuffle else np.arange(n)
+        if self.drop_last:
+            order = order[:self.total_size]
+        elif self.total_size > n:       # pad by repeating the start (several times if needed)
+            order = np.concatenate([order, np.resize(order, self.total_size - n)])
+        return order[self.rank:self.total_size:self.num_replicas]
+
+    def __iter__(self):
+        mine = self.indices()
+        start, self._skip = self._skip, 0
+        self._served = start
+        for i in mine[start:].tolist():
+            self._served += 1
+            yield i
+        self._served = 0
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """The epoch whose order the next iteration gives (the shuffle's seed is
+        ``seed + epoch``, the same in every process)."""
+        self.epoch = int(epoch)
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "served": self._served}
+
+    def load_state_dict(self, state):
+        self.epoch = int(state["epoch"])
+        self._skip = self._served = int(state.get("served", 0))

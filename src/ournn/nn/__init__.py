@@ -19,6 +19,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .transformer import Transformer, TransformerEncoder, TransformerEncoderLayer
+from . import parallel  # noqa: E402 (DistributedDataParallel, as torch.nn.parallel)
 
 __all__ = ["functional", "init", "utils", "modules", "Module", "Parameter", "Sequential",
            "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Linear", "Identity",
@@ -36,3 +37,5 @@ __all__ = ["functional", "init", "utils", "modules", "Module", "Parameter", "Seq
            "GRUCell", "Embedding"]
 
 from . import modules, utils  # noqa: E402 (after __all__: modules re-exports it)
+from .modules.batchnorm import SyncBatchNorm  # noqa: E402
+__all__ += ["parallel", "SyncBatchNorm"]

@@ -17,6 +17,9 @@ first; equal priorities in the order given), as Chainer orders its extensions:
 So a checkpoint written at the end of a step or an epoch holds the state after every update
 of that step or epoch (a schedule's epoch step included), and resuming from it continues the
 run exactly, whatever order the callbacks were listed in.
+
+In a run on several processes (``mpirun``; ``ournn.train.distributed``) every process runs
+the callbacks, and those that print or write files do it in rank 0 only.
 """
 import csv
 import io
@@ -29,6 +32,7 @@ import numpy as np
 
 from ..files import atomic_write_bytes, atomic_write_text
 from ..io import save
+from .distributed import is_main
 
 PRIORITY_UPDATE = 300
 PRIORITY_DEFAULT = 200
@@ -156,7 +160,7 @@ class ProgressBar(Callback):
         self._last_draw = 0.0
 
     def on_batch_end(self, trainer, loss):
-        if not self._bar_mode():
+        if not self._bar_mode() or not is_main():
             return
         now = time.perf_counter()
         total = len(trainer.train_loader)
@@ -178,6 +182,8 @@ class ProgressBar(Callback):
         self.stream.flush()
 
     def on_epoch_end(self, trainer, logs):
+        if not is_main():
+            return
         n = len(trainer.train_loader.dataset) if hasattr(trainer.train_loader, "dataset") else 0
         rate = n / logs["time"] if logs.get("time") else 0
         line = (f"Epoch {trainer.epoch}/{trainer.epochs}  {_format_logs(logs)}  "
@@ -187,6 +193,8 @@ class ProgressBar(Callback):
         self.stream.flush()
 
     def on_interrupt(self, trainer):
+        if not is_main():
+            return
         self.stream.write(f"\nInterrupted at epoch {trainer.epoch + 1}, step {trainer.step}\n")
         self.stream.flush()
 
@@ -200,6 +208,8 @@ class CSVLogger(Callback):
         self.path = path
 
     def on_epoch_end(self, trainer, logs):
+        if not is_main():
+            return
         history = trainer.history
         keys = list(history.history)
         buf = io.StringIO()
@@ -223,7 +233,8 @@ class JSONLogger(Callback):
         self.path = path
 
     def on_epoch_end(self, trainer, logs):
-        atomic_write_text(self.path, json.dumps(trainer.history.state_dict(), indent=1))
+        if is_main():
+            atomic_write_text(self.path, json.dumps(trainer.history.state_dict(), indent=1))
 
 
 class ModelCheckpoint(Callback):
@@ -234,7 +245,10 @@ class ModelCheckpoint(Callback):
     data loader's position and the random state: ``fit(..., resume=load(path)["trainer"])``
     continues exactly. Writes are atomic; after a non-finite loss nothing is saved, so the last
     good checkpoint stays. It runs after the callbacks that update the run (its priority is
-    ``PRIORITY_RECORD``), so what it saves includes the step's or the epoch's schedule step."""
+    ``PRIORITY_RECORD``), so what it saves includes the step's or the epoch's schedule step.
+
+    In a distributed run every process builds the payload (``trainer.state_dict()`` gathers
+    each process's position) and rank 0 alone writes it."""
 
     priority = PRIORITY_RECORD
 
@@ -260,18 +274,25 @@ class ModelCheckpoint(Callback):
                                                                        self.mode))
         if improved:
             self.best = value
+        if not (self.save_last or (self.save_best and improved)):
+            return
+        payload = self._payload(trainer, logs)      # (in every process: it gathers)
+        if not is_main():
+            return
         if self.save_last:
-            save(self._payload(trainer, logs), self.last_path)
+            save(payload, self.last_path)
         if self.save_best and improved:
             if self.save_last:      # the same payload: copy the file rather than encode again
                 with open(self.last_path, "rb") as f:
                     atomic_write_bytes(self.best_path, f.read())
             else:
-                save(self._payload(trainer, logs), self.best_path)
+                save(payload, self.best_path)
 
     def on_interrupt(self, trainer):
         if self.save_last:
-            save(self._payload(trainer), self.last_path)
+            payload = self._payload(trainer)
+            if is_main():
+                save(payload, self.last_path)
 
     def on_train_begin(self, trainer):
         if self.best is None and trainer.history.history.get(self.monitor):

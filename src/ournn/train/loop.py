@@ -8,6 +8,11 @@ the engine adds nothing to modules or optimizers.
 A training run's position (model, optimizer, schedulers, loader position, random generator,
 history) is ``Trainer.state_dict()``; saving it between steps and loading it back continues
 the run exactly as if it had not stopped.
+
+Launched by MPI (``mpirun -n N``), ``fit`` trains on N processes by itself
+(``ournn.train.distributed``): each reads its share of every batch, the gradients are
+averaged (``DistributedDataParallel``), validation is split and its sums added, and only rank
+0 prints and writes files.
 """
 import math
 import signal
@@ -21,6 +26,7 @@ from ..autograd.function import no_grad
 from ..errors import OurnnError
 from ..optim.registry import make_optimizer  # noqa: F401  (fit takes optimizer names)
 from ..tensor import Tensor
+from . import distributed as _distributed
 from .metrics import resolve_metrics
 
 
@@ -127,6 +133,16 @@ class Trainer:
         self.stop_training = False
         self.stop_reason = None
         self._running = {}
+        self.network = model     # what the steps call: the model, or a DDP around it
+        self.world = 1           # processes training together (see ``distribute``)
+
+    def distribute(self, world):
+        """Train with ``world`` processes (``fit`` calls it under MPI): the steps call the
+        model through ``DistributedDataParallel`` (``self.model`` stays the bare model, which
+        checkpoints hold); the loader must give this process's share (``fit`` splits it)."""
+        self.world = world
+        self.network = _distributed.wrap_model(self.model)
+        self.model = _distributed.unwrap_model(self.model)
 
     # ----- callbacks -----
     def _fire(self, event, *args):
@@ -138,14 +154,32 @@ class Trainer:
                 hook(self, *args)
 
     # ----- state -----
+    def _sampler(self):
+        return getattr(self.train_loader, "sampler", None)
+
+    def _own_state(self):
+        """What differs between the processes of a distributed run."""
+        state = {"loader": self.train_loader.state_dict(), "rng": _random.get_state(),
+                 "running": dict(self._running)}
+        if hasattr(self._sampler(), "state_dict"):
+            state["sampler"] = self._sampler().state_dict()
+        return state
+
     def state_dict(self):
-        """Everything needed to continue this run exactly (to save with ``ournn.save``)."""
+        """Everything needed to continue this run exactly (to save with ``ournn.save``).
+
+        In a distributed run every process must call it (it gathers each process's loader
+        position and generator into ``"ranks"``, on rank 0), and the weights are rank 0's
+        (the same in every process)."""
         from ..nn.config import module_config
         try:
             model_config = module_config(self.model)
         except OurnnError:
             model_config = None
-        return {
+        if self.world > 1:
+            self.network.sync_buffers()
+            ranks = _distributed.gather_to_main(self._own_state())
+        state = {
             "model": self.model.state_dict(),
             "model_config": model_config,
             "optimizer": self.optimizer.state_dict(),
@@ -158,8 +192,22 @@ class Trainer:
             "running": dict(self._running),
             "history": self.history.state_dict(),
         }
+        if hasattr(self._sampler(), "state_dict"):
+            state["sampler"] = self._sampler().state_dict()
+        if self.world > 1:
+            state["world_size"] = self.world
+            state["ranks"] = ranks
+        return state
 
     def load_state_dict(self, state):
+        saved_world = int(state.get("world_size", 1))
+        if saved_world != self.world:
+            raise ValueError(f"resume: this training state was saved by {saved_world} "
+                             f"process(es) and is resumed by {self.world}; the data order and "
+                             f"random streams of each process are saved, so resume with the "
+                             f"same number of processes (or start a new run)")
+        if self.world > 1:
+            state = {**state, **state["ranks"][_distributed.rank()]}
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         for s, st in zip(self.schedulers, state.get("schedulers", [])):
@@ -170,10 +218,12 @@ class Trainer:
         self.global_step = int(state["global_step"])
         self._running = dict(state.get("running", {}))
         self.history.load_state_dict(state["history"])
+        if "sampler" in state and hasattr(self._sampler(), "load_state_dict"):
+            self._sampler().load_state_dict(state["sampler"])
 
     # ----- one step -----
     def train_step(self, x, y):
-        output = self.model(x)
+        output = self.network(x)
         loss = self.loss_fn(output, y)
         value = float(loss.numpy())
         if not math.isfinite(value):
@@ -194,8 +244,13 @@ class Trainer:
             r[name + "_sum"] = r.get(name + "_sum", 0.0) + s
             r[name + "_count"] = r.get(name + "_count", 0) + c
 
-    def running_logs(self):
+    def running_logs(self, everywhere=False):
+        """The epoch's mean loss and metrics so far (``everywhere``: over every process, a
+        collective call; else this process's samples)."""
         r = self._running
+        if everywhere and self.world > 1:
+            keys = sorted(r)
+            r = dict(zip(keys, _distributed.sum_over_processes([r[k] for k in keys])))
         logs = {}
         if r.get("count"):
             logs["loss"] = r["loss_sum"] / r["count"]
@@ -230,6 +285,8 @@ class Trainer:
         else:  # resumed mid-epoch
             self.epoch_start_time = time.perf_counter()
         self.samples_this_session = 0
+        if hasattr(self._sampler(), "set_epoch"):
+            self._sampler().set_epoch(self.epoch)
         for batch in self.train_loader:
             x, y = batch[0], batch[1]
             value, output = self.train_step(x, y)
@@ -241,12 +298,20 @@ class Trainer:
             self.history.steps["loss"].append(value)
             self.history.steps["lr"].append(self.current_lr())
             self._fire("on_batch_end", value)
+            if self.world > 1:      # every process stops after the same step, for one reason
+                self.stop_training, interrupted = _distributed.any_process(
+                    self.stop_training, self.stop_reason == "interrupt")
+                if interrupted:
+                    self.stop_reason = "interrupt"
             if self.stop_training:
                 return
-        logs = self.running_logs()
+        logs = self.running_logs(everywhere=True)
         logs["lr"] = self.current_lr()
         if self.val_loader is not None:
-            val = evaluate(self.model, self.val_loader, self.loss_fn, self.metrics)
+            if self.world > 1:
+                self.network.sync_buffers()     # rank 0's running statistics everywhere
+            val = evaluate(self.model, self.val_loader, self.loss_fn, self.metrics,
+                           distributed=self.world > 1)
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["time"] = time.perf_counter() - self.epoch_start_time
         self.history.append(self.epoch + 1, logs)
@@ -308,12 +373,22 @@ def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
 
     Ctrl-C stops cleanly after the current step (checkpoint callbacks save); a NaN or
     infinite loss raises ``NonFiniteLossError`` naming the epoch and step.
+
+    Launched by MPI (``mpirun -n N python script.py``), it trains on the N processes:
+    ``batch_size`` stays the global batch (N shares of ``batch_size / N``), the model is
+    wrapped in ``DistributedDataParallel``, validation is split and averaged exactly, and
+    only rank 0 prints and writes (``ournn.train.distributed``).
     """
     from .callbacks import LRSchedulerCallback, ProgressBar
     if seed is not None:
         _random.manual_seed(seed)
     train_loader = _to_loader(train_data, batch_size, shuffle, "train_data")
     val_loader = _to_loader(validation_data, max(batch_size, 256), False, "validation_data")
+    world = _distributed.world_size()        # 1 unless launched by MPI
+    if world > 1:
+        train_loader = _distributed.split_loader(train_loader, world)
+        if not _distributed.is_main():
+            verbose = 0                       # one progress bar: rank 0's
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, model.parameters(), lr)
     callbacks = list(callbacks or [])
@@ -324,6 +399,8 @@ def fit(model, train_data, epochs=1, optimizer="adam", loss="cross_entropy",
     all_schedulers = [c.scheduler for c in callbacks if isinstance(c, LRSchedulerCallback)]
     trainer = Trainer(model, optimizer, loss, train_loader, val_loader, callbacks, metrics,
                       all_schedulers)
+    if world > 1:
+        trainer.distribute(world)
     if resume is not None:
         trainer.load_state_dict(resume)
     return trainer.fit(epochs)
@@ -334,17 +411,24 @@ def _batches(data, batch_size):
 
 
 def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_size=256,
-             return_outputs=False):
+             return_outputs=False, distributed=False):
     """Mean loss and metrics of ``model`` on ``data`` (eval mode, no graph).
 
     ``metrics``: names, callables ``(output, target) -> (sum, count)`` or ``(name,
     function)`` pairs (see ``ournn.train.metrics``). Returns a dict such as ``{"loss": 0.031,
     "accuracy": 0.991}``. With ``return_outputs=True``, returns ``(result, outputs)``:
     ``outputs`` is the model's outputs on ``data`` as one NumPy array (what ``predict``
-    gives), so a caller that needs both does not run the model twice."""
+    gives), so a caller that needs both does not run the model twice.
+
+    ``distributed=True`` (every process of an MPI job calls it, on the same ``data``): each
+    process evaluates a contiguous share of the samples, the sums are added over the
+    processes, so each sample counts once; the outputs are gathered in order."""
     loss_fn = _loss_fn(loss)
     metric_fns = resolve_metrics(metrics)
     loader = _batches(data, batch_size)
+    world = _distributed.world_size() if distributed else 1
+    if world > 1:
+        loader = _distributed.shard(loader, world)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -366,6 +450,14 @@ def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_siz
                     sums[name][1] += c
     finally:
         model.train(was_training)
+    if world > 1:
+        names = [name for name, _ in metric_fns]
+        added = _distributed.sum_over_processes(
+            [total, count] + [v for name in names for v in sums[name]])
+        total, count = added[0], added[1]
+        sums = {name: added[2 + 2 * k: 4 + 2 * k] for k, name in enumerate(names)}
+        if return_outputs:
+            outputs = [o for part in _distributed.all_gather_outputs(outputs) for o in part]
     result = {"loss": total / max(count, 1)}
     result.update({name: s / max(c, 1) for name, (s, c) in sums.items()})
     if return_outputs:

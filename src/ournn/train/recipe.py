@@ -14,6 +14,11 @@ Its callers:
   loads the dataset, builds the zoo model, resumes, and writes ``config.json``,
   ``summary.txt``, ``results.json`` and the plots.
 - the studio's training jobs (``ournn.studio.jobs``), with the network built in the page.
+
+Launched by MPI (``mpirun -n 4 ournn train ...``), ``run_training`` trains on every process
+(``ournn.train.distributed``; ``fit`` splits the data and averages the gradients): rank 0
+reads a resumed checkpoint and hands it to the others, and writes every file of the run
+folder; the test set is evaluated in shares. An error in one process stops the whole job.
 """
 import json
 import os
@@ -23,6 +28,7 @@ import numpy as np
 
 from .. import random as _random
 from ..errors import CheckpointError
+from . import distributed as _distributed
 from ..io import atomic_write_text, load
 from ..optim.registry import make_optimizer
 from .callbacks import CSVLogger, JSONLogger, ModelCheckpoint
@@ -78,9 +84,10 @@ def build_run(config, model, train_data, validation_data, out, extra=None, logs=
     from ..data import ArrayDataset, DataLoader
     cfg = recipe_config(config)
     x, y = train_data
+    # (on several processes each draws its own augmentations: seed + rank)
     loader = DataLoader(ArrayDataset(x, y), batch_size=cfg["batch_size"], shuffle=True,
-                        seed=cfg["seed"], transform=make_augmentation(cfg["augment"],
-                                                                      cfg["seed"]))
+                        seed=cfg["seed"], transform=make_augmentation(
+                            cfg["augment"], cfg["seed"] + _distributed.rank()))
     if val_batch_size is not None:
         validation_data = DataLoader(ArrayDataset(*validation_data), batch_size=val_batch_size)
     optimizer = make_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"],
@@ -155,24 +162,30 @@ def _override_optimizer(trainer_state, cfg):
                 group[key] = cfg[key]
 
 
+@_distributed.stop_every_process_on_error
 def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=True,
                  override=False):
     """Train as ``ournn train`` does. Returns ``{"history", "test", "out", ...}``.
 
     ``plots=False`` skips the pictures (curves, confusion matrix) in the run folder.
     ``resume`` continues ``out/last.ckpt``; settings given in ``config`` that differ from
-    the saved run's are refused unless ``override`` (and overridable: RESUME_OVERRIDABLE)."""
+    the saved run's are refused unless ``override`` (and overridable: RESUME_OVERRIDABLE).
+    On several processes an error in one stops them all (the others would wait for it)."""
     from ..io import remove_stale_partial_writes
     cfg = check_config(config)
+    main, world = _distributed.is_main(), _distributed.world_size()
     out = cfg["out"]
     ckpt_path = os.path.join(out, "last.ckpt")
     state = None
     if resume:
-        if os.path.isdir(out):
-            remove_stale_partial_writes(out)      # what a killed save left behind
-        if not os.path.exists(ckpt_path):
-            raise CheckpointError(f"--resume: no checkpoint at {ckpt_path}")
-        state = load(ckpt_path, rebuild=False)
+        if main:
+            if os.path.isdir(out):
+                remove_stale_partial_writes(out)      # what a killed save left behind
+            if not os.path.exists(ckpt_path):
+                raise CheckpointError(f"--resume: no checkpoint at {ckpt_path}")
+            state = load(ckpt_path, rebuild=False)
+        if world > 1:                  # rank 0 reads the file; the others get it from rank 0
+            state = _distributed.broadcast_from_main(state)
         if not isinstance(state, dict) or not isinstance(state.get("trainer"), dict):
             raise CheckpointError(f"{ckpt_path}: field trainer: missing (not a checkpoint of "
                                   "`ournn train`)")
@@ -185,6 +198,9 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
         extra_callbacks = (*extra_callbacks, TensorBoard(cfg["tensorboard"]))
     from .sequence import check_sequence_config, run_sequence_training
     if check_sequence_config(cfg):      # a language model on text: its own loop (TBPTT)
+        if world > 1:
+            raise SettingError(f"model {cfg['model']!r} trains with its own loop on one "
+                               f"process; run it without mpirun")
         _random.manual_seed(cfg["seed"])     # (a resumed run restores the saved state)
         return run_sequence_training(cfg, state, extra_callbacks, stream)
     _random.manual_seed(cfg["seed"])
@@ -202,15 +218,19 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
         raise SettingError(f"nothing to train or test on: {len(x)} training, {len(vx)} "
                            f"validation and {len(tx)} test images")
     model = build_zoo_model(cfg["model"], cfg["model_kwargs"])   # before anything is written
-    os.makedirs(out, exist_ok=True)
-    atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg, indent=2))
+    if world > 1:        # the same weights everywhere; dropout draws its own masks per process
+        _random.manual_seed(cfg["seed"] + 1_000_003 * _distributed.rank())
+    if main:
+        os.makedirs(out, exist_ok=True)
+        atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg, indent=2))
     extra = {"run_config": cfg, "dataset": cfg["dataset"], "classes": classes,
              "input_shape": list(x.shape[1:])}
     run = build_run(cfg, model, (x, y), (vx, vy), out, extra=extra, val_batch_size=1000)
 
     from ..viz.summary import summary
-    atomic_write_text(os.path.join(out, "summary.txt"),
-                      summary(model, x.shape[1:], print_fn=None) + "\n")
+    if main:
+        atomic_write_text(os.path.join(out, "summary.txt"),
+                          summary(model, x.shape[1:], print_fn=None) + "\n")
     resume_state = None
     if state is not None:
         resume_state = state["trainer"]
@@ -224,13 +244,19 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
                       progress=progress)
     wall = time.perf_counter() - start
     # one pass over the test set gives its loss, accuracy and the outputs the plots draw
-    test, logits = evaluate(model, (tx, ty), batch_size=1000, return_outputs=True)
+    test, logits = evaluate(model, (tx, ty), batch_size=1000, return_outputs=True,
+                            distributed=world > 1)
     times = history.history.get("time", [])
     results = {"model": cfg["model"], "dataset": cfg["dataset"],
                "epochs": len(history.epoch), "test_loss": test["loss"],
                "test_accuracy": test["accuracy"],
                "seconds_per_epoch": float(np.median(times)) if times else None,
                "wall_seconds_this_session": wall, "interrupted": history.interrupted}
+    if world > 1:
+        results["processes"] = world
+    if not main:
+        return {"history": history, "test": test, "out": out, "results": results,
+                "model": model}
     atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=2))
     if plots:
         _write_plots(out, history, model, tx, ty, classes, logits)

@@ -23,6 +23,7 @@ import uuid
 
 import numpy as np
 
+from . import distributed as _distributed
 from .callbacks import PRIORITY_RECORD, Callback
 
 INSTALL_HINT = "TensorBoard logging needs tensorboardX: pip install 'ournn[tensorboard]'"
@@ -34,6 +35,16 @@ def _writer_class():
     except ImportError:
         raise ImportError(INSTALL_HINT) from None
     return SummaryWriter
+
+
+class _NoWriter:
+    """What the processes other than rank 0 write to: nothing."""
+
+    def add_scalar(self, *args, **kwargs):
+        pass
+
+    add_histogram = add_scalar
+    flush = close = add_scalar
 
 
 class TensorBoard(Callback):
@@ -80,6 +91,8 @@ class TensorBoard(Callback):
         self._epochs_seen = 0
 
     def _open(self):
+        if self.writer is None and not _distributed.is_main():
+            self.writer = _NoWriter()       # in a distributed run, rank 0 writes the events
         if self.writer is None:
             # a suffix of our own: the writer names files by the second and the host, so a
             # resumed run started within the same second would replace the first one's file.

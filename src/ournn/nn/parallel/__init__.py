@@ -1,0 +1,4 @@
+"""Data-parallel training, as ``torch.nn.parallel``: ``DistributedDataParallel``."""
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
