@@ -39,7 +39,10 @@ def _encode(obj, arrays):
     """Turn ``obj`` into JSON-able data, moving arrays into ``arrays``."""
     from ..nn.module import Module
     if isinstance(obj, Tensor):
-        obj = obj.numpy()
+        obj = obj._data
+    if not isinstance(obj, np.ndarray) and hasattr(obj, "__array_namespace__"):
+        from ..device import to_host
+        obj = to_host(obj)                 # saved from a device: one copy to the host
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
             raise CheckpointError("cannot save an array of Python objects (dtype=object)")
@@ -326,7 +329,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     layers are rebuilt from their architecture (``rebuild=False`` gives
     ``{"config", "state_dict"}`` instead). PyTorch's ``map_location`` (a CPU device, a dict
     or a function) and ``weights_only`` are accepted: a file is only ever read as arrays and
-    JSON, never unpickled, whatever they say; a map to another device raises.
+    JSON, never unpickled, whatever they say. ``map_location="cuda"`` (a device) puts the
+    tensors there; a dict or function map reads onto the CPU.
 
     Before anything large is allocated, the archive's entries (uncompressed sizes, array
     shapes and dtypes) are checked against the file's size and ``LIMITS``, and a model's
@@ -338,9 +342,13 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     gives a dict of tensors, its header checked the same way (``ournn.io.safetensors``)."""
     if pickle_module is not None:
         raise TypeError("ournn.load never unpickles: pickle_module is not supported")
+    target = None
     if isinstance(map_location, (str, int)) or type(map_location).__name__ == "device":
-        from ..device import check_device
-        check_device(map_location)
+        from ..device import CPU, check_device
+        target = check_device(map_location)
+        target = None if target is CPU or not tensors else target
+    if target is not None:
+        return _onto(load(f, None, rebuild=rebuild, tensors=True), target)
     if hasattr(f, "read"):
         return _load_file_object(f, rebuild, tensors)
     path = os.fspath(f)
@@ -351,6 +359,21 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         return load_file(path, tensors=tensors)
     out = _load_path(path, rebuild)
     return _as_tensors(out) if tensors else out
+
+
+def _onto(obj, dev):
+    """Every tensor in what ``load`` read moved to device ``dev`` (a model: ``.to(dev)``)."""
+    from ..nn.module import Module
+    if isinstance(obj, Tensor):
+        return obj.to(dev)
+    if isinstance(obj, Module):
+        return obj.to(dev)
+    if isinstance(obj, dict):
+        return type(obj)((k, _onto(v, dev)) for k, v in obj.items()) if not hasattr(
+            obj, "default_factory") else {k: _onto(v, dev) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(_onto(v, dev) for v in obj)
+    return obj
 
 
 def _is_safetensors_name(f):

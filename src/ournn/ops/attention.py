@@ -32,7 +32,8 @@ class _Attention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, bias=None, drop=None, scale=1.0):
-        s = np.matmul(q, np.swapaxes(k, -1, -2))
+        xp = get_array_module(q)
+        s = xp.matmul(q, xp.swapaxes(k, -1, -2))
         s *= s.dtype.type(scale)
         if bias is not None:
             if np.broadcast_shapes(s.shape, bias.shape) == s.shape:
@@ -44,19 +45,19 @@ class _Attention(Function):
         if bias is not None:
             dead = m == -np.inf
             if dead.any():
-                s = np.where(dead, 0, s)
-                m = np.where(dead, 0, m)
+                s = xp.where(dead, 0, s)
+                m = xp.where(dead, 0, m)
             else:
                 dead = None
         s -= m
-        np.exp(s, out=s)
+        xp.exp(s, out=s)
         s /= s.sum(axis=-1, keepdims=True)
         if dead is not None:
-            s = np.where(dead, 0, s)
+            s = xp.where(dead, 0, s)
         p = s
         ctx.save_for_backward(q, k, v, p)
         ctx.bias, ctx.drop, ctx.scale, ctx.dead = bias, drop, scale, dead
-        return np.matmul(p * drop if drop is not None else p, v)
+        return xp.matmul(p * drop if drop is not None else p, v)
 
     @staticmethod
     def backward(ctx, grad):
@@ -65,7 +66,7 @@ class _Attention(Function):
         if isinstance(grad, Tensor):
             p = _probabilities(q, k, ctx.bias, ctx.dead, scale)
         elif not grad.flags.c_contiguous:
-            grad = np.ascontiguousarray(grad)
+            grad = get_array_module(grad).ascontiguousarray(grad)
         xp = get_array_module(grad)
         needs = ctx.needs_input_grad
         gq = gk = gv = None
@@ -115,7 +116,7 @@ def attention_bias(attn_mask, dtype, name="attn_mask"):
         return None
     m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     if m.dtype == np.bool_:
-        return np.where(m, dtype.type(0), dtype.type(-np.inf))
+        return get_array_module(m).where(m, dtype.type(0), dtype.type(-np.inf))
     if m.dtype.kind != "f":
         raise TypeError(f"{name}: expected a boolean or floating mask, got dtype {m.dtype}")
     return m.astype(dtype, copy=False)
@@ -168,10 +169,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                              f"{tuple(bias.shape)} does not broadcast to {lead + (L, S)}") \
                 from None
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    xp = get_array_module(q._data)
+    if bias is not None and xp is not np:        # a mask made on the host: to the device once
+        from .compat import on_device_of
+        bias = on_device_of(bias, q._data)
     drop = None
     if dropout_p > 0:
         drop = _dropout_mask(np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S),
-                             dropout_p, dtype)
+                             dropout_p, dtype, xp)
     return _Attention.apply(q, k, v, bias=bias, drop=drop, scale=scale)
 
 

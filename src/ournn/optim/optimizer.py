@@ -273,9 +273,12 @@ def _restore_value(value, param, where):
     if isinstance(value, Tensor):
         if value.ndim == 0:
             return value.item()
-        value = value.numpy()
+        value = value._data
     if isinstance(value, list) or hasattr(value, "shape"):
         xp = get_array_module(param._data)
+        if type(value) is not type(param._data) and not isinstance(value, list):
+            from ..device import device_of, to_device      # saved on another device
+            value = to_device(value, device_of(param._data))
         array = xp.array(value, dtype=param._data.dtype, copy=True)
         if array.shape != param._data.shape:
             raise CheckpointError(f"{where} has shape {tuple(array.shape)}, the parameter has "
