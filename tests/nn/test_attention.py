@@ -442,8 +442,9 @@ def test_transformer_helper_and_import_paths():
     assert m.dtype == np.float32
     assert np.array_equal(m._data, np.array([[0, -np.inf, -np.inf], [0, 0, -np.inf],
                                              [0, 0, 0]], np.float32))
-    with pytest.raises(NotImplementedError, match="TransformerEncoder"):
-        nn.Transformer()
+    from ournn.nn.modules.transformer import TransformerDecoder, TransformerDecoderLayer
+    assert TransformerDecoder is nn.TransformerDecoder
+    assert TransformerDecoderLayer is nn.TransformerDecoderLayer
 
 
 @requires_torch
@@ -540,3 +541,151 @@ def test_save_and_load_whole_models(tmp_path):
         assert sorted(loaded.state_dict()) == sorted(model.state_dict())
         if i == 0:
             np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+
+
+# ---------------------------------------------------------------- decoder and Transformer
+def _torch_transformer(*args, **kw):
+    """torch.nn.Transformer, without its note that nested tensors need batch_first."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
+        return torch.nn.Transformer(*args, **kw)
+
+
+def _copy_into(theirs, ours):
+    theirs.load_state_dict({k: torch.tensor(v._data) for k, v in ours.state_dict().items()})
+
+
+def _seq2seq_pair(seed=0, **kw):
+    ournn.manual_seed(seed)
+    kw = dict({"d_model": 8, "nhead": 2, "num_encoder_layers": 2, "num_decoder_layers": 2,
+               "dim_feedforward": 12, "dropout": 0.0}, **kw)
+    ours = nn.Transformer(dtype=ournn.float64, **kw)
+    theirs = None
+    if torch is not None:
+        theirs = _torch_transformer(dtype=torch.float64, **kw)
+        _copy_into(theirs, ours)
+    return ours, theirs
+
+
+TRANSFORMER_CASES = {
+    "post_norm": ({}, {"tgt_mask": "causal"}),
+    "norm_first_gelu": ({"norm_first": True, "activation": "gelu"}, {"tgt_mask": "causal"}),
+    "batch_first_padding": ({"batch_first": True},
+                            {"tgt_mask": "causal_bool", "src_key_padding_mask": "src_pad",
+                             "memory_key_padding_mask": "src_pad",
+                             "tgt_key_padding_mask": "tgt_pad"}),
+    "masks_bool_no_bias": ({"bias": False}, {"tgt_mask": "causal_bool", "src_mask": "src_bool",
+                                             "memory_mask": "memory_bool"}),
+}
+
+
+def _call_args(call, S, T, N, lib):
+    out = {}
+    for k, v in call.items():
+        if v == "causal":
+            v = nn.Transformer.generate_square_subsequent_mask(T, dtype=ournn.float64)._data
+        elif v == "causal_bool":
+            v = np.triu(np.ones((T, T), bool), 1)
+        elif v == "src_bool":
+            v = ~_bool_mask((S, S), seed=3, dead_row=False)
+        elif v == "memory_bool":
+            v = ~_bool_mask((T, S), seed=4, dead_row=False)
+        elif v == "src_pad":
+            v = _pad_mask(N, S)
+        elif v == "tgt_pad":
+            v = _pad_mask(N, T)
+        out[k] = _mask_value(v, lib)
+    return out
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(TRANSFORMER_CASES))
+def test_transformer_equals_pytorch(name):
+    """The whole encoder-decoder: output, input gradients (src and tgt) and every parameter's
+    gradient equal PyTorch's in float64, with the same weights."""
+    ctor, call = TRANSFORMER_CASES[name]
+    ours, theirs = _seq2seq_pair(**ctor)
+    S, T, N = 5, 4, 3
+    bf = ctor.get("batch_first", False)
+    src, tgt = _arrays((N, S, 8) if bf else (S, N, 8), (N, T, 8) if bf else (T, N, 8), seed=5)
+    (os_, ot), (ts, tt) = _leaves([src, tgt]), _torch_leaves([src, tgt])
+    out = ours(os_, ot, **_call_args(call, S, T, N, ournn))
+    ref = theirs(ts, tt, **_call_args(call, S, T, N, torch))
+    _close(out, ref, 1e-9)
+    g = np.random.default_rng(6).standard_normal(out.shape)
+    (out * ournn.tensor(g)).sum().backward()
+    (ref * torch.tensor(g)).sum().backward()
+    _close(os_.grad, ts.grad, 1e-9)
+    _close(ot.grad, tt.grad, 1e-9)
+    tp = dict(theirs.named_parameters())
+    assert [n for n, _ in ours.named_parameters()] == list(tp)      # same names, same order
+    for n, p in ours.named_parameters():
+        _close(p.grad, tp[n].grad, 1e-9)
+
+
+@requires_torch
+def test_decoder_layer_alone_equals_pytorch_and_detects_the_causal_mask():
+    ournn.manual_seed(1)
+    ours = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 12, dropout=0.0,
+                                                            dtype=ournn.float64), 2)
+    theirs = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(
+        8, 2, 12, dropout=0.0, dtype=torch.float64), 2)
+    _copy_into(theirs, ours)
+    tgt, mem = _arrays((4, 2, 8), (6, 2, 8), seed=7)
+    mask = nn.Transformer.generate_square_subsequent_mask(4, dtype=ournn.float64)
+    out = ours(ournn.tensor(tgt), ournn.tensor(mem), tgt_mask=mask)
+    ref = theirs(torch.tensor(tgt), torch.tensor(mem), tgt_mask=torch.tensor(mask._data))
+    _close(out, ref, 1e-9)
+    # is_causal=True with the mask gives the same (the mask is what counts)
+    again = ours(ournn.tensor(tgt), ournn.tensor(mem), tgt_mask=mask, tgt_is_causal=True)
+    _close(again, ref, 1e-9)
+
+
+def test_transformer_gradcheck_and_decoder_gradgradcheck():
+    ours, _ = _seq2seq_pair(d_model=4, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                            dim_feedforward=6)
+    mask = nn.Transformer.generate_square_subsequent_mask(3, dtype=ournn.float64)
+    src, tgt = _leaves(_arrays((2, 2, 4), (3, 2, 4), seed=2))
+    assert ournn.gradcheck(lambda s, t: ours(s, t, tgt_mask=mask), (src, tgt))
+    layer = ours.decoder.layers[0]
+    assert gradgradcheck(lambda t, m: layer(t, m, tgt_mask=mask), (tgt, src))
+
+
+def test_transformer_initialises_matrices_xavier_uniform():
+    t = nn.Transformer(16, 2, 1, 1, 32)
+    w = t.decoder.layers[0].linear1.weight._data          # (32, 16)
+    bound = np.sqrt(6 / (16 + 32))
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    assert np.all(t.encoder.norm.weight._data == 1)       # vectors keep their own init
+
+
+def test_transformer_errors_and_configs():
+    t = nn.Transformer(8, 2, 1, 1, 16, batch_first=True)
+    with pytest.raises(RuntimeError, match="batch number of src and tgt must be equal"):
+        t(ournn.randn(2, 5, 8), ournn.randn(3, 4, 8))
+    with pytest.raises(RuntimeError, match="feature number .* d_model=8; got 6 and 8"):
+        t(ournn.randn(2, 5, 6), ournn.randn(2, 4, 8))
+    with pytest.raises(TypeError, match="custom_encoder must be a layer"):
+        nn.Transformer(8, 2, custom_encoder="enc")
+    with pytest.raises(ValueError, match="TransformerDecoderLayer: activation"):
+        nn.TransformerDecoderLayer(8, 2, activation="tanh")
+    for m in (t, nn.TransformerDecoderLayer(8, 2, 16, norm_first=True, activation="gelu"),
+              nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16), 2,
+                                    norm=nn.LayerNorm(8))):
+        config = C.module_config(m)
+        again = C.module_from_config(config)
+        assert C.module_config(again) == config
+        assert sorted(again.state_dict()) == sorted(m.state_dict())
+    custom = nn.Transformer(8, 2, custom_encoder=nn.Identity())
+    with pytest.raises(ournn.CheckpointError, match="custom_encoder"):
+        C.module_config(custom)
+
+
+@requires_torch
+def test_transformer_state_dict_both_ways():
+    theirs = _torch_transformer(8, 2, 1, 2, 16)
+    ours = nn.Transformer(8, 2, 1, 2, 16)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    _copy_into(theirs, ours)

@@ -19,7 +19,8 @@ SAMPLES = {"in_features": 3, "out_features": 2, "in_channels": 2, "out_channels"
            "threshold": 0.1, "value": 0.0, "embed_dim": 4, "num_heads": 2, "d_model": 4,
            "nhead": 2, "num_layers": 2, "input_size": 3, "hidden_size": 4,
            "num_embeddings": 5, "embedding_dim": 2,
-           "encoder_layer": nn.TransformerEncoderLayer(4, 2, dim_feedforward=8)}
+           "encoder_layer": nn.TransformerEncoderLayer(4, 2, dim_feedforward=8),
+           "decoder_layer": nn.TransformerDecoderLayer(4, 2, dim_feedforward=8)}
 # layers whose arguments depend on each other
 ARGUMENTS = {"Upsample": {"scale_factor": 2}, "UpsamplingNearest2d": {"scale_factor": 2},
              "UpsamplingBilinear2d": {"scale_factor": 2}}

@@ -18,7 +18,8 @@ from .sparse import Embedding
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
-from .transformer import Transformer, TransformerEncoder, TransformerEncoderLayer
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)
 from . import parallel  # noqa: E402 (DistributedDataParallel, as torch.nn.parallel)
 
 __all__ = ["functional", "init", "utils", "modules", "Module", "Parameter", "Sequential",
@@ -33,8 +34,8 @@ __all__ = ["functional", "init", "utils", "modules", "Module", "Parameter", "Seq
            "Softsign", "Tanhshrink", "LogSigmoid", "Threshold", "GLU", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "BCELoss",
            "BCEWithLogitsLoss", "MultiheadAttention", "TransformerEncoderLayer",
-           "TransformerEncoder", "Transformer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell",
-           "GRUCell", "Embedding"]
+           "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Embedding"]
 
 from . import modules, utils  # noqa: E402 (after __all__: modules re-exports it)
 from .modules.batchnorm import SyncBatchNorm  # noqa: E402

@@ -1,2 +1,3 @@
-from ..transformer import (Transformer, TransformerEncoder,  # noqa: F401
+from ..transformer import (Transformer, TransformerDecoder,  # noqa: F401
+                           TransformerDecoderLayer, TransformerEncoder,
                            TransformerEncoderLayer)
