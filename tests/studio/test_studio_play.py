@@ -80,3 +80,63 @@ def test_l1_and_l2_shrink_the_weights_and_leave_validation_loss_plain(server):
     assert h2["loss"][-1] > h2["val_loss"][-1] * 0.9
     status, r = Client(server.url).post("/api/train", {**base, "l2": 2})
     assert status == 400 and r["field"] == "l2"
+
+
+def test_toy_data_controls_features_and_new_noise_during_a_run(server, tmp_path):
+    c = Client(server.url)
+    opts = c.get("/api/options")[1]
+    assert "gauss" in [d["name"] for d in opts["datasets"]] and opts["toys"]["circles"]
+    assert opts["features"] == ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin x1", "sin x2"]
+    data = {"noise": 0.05, "train_share": 0.5, "seed": 7, "features": ["x1^2", "x2^2"]}
+    status, r = c.post("/api/model/check", {"dataset": "circles", "data": data,
+                                            "layers": [{"type": "Linear", "out_features": 2}]})
+    assert r["ok"] and r["input_shape"] == [2]
+    status, r = c.post("/api/model/check", {"dataset": "circles",
+                                            "data": {**data, "features": ["x1", "x2", "x1*x2"]},
+                                            "layers": [{"type": "Linear", "out_features": 2}]})
+    assert r["input_shape"] == [3]
+    # the samples are the raw points (what the page draws), test points included
+    import json
+    import urllib.parse
+    query = urllib.parse.quote(json.dumps(data))
+    status, s = c.get(f"/api/datasets/circles/samples?data={query}")
+    assert status == 200 and len(s["x"]) == 750 and len(s["test_x"]) == 750 and len(s["x"][0]) == 2
+    # a linear model separates the circles on x1^2 and x2^2
+    setup = {"dataset": "circles", "data": data, "epochs": 30, "batch_size": 16, "lr": 0.05,
+             "layers": [{"type": "Linear", "out_features": 2}]}
+    status, r = c.post("/api/train", setup)
+    assert status == 202, r
+    job = c.wait_job()
+    assert job["history"]["val_accuracy"][-1] > 0.95, job["history"]["val_accuracy"]
+    assert job["setup"]["data"] == data and job["steps_per_epoch"] == 47      # 750 points
+    assert len(job["units"]["layers"][0]["units"]) == 2          # the two input features
+    # predictions take the raw point; the features are the server's business
+    inside = c.post("/api/predict", {"features": [0.0, 0.1]})[1]
+    outside = c.post("/api/predict", {"features": [1.0, 0.0]})[1]
+    assert inside["prediction"] == 1 and outside["prediction"] == 0
+    # the exported script makes the same points and features
+    status, script = c.post("/api/export", setup, raw=True)
+    path = tmp_path / "circles.py"
+    path.write_bytes(script)
+    assert b"x[:, 0] ** 2" in script and b"seed=7" in script and b"noise=0.05" in script
+    # bad controls are 400s naming the field
+    for bad, field in (({"noise": -1}, "data.noise"), ({"train_share": 1}, "data.train_share"),
+                       ({"features": ["x3"]}, "data.features"), ({"features": []},
+                                                                   "data.features"),
+                       ({"colour": 1}, "data.colour")):
+        status, r = c.post("/api/train", {**setup, "data": bad})
+        assert status == 400 and r["field"] == field, (bad, r)
+    status, r = c.post("/api/train", {**setup, "dataset": "mnist"})
+    assert status == 400 and r["field"] == "data"
+    # during a run: more noise, a new draw; not a new split
+    c.post("/api/train", {**setup, "until_paused": True, "paused": True})
+    status, r = c.post("/api/train/settings", {"data": {**data, "noise": 0.3, "seed": 8}})
+    assert status == 200 and r["job"]["setup"]["data"]["noise"] == 0.3
+    c.post("/api/train/step")
+    session = server.app.state.studio.sessions[next(
+        k.value for k in c.jar if k.name == "ournn_session")]
+    assert session.job.dataset.raw_x.std() > 0.6          # the noisy points are trained on
+    status, r = c.post("/api/train/settings", {"data": {**data, "train_share": 0.6}})
+    assert status == 409 and r["field"] == "data"
+    c.post("/api/train/stop")
+    c.wait_job()

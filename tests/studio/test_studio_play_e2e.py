@@ -86,3 +86,50 @@ def test_step_play_pause_settings_heatmaps_and_reset(studio, browser, shots):
     assert "Reset" in tid(page, "run-label").inner_text() and maps.count() == 0
     assert errors == []
     context.close()
+
+
+def _scatter_points(page):
+    return page.evaluate("window.ournnStudio && document.querySelector("
+                         "'[data-testid=samples] .legend-inline').textContent")
+
+
+def test_data_controls_noise_split_draw_test_points_and_features(studio, browser, shots):
+    url, _ = studio
+    context, page, errors = open_page(browser, url)
+    tid(page, "dataset-select").select_option("gauss")          # Gaussian clusters
+    page.wait_for_function("document.querySelector('[data-testid=samples] canvas')")
+    tid(page, "dataset-select").select_option("circles")
+    assert tid(page, "noise-input").input_value() == "0.08"     # the set's own noise
+    tid(page, "share-input").fill("0.5")
+    tid(page, "share-input").dispatch_event("change")
+    page.wait_for_function("document.querySelector('#dataset-info').textContent"
+                           ".startsWith('750 training and 750 test')")
+    assert tid(page, "train-size-input").input_value() == "750"
+    before = page.evaluate("document.querySelector('[data-testid=samples] canvas').toDataURL()")
+    tid(page, "regenerate-btn").click()                         # a new draw of the points
+    page.wait_for_function("document.querySelector('[data-testid=samples] canvas')"
+                           f".toDataURL() !== {before!r}")
+    assert '"seed":2' in page.evaluate("decodeURIComponent(location.search)")
+    tid(page, "show-test").check()
+    page.wait_for_function("document.querySelector('[data-testid=samples]').textContent"
+                           ".includes('750 test points (rings)')")
+    # x1^2 and x2^2 only: one Linear layer separates the circles
+    tid(page, "feature-x1^2").check()
+    tid(page, "feature-x2^2").check()
+    tid(page, "feature-x1").uncheck()
+    tid(page, "feature-x2").uncheck()
+    set_layers(page, [("Linear", {"out_features": 2})])
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".classList.contains('ok')")
+    fill(page, "epochs-input", 30)
+    fill(page, "lr-input", 0.05)
+    tid(page, "start-btn").click()
+    wait_state(page, ["done"])
+    acc = page.evaluate("window.ournnStudio.job.history.val_accuracy")
+    assert acc[-1] > 0.95, acc
+    assert tid(page, "unit-map").count() == 2             # the two feature inputs
+    assert tid(page, "feature-x1").is_enabled()
+    tid(page, "boundary").scroll_into_view_if_needed()
+    shots(page, "studio_toy_features.png", readme=False)
+    assert errors == []
+    context.close()

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from ..data import toy
-from .spec import SpecError
+from .spec import FEATURE_NAMES, TOY_POINTS, SpecError
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
 CSV_MAX_ROWS = 200_000
@@ -26,12 +26,21 @@ class StudioDataset:
 
     ``kind`` is "image" (N, 1, 28, 28), "points" (N, 2) or "table" (N, D)."""
 
-    def __init__(self, name, label, kind, x, y, tx, ty, classes, loader_code, file_stem):
+    def __init__(self, name, label, kind, x, y, tx, ty, classes, loader_code, file_stem,
+                 raw=None, features=None):
         self.name, self.label, self.kind = name, label, kind
         self.x, self.y, self.tx, self.ty = x, y, tx, ty
         self.classes = [str(c) for c in classes]
         self._loader_code = loader_code
         self.file_stem = file_stem
+        # 2-D toys with input features (x1^2, sin x1...): the points before the features
+        # (what the page draws and clicks), and the feature names
+        self.raw_x, self.raw_tx = raw if raw is not None else (x, tx)
+        self.features = list(features or [])
+
+    def featurize(self, points):
+        """The network's inputs for 2-D points (n, 2): the dataset's features of them."""
+        return featurize(points, self.features) if self.features else points
 
     @property
     def input_shape(self):
@@ -57,35 +66,105 @@ class StudioDataset:
             return {"kind": "image", "images": images.reshape(n, -1).tolist(),
                     "labels": self.y[:n].tolist(), "classes": self.classes}
         if self.kind == "points":
-            m = min(len(self.x), 1000)
-            return {"kind": "points", "x": np.round(self.x[:m], 4).tolist(),
-                    "y": self.y[:m].tolist(), "classes": self.classes}
+            m, k = min(len(self.x), 1000), min(len(self.tx), 1000)
+            return {"kind": "points", "x": np.round(self.raw_x[:m], 4).tolist(),
+                    "y": self.y[:m].tolist(), "classes": self.classes,
+                    "test_x": np.round(self.raw_tx[:k], 4).tolist(),
+                    "test_y": self.ty[:k].tolist()}
         m = min(len(self.x), 24)
         return {"kind": "table", "x": self.x[:m].tolist(), "y": self.y[:m].tolist(),
                 "classes": self.classes}
 
 
 # ---------------------------------------------------------------- built-in sets
+def make_gauss(n, noise=0.5, seed=None):
+    """Two Gaussian clusters (TensorFlow Playground's): class 0 around (1, 1), class 1 around
+    (-1, -1), each coordinate with standard deviation ``noise`` (at least 0.05)."""
+    rng = np.random.default_rng(seed)
+    n0 = n - n // 2
+    centres = np.repeat([[1.0, 1.0], [-1.0, -1.0]], [n0, n // 2], axis=0)
+    x = centres + rng.normal(scale=max(0.05, noise), size=(n, 2))
+    y = np.repeat([0, 1], [n0, n // 2])
+    order = rng.permutation(n)
+    return x[order].astype(np.float32), y[order].astype(np.int64)
+
+
+# The input features a toy network can take (TensorFlow Playground's): name -> (function of
+# the two columns, the expression an exported script writes)
+FEATURES = {"x1": (lambda a, b: a, "x[:, 0]"), "x2": (lambda a, b: b, "x[:, 1]"),
+            "x1^2": (lambda a, b: a * a, "x[:, 0] ** 2"),
+            "x2^2": (lambda a, b: b * b, "x[:, 1] ** 2"),
+            "x1*x2": (lambda a, b: a * b, "x[:, 0] * x[:, 1]"),
+            "sin x1": (lambda a, b: np.sin(a), "np.sin(x[:, 0])"),
+            "sin x2": (lambda a, b: np.sin(b), "np.sin(x[:, 1])")}
+assert tuple(FEATURES) == FEATURE_NAMES
+
+
+def featurize(points, features):
+    """The feature columns of 2-D points (float32 (n, len(features)))."""
+    a, b = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
+    return np.stack([FEATURES[f][0](a, b) for f in features], axis=1).astype(np.float32)
+
+
 _TOYS = {
     "moons": ("Two moons", lambda n, s: toy.make_moons(n, noise=0.15, seed=s), "make_moons"),
     "circles": ("Circles", lambda n, s: toy.make_circles(n, noise=0.08, seed=s), "make_circles"),
     "spirals": ("Spirals (3 classes)", lambda n, s: toy.make_spirals(n, classes=3, noise=0.15,
                                                                      seed=s), "make_spirals"),
     "xor": ("XOR", lambda n, s: toy.make_xor(n, noise=0.1, seed=s), "make_xor"),
+    "gauss": ("Gaussian clusters", lambda n, s: make_gauss(n, noise=0.5, seed=s), None),
 }
 _TOY_ARGS = {"moons": "noise=0.15", "circles": "noise=0.08",
-             "spirals": "classes=3, noise=0.15", "xor": "noise=0.1"}
+             "spirals": "classes=3, noise=0.15", "xor": "noise=0.1", "gauss": "noise=0.5"}
+# each toy's noise (what the page's slider starts at) and how it makes a set of n points
+TOY_NOISE = {"moons": 0.15, "circles": 0.08, "spirals": 0.15, "xor": 0.1, "gauss": 0.5}
+_MAKERS = {"moons": lambda n, noise, s: toy.make_moons(n, noise=noise, seed=s),
+           "circles": lambda n, noise, s: toy.make_circles(n, noise=noise, seed=s),
+           "spirals": lambda n, noise, s: toy.make_spirals(n, classes=3, noise=noise, seed=s),
+           "xor": lambda n, noise, s: toy.make_xor(n, noise=noise, seed=s),
+           "gauss": lambda n, noise, s: make_gauss(n, noise=noise, seed=s)}
+TOY_DATA_DEFAULTS = {"noise": None, "train_share": 2 / 3, "seed": 1, "features": ["x1", "x2"]}
+
+
+def toy_dataset(name, data):
+    """A toy set made to ``data`` (checked by ``spec.check_data``): ``noise`` (None: the
+    set's own), ``train_share`` of TOY_POINTS to train on (the rest to test), ``seed``
+    (training points; the test points use seed + 1), ``features`` of the points the network
+    takes. The defaults give the built-in set."""
+    noise = TOY_NOISE[name] if data["noise"] is None else data["noise"]
+    n = int(round(TOY_POINTS * data["train_share"]))     # spec.toy_train_size
+    seed, features = data["seed"], data["features"]
+    x, y = _MAKERS[name](n, noise, seed)
+    tx, ty = _MAKERS[name](TOY_POINTS - n, noise, seed + 1)
+    classes = [str(c) for c in range(int(max(y.max(), ty.max())) + 1)]
+    plain = features == ["x1", "x2"]
+    fx, ftx = (x, tx) if plain else (featurize(x, features), featurize(tx, features))
+    if name == "gauss":
+        code = ("from ournn.studio.datasets import make_gauss\n\n"
+                f"x, y = make_gauss({n}, noise={noise!r}, seed={seed})\n"
+                f"test_x, test_y = make_gauss({TOY_POINTS - n}, noise={noise!r}, "
+                f"seed={seed + 1})\n")
+    else:
+        fn = _TOYS[name][2]
+        extra = "classes=3, " if name == "spirals" else ""
+        code = (f"from ournn.data import toy\n\n"
+                f"x, y = toy.{fn}({n}, {extra}noise={noise!r}, seed={seed})\n"
+                f"test_x, test_y = toy.{fn}({TOY_POINTS - n}, {extra}noise={noise!r}, "
+                f"seed={seed + 1})\n")
+    if not plain:
+        columns = ", ".join(FEATURES[f][1] for f in features)
+        code = ("import numpy as np\n" + code +
+                f"# the input features: {', '.join(repr(f) for f in features)}\n"
+                f"x, test_x = (np.stack([{columns}], axis=1).astype(np.float32) "
+                "for x in (x, test_x))\n")
+    label = _TOYS[name][0]
+    return StudioDataset(name, label, "points", fx, y, ftx, ty, classes, code, name,
+                         raw=(x, tx), features=None if plain else features)
 _IMAGES = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("Fashion-MNIST", "FashionMNIST")}
 
 
 def _toy(name):
-    label, make, fn = _TOYS[name]
-    x, y = make(1000, 1)
-    tx, ty = make(500, 2)
-    classes = [str(c) for c in range(int(y.max()) + 1)]
-    code = (f"from ournn.data import toy\n\nx, y = toy.{fn}(1000, {_TOY_ARGS[name]}, seed=1)\n"
-            f"test_x, test_y = toy.{fn}(500, {_TOY_ARGS[name]}, seed=2)\n")
-    return StudioDataset(name, label, "points", x, y, tx, ty, classes, code, name)
+    return toy_dataset(name, TOY_DATA_DEFAULTS)
 
 
 def _image(name, data_dir):
@@ -104,12 +183,28 @@ def _image(name, data_dir):
 class Registry:
     """Built-in datasets, loaded on first use and shared by every session."""
 
-    NAMES = ("mnist", "fashion-mnist", "moons", "circles", "spirals", "xor")
+    NAMES = ("mnist", "fashion-mnist", "moons", "circles", "spirals", "xor", "gauss")
+    MADE = 32                   # toy sets made to a page's data controls, kept at once
 
     def __init__(self, data_dir=None):
         self.data_dir = data_dir
         self._cache = {}
+        self._made = {}             # (name, data as a key) -> StudioDataset, least recent first
         self._lock = threading.Lock()
+
+    def toy(self, name, data):
+        """The toy set ``name`` made to ``data`` (checked), kept for the next request."""
+        if data == TOY_DATA_DEFAULTS or data is None:
+            return self.get(name)
+        key = (name, repr(sorted(data.items())))
+        with self._lock:
+            ds = self._made.pop(key, None)
+            if ds is None:
+                ds = toy_dataset(name, data)
+            self._made[key] = ds
+            while len(self._made) > self.MADE:
+                del self._made[next(iter(self._made))]
+            return ds
 
     def get(self, name):
         if name not in self.NAMES:

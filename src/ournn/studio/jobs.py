@@ -95,6 +95,7 @@ class Job:
         self._settings = {}                    # live settings to apply before the next step
         self._lock = threading.Lock()
         self.optimizer = None
+        self._arrays = None       # a toy set's own copies of its points (new noise: replaced)
         self._calls = collections.deque()
         self.thread = None
 
@@ -134,9 +135,22 @@ class Job:
             self.setup = {**self.setup, **settings}
         self.channel.publish("status", self.status())
 
+    def change_data(self, dataset, data):
+        """New points of the same toy set, split and features (more noise, another draw):
+        they replace the training and validation points before the next step."""
+        with self._lock:
+            self._settings["dataset"] = dataset
+            self.setup = {**self.setup, "data": data}
+        self.channel.publish("status", self.status())
+
     def _apply_settings(self):
         with self._lock:
             settings, self._settings = self._settings, {}
+        new = settings.pop("dataset", None)
+        if new is not None and self._arrays is not None:
+            for mine, theirs in zip(self._arrays, (new.x, new.y, new.tx, new.ty)):
+                mine[...] = theirs[:len(mine)]        # in place: the loaders read these
+            self.dataset = new
         if not settings or self.optimizer is None:
             return
         for group in self.optimizer.param_groups:
@@ -209,6 +223,9 @@ class Job:
         if setup.get("train_size"):
             x, y = x[:setup["train_size"]], y[:setup["train_size"]]
         vx, vy = ds.tx[:VAL_SIZE], ds.ty[:VAL_SIZE]
+        if ds.kind == "points":       # small: copied, so that new noise can replace them
+            x, y, vx, vy = (np.array(a) for a in (x, y, vx, vy))
+            self._arrays = (x, y, vx, vy)
         extra = {"classes": ds.classes, "input_shape": ds.input_shape, "studio_setup": setup}
         if ds.kind == "image":
             extra["dataset"] = ds.name            # what `ournn eval` reads
@@ -466,7 +483,7 @@ MAX_UNITS_SHOWN = 32       # per layer; wider networks are not drawn unit by uni
 def _grid(dataset, n):
     """An n x n grid over the 2-D data (with a margin): (points (n*n, 2), xrange, yrange),
     row 0 at the top (y = hi)."""
-    x = dataset.x
+    x = dataset.raw_x
     lo, hi = x.min(axis=0), x.max(axis=0)
     pad = 0.1 * (hi - lo) + 1e-3
     lo, hi = lo - pad, hi + pad
@@ -484,13 +501,14 @@ def unit_maps(model, dataset, n=UNIT_GRID):
     magnitude (at least 1); and each Linear layer's weights, for the connections. None for
     data that is not 2-D points, or layers wider than MAX_UNITS_SHOWN."""
     from .. import nn
-    if dataset.kind != "points" or dataset.x.shape[1] != 2:
+    if dataset.kind != "points" or dataset.raw_x.shape[1] != 2:
         return None
     modules = list(model)
     linear = [i for i, m in enumerate(modules) if isinstance(m, nn.Linear)]
     if not linear or any(modules[i].out_features > MAX_UNITS_SHOWN for i in linear[:-1]):
         return None
     grid, xrange, yrange = _grid(dataset, n)
+    grid = dataset.featurize(grid)
     from ..tensor import Tensor
     from ..autograd import no_grad
     was_training = model.training
@@ -521,17 +539,9 @@ def _unit_layer(name, values):
 
 def decision_boundary(model, dataset, n=BOUNDARY_GRID):
     """The predicted class and its probability on an n x n grid over the 2-D data."""
-    x = dataset.x
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    pad = 0.1 * (hi - lo) + 1e-3
-    lo, hi = lo - pad, hi + pad
-    xs = np.linspace(lo[0], hi[0], n, dtype=np.float32)
-    ys = np.linspace(hi[1], lo[1], n, dtype=np.float32)        # row 0 is the top
-    gx, gy = np.meshgrid(xs, ys)
-    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    probs = softmax_array(model.predict(grid), axis=1)
-    return {"n": n, "xrange": [float(lo[0]), float(hi[0])],
-            "yrange": [float(lo[1]), float(hi[1])],
+    grid, xrange, yrange = _grid(dataset, n)
+    probs = softmax_array(model.predict(dataset.featurize(grid)), axis=1)
+    return {"n": n, "xrange": xrange, "yrange": yrange,
             "pred": probs.argmax(axis=1).tolist(),
             "conf": np.round(probs.max(axis=1), 3).tolist()}
 

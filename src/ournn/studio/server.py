@@ -30,11 +30,12 @@ from .. import random as _random
 from ..errors import OurnnError
 from ..models import ALIASES as ZOO_ALIASES, canonical_name, get_model, list_models
 from ..ops.activation import softmax_array
-from .datasets import CSV_MAX_BYTES, Registry, parse_csv
+from .datasets import CSV_MAX_BYTES, TOY_NOISE, Registry, parse_csv
 from .guard import Guard
 from .jobs import Job, Session
-from .spec import (LIMITS, SETUP_DEFAULTS, SpecError, build, check_layers,
-                   check_live_settings, check_setup, export_script, layers_of, options)
+from .spec import (FEATURE_NAMES, LIMITS, SETUP_DEFAULTS, TOY_POINTS, TOY_SETS, SpecError,
+                   build, check_data, check_layers, check_live_settings, check_setup,
+                   export_script, layers_of, options)
 from .upload import UploadError, inspect_checkpoint, parse_json
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
@@ -107,7 +108,11 @@ class Studio:
     def running_jobs(self):
         return [s.job for s in list(self.sessions.values()) if s.job and s.job.active]
 
-    def dataset(self, session, name, field="dataset"):
+    def dataset(self, session, name, field="dataset", data=None):
+        """The dataset ``name`` of this session; ``data``: a toy set's controls (checked),
+        which make it anew (noise, split, seed, features)."""
+        if data is not None:
+            return self.registry.toy(name, data)
         ds = session.datasets.get(name) if isinstance(name, str) else None
         if ds is None and isinstance(name, str):
             try:
@@ -121,8 +126,10 @@ class Studio:
                             field)
         return ds
 
-    def info(self, session, name, field="dataset"):
+    def info(self, session, name, field="dataset", data=None):
         """What the page shows of a dataset, without loading a built-in one."""
+        if data is not None:
+            return self.registry.toy(name, check_data(data, name)).info()
         if isinstance(name, str) and name in session.datasets:
             return session.datasets[name].info()
         if name in Registry.NAMES:
@@ -252,12 +259,22 @@ async def get_options(request, studio, session):
     out = options()
     out["datasets"] = list(studio.infos(session).values())
     out["zoo"] = [m for m in ZOO_FOR_IMAGES if m in list_models()]
+    out["toys"] = {name: {"noise": TOY_NOISE[name]} for name in TOY_SETS}
+    out["features"] = list(FEATURE_NAMES)
+    out["toy_points"] = TOY_POINTS
     return JSONResponse(out)
 
 
 @endpoint
 async def samples(request, studio, session):
-    ds = studio.dataset(session, request.path_params["name"])
+    name = request.path_params["name"]
+    data = request.query_params.get("data")
+    if data is not None:
+        try:
+            data = check_data(parse_json(data[:4096], 4), name)
+        except UploadError as e:
+            raise HTTPError(400, f"data: {e.message}", "data") from None
+    ds = studio.dataset(session, name, data=data)
     try:
         n = int(request.query_params.get("n", 24))
     except ValueError:
@@ -268,7 +285,8 @@ async def samples(request, studio, session):
 @endpoint
 async def model_check(request, studio, session):
     data = await _json(request)
-    info = studio.info(session, data.get("dataset"))          # shapes only: no images read
+    info = studio.info(session, data.get("dataset"),          # shapes only: no images read
+                       data=data.get("data"))
     layers = check_layers(data.get("layers"))
     model, rows, error = await asyncio.to_thread(build, layers, info["input_shape"],
                                                  len(info["classes"]))
@@ -308,7 +326,8 @@ async def train(request, studio, session):
         if not isinstance(value, bool):
             raise HTTPError(400, f"{key} must be true or false", key)
     setup = check_setup(data, studio.infos(session))
-    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
+    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"], "dataset",
+                                 setup.get("data"))
     # no await from here on: two requests of one session cannot both pass the checks
     if session.job and session.job.active:
         raise HTTPError(409, "a training job is already running in this session: stop it "
@@ -342,9 +361,13 @@ async def train(request, studio, session):
     return JSONResponse({"job": job.status()}, 202)
 
 
-def _same_network(info, dataset, layers):
-    """Whether the session's model (``info``) is the network ``layers`` for ``dataset``."""
-    return info["dataset"].name == dataset and info["setup"]["layers"] == layers
+def _same_network(info, dataset, layers, data=None):
+    """Whether the session's model (``info``) is the network ``layers`` for ``dataset``
+    (with the same input features, for a toy set)."""
+    def features(d):
+        return (d or {}).get("features") or ["x1", "x2"]
+    return (info["dataset"].name == dataset and info["setup"]["layers"] == layers and
+            features(info["setup"].get("data")) == features(data))
 
 
 def _continued(session, setup, ds):
@@ -354,7 +377,7 @@ def _continued(session, setup, ds):
         raise HTTPError(409, "there is no model to continue: train one or load a checkpoint "
                              "(or start over from new weights)", "continue")
     info = session.model_info
-    if not _same_network(info, setup["dataset"], setup["layers"]):
+    if not _same_network(info, setup["dataset"], setup["layers"], setup.get("data")):
         raise HTTPError(409, f"the network on the page is not {_describe(info)['text']}, the "
                              "model to continue: its layers or dataset differ; start over "
                              "from new weights instead", "continue")
@@ -435,7 +458,17 @@ async def change_settings(request, studio, session):
     if job is None or not job.active:
         raise HTTPError(409, "there is no running or paused job to change; the setting "
                              "applies to the next run")
+    new_data = data.pop("data", None)
     settings = check_live_settings(data)
+    if new_data is not None:
+        new_data = check_data(new_data, job.setup["dataset"])
+        old = job.setup.get("data") or check_data({}, job.setup["dataset"])
+        if any(new_data[k] != old[k] for k in ("train_share", "features")):
+            raise HTTPError(409, "the train/test split and the input features cannot change "
+                                 "during a run (the network's inputs depend on them); noise "
+                                 "and a new draw can", "data")
+        ds = await asyncio.to_thread(studio.registry.toy, job.setup["dataset"], new_data)
+        job.change_data(ds, new_data)
     if "lr" in settings and job.setup.get("schedule", "none") != "none":
         raise HTTPError(409, f"the {job.setup['schedule']} schedule sets the learning rate of "
                              "this run; it cannot be changed while it runs", "lr")
@@ -518,15 +551,16 @@ async def predict(request, studio, session):
         x = _drawing(data["pixels"])
     elif "features" in data:
         f = data["features"]
-        if (not isinstance(f, list) or len(f) != int(np.prod(ds.input_shape)) or
+        width = 2 if ds.features else int(np.prod(ds.input_shape))   # a toy's raw point
+        if (not isinstance(f, list) or len(f) != width or
                 not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f)):
-            raise HTTPError(400, f"features must be a list of {int(np.prod(ds.input_shape))} "
-                                 "numbers", "features")
+            raise HTTPError(400, f"features must be a list of {width} numbers", "features")
         big = [i for i, v in enumerate(f) if not abs(v) <= FLOAT32_MAX]
         if big:
             raise HTTPError(400, f"features[{big[0]}] = {_short(f[big[0]])} is beyond the "
                                  "range of float32", f"features[{big[0]}]")
-        x = np.asarray(f, dtype=np.float32).reshape([1] + ds.input_shape)
+        x = np.asarray(f, dtype=np.float32).reshape([1, width])
+        x = ds.featurize(x).reshape([1] + ds.input_shape)
     else:
         raise HTTPError(400, "send {\"pixels\": [[...]]} (a drawing) or {\"features\": [...]}")
     def run(m):
@@ -619,7 +653,9 @@ async def save_model(request, studio, session):
             raise HTTPError(400, "setup must be an object with the dataset and layers the "
                                  "page shows", "setup")
         layers = check_layers(shown.get("layers"))
-        if not _same_network(info, shown.get("dataset"), layers):
+        data = shown.get("data")
+        if not _same_network(info, shown.get("dataset"), layers,
+                             data if isinstance(data, dict) else None):
             raise HTTPError(409, "the network on the page has not been trained: the "
                                  f"session's model is {_describe(info)['text']} "
                                  f"({info['dataset'].label}, {len(info['setup']['layers'])} "
@@ -777,6 +813,11 @@ def _read_checkpoint(studio, session, raw, file_name=None):
                              f"dataset name, not {_short(name)}", "file")
     try:
         ds = session.datasets.get(name) or studio.registry.get(name)
+        if ds is not None and setup.get("data") is not None:
+            ds = studio.registry.toy(name, check_data(setup["data"], name))
+    except SpecError as e:
+        raise HTTPError(400, f"the checkpoint's metadata is malformed: studio_setup: {e}",
+                        "file") from None
     except OurnnError as e:
         raise HTTPError(503, f"dataset {name!r} could not be loaded on the server: {e}",
                         "file") from None
@@ -797,7 +838,7 @@ def _read_checkpoint(studio, session, raw, file_name=None):
         raise HTTPError(400, f"the checkpoint's model does not fit {ds.label}: "
                              f"{error['message']}", "file")
     # the setup the page will show and train again: checked as if the page had sent it
-    known = {k: v for k, v in setup.items() if k in SETUP_DEFAULTS}
+    known = {k: v for k, v in setup.items() if k in SETUP_DEFAULTS or k == "data"}
     try:
         setup = check_setup({**known, "dataset": ds.name, "layers": layers},
                             {ds.name: ds.info()})
@@ -823,7 +864,8 @@ def _read_checkpoint(studio, session, raw, file_name=None):
 async def export(request, studio, session):
     data = await _json(request)
     setup = check_setup(data, studio.infos(session))
-    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"])
+    ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"], "dataset",
+                                 setup.get("data"))
     _, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes))
     if error:
         raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",

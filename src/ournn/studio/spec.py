@@ -79,6 +79,12 @@ OPTIMIZERS, SCHEDULES, AUGMENTS = options_.OPTIMIZERS, options_.SCHEDULES, optio
 SETUP_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 3,
                   "train_size": None, "seed": 0, "weight_decay": 0.0, "schedule": "none",
                   "augment": "none", "l1": 0.0, "l2": 0.0, "until_paused": False}
+# The data controls of the 2-D toy sets: how noisy, how much of TOY_POINTS to train on, which
+# draw (seed), and the input features the network takes (TensorFlow Playground's)
+TOY_SETS = ("moons", "circles", "spirals", "xor", "gauss")
+TOY_POINTS = 1500
+FEATURE_NAMES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin x1", "sin x2")
+
 # what a running or paused job may change (POST /api/train/settings): they take effect from
 # the next step
 LIVE_SETTINGS = ("lr", "weight_decay", "l1", "l2")
@@ -167,7 +173,7 @@ def check_setup(setup, datasets):
     kind and the training-set size are checked against)."""
     if not isinstance(setup, dict):
         raise SpecError("the setup must be a JSON object", None)
-    known = {"dataset", "layers"} | set(SETUP_DEFAULTS)
+    known = {"dataset", "layers", "data"} | set(SETUP_DEFAULTS)
     unknown = sorted(set(setup) - known)
     if unknown:
         raise SpecError(f"unknown setting(s) {', '.join(_short(u) for u in unknown[:5])}; "
@@ -201,9 +207,49 @@ def check_setup(setup, datasets):
     clean["epochs"] = _number(clean["epochs"], "int", 1, LIMITS["max_epochs"], "epochs")
     clean["seed"] = _number(clean["seed"], "int", 0, 2 ** 31 - 1, "seed")
     size = datasets[name]["train_size"]
+    if setup.get("data") is not None:
+        clean["data"] = check_data(setup["data"], name)
+        size = toy_train_size(clean["data"])
+    else:
+        clean.pop("data", None)
     if clean["train_size"] is not None:
         clean["train_size"] = _number(clean["train_size"], "int", 1, size, "train_size")
     return clean
+
+
+def check_data(data, dataset):
+    """The data controls of a toy set, checked and completed: ``{"noise": None (the set's
+    own) or 0..2, "train_share": 0.1..0.9, "seed": int, "features": [names, no repeats]}``."""
+    if dataset not in TOY_SETS:
+        raise SpecError(f"data controls (noise, split, features) are for the 2-D toy sets "
+                        f"({', '.join(TOY_SETS)}), not {_short(dataset)}", "data")
+    if not isinstance(data, dict):
+        raise SpecError("data must be an object like {\"noise\": 0.2, \"features\": "
+                        "[\"x1\", \"x2\"]}", "data")
+    unknown = sorted(set(data) - {"noise", "train_share", "seed", "features"})
+    if unknown:
+        raise SpecError(f"data: unknown setting {_short(unknown[0])}; known: noise, "
+                        "train_share, seed, features", f"data.{unknown[0][:64]}")
+    clean = {"noise": None, "train_share": 2 / 3, "seed": 1, "features": ["x1", "x2"]}
+    if data.get("noise") is not None:
+        clean["noise"] = _number(data["noise"], "float", 0.0, 2.0, "data.noise")
+    if data.get("train_share") is not None:
+        clean["train_share"] = _number(data["train_share"], "float", 0.1, 0.9,
+                                       "data.train_share")
+    if data.get("seed") is not None:
+        clean["seed"] = _number(data["seed"], "int", 0, 2 ** 31 - 2, "data.seed")
+    features = data.get("features", clean["features"])
+    if (not isinstance(features, list) or not features or len(set(map(str, features))) !=
+            len(features) or not all(isinstance(f, str) and f in FEATURE_NAMES
+                                     for f in features)):
+        raise SpecError(f"data.features must be a list of distinct names from "
+                        f"{', '.join(FEATURE_NAMES)}, got {_short(features)}", "data.features")
+    clean["features"] = list(features)
+    return clean
+
+
+def toy_train_size(data):
+    return int(round(TOY_POINTS * data["train_share"]))
 
 
 def check_live_settings(settings):

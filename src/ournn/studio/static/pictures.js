@@ -49,7 +49,7 @@ export function mapping(canvas, xrange, yrange) {
  * points:   {x: [[x0, x1]], y: [class]} or null
  * Returns the mapping used, so that clicks can be turned back into coordinates.
  */
-export function drawPlane(canvas, boundary, points, nClasses) {
+export function drawPlane(canvas, boundary, points, nClasses, { test = false } = {}) {
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.fillStyle = "#ffffff";
@@ -59,6 +59,7 @@ export function drawPlane(canvas, boundary, points, nClasses) {
   if (boundary) drawBoundary(ctx, canvas, boundary, nClasses);
   drawAxes(ctx, canvas, map);
   if (points) drawPoints(ctx, map, points);
+  if (points && test && points.test_x) drawTestPoints(ctx, map, points);
   return { ...map, ...range };
 }
 
@@ -129,4 +130,16 @@ export function drawMarker(ctx, px, py, colour) {
   ctx.lineWidth = 2;
   ctx.strokeStyle = colour;
   ctx.stroke();
+}
+
+/** The test points: rings in their class colour (training points are filled dots). */
+function drawTestPoints(ctx, map, points) {
+  ctx.lineWidth = 1.6;
+  points.test_x.forEach(([x, y], i) => {
+    const [px, py] = map.toPx(x, y);
+    ctx.beginPath();
+    ctx.arc(px, py, 3.2, 0, 2 * Math.PI);
+    ctx.strokeStyle = classColour(points.test_y[i]);
+    ctx.stroke();
+  });
 }

@@ -8,7 +8,7 @@
 import { defaultLayer, parseParam } from "./network.js";
 
 const SETTINGS = ["dataset", "layers", "optimizer", "lr", "batch_size", "epochs", "train_size", "seed",
-                  "weight_decay", "schedule", "augment", "l1", "l2", "until_paused"];
+                  "weight_decay", "schedule", "augment", "l1", "l2", "until_paused", "data"];
 const NUMBERS = ["lr", "batch_size", "epochs", "train_size", "seed", "weight_decay", "l1", "l2"];
 
 export class SetupRules {
@@ -58,14 +58,14 @@ export class SetupRules {
   }
 
   /** Bounds of a training setting: [kind, min, max] (the kinds of parseParam). */
-  settingBounds(key, datasetName) {
+  settingBounds(key, datasetName, trainSize) {
     const limits = this.options.limits || {};
     const info = this.datasets.get(datasetName);
     return {
       lr: ["float", 1e-8, 10],
       batch_size: ["int", 1, limits.max_batch_size ?? 4096],
       epochs: ["int", 1, limits.max_epochs ?? 500],
-      train_size: ["int?", 1, info ? info.train_size : 1e9],     // empty = all
+      train_size: ["int?", 1, trainSize ?? (info ? info.train_size : 1e9)],     // empty = all
       seed: ["int", 0, 2 ** 31 - 1],
       weight_decay: ["float", 0, 1],
       l1: ["float", 0, 1],
@@ -74,9 +74,36 @@ export class SetupRules {
   }
 
   /** Read a training setting typed by the user: {ok, value} or {ok: false, message}. */
-  parseSetting(key, raw, datasetName) {
-    const [type, min, max] = this.settingBounds(key, datasetName);
+  parseSetting(key, raw, datasetName, trainSize) {
+    const [type, min, max] = this.settingBounds(key, datasetName, trainSize);
     return parseParam(raw, { type, min, max });
+  }
+
+  /** A toy set's data controls from untrusted data, defaults for what is missing or wrong. */
+  cleanData(raw, warnings) {
+    const data = { noise: null, train_share: 2 / 3, seed: 1, features: ["x1", "x2"] };
+    if (raw === undefined || raw === null) return data;
+    if (typeof raw !== "object" || Array.isArray(raw)) {
+      warnings.push("data must be an object; the default points are used");
+      return data;
+    }
+    const number = (key, type, min, max) => {
+      if (raw[key] === undefined || raw[key] === null) return;
+      const parsed = parseParam(String(raw[key]), { type, min, max });
+      if (parsed.ok) data[key] = parsed.value;
+      else warnings.push(`data.${key}: ${parsed.message}; the default is used`);
+    };
+    number("noise", "float", 0, 2);
+    number("train_share", "float", 0.1, 0.9);
+    number("seed", "int", 0, 2 ** 31 - 2);
+    const known = this.options.features || [];
+    if (Array.isArray(raw.features) && raw.features.length &&
+        raw.features.every((f) => known.includes(f)) && new Set(raw.features).size === raw.features.length) {
+      data.features = [...raw.features];
+    } else if (raw.features !== undefined) {
+      warnings.push("data.features: unknown features; x1 and x2 are used");
+    }
+    return data;
   }
 
   /** A clean layer from untrusted data; problems are pushed to `warnings`. */
@@ -124,6 +151,13 @@ export class SetupRules {
     const info = this.datasets.get(setup.dataset);
     setup.layers = this.defaultLayers(info);
     setup.train_size = info ? info.train_size : null;
+    const toy = this.options.toys?.[setup.dataset];
+    if (toy) {
+      setup.data = this.cleanData(raw.data, warnings);
+      setup.train_size = Math.round((this.options.toy_points || 1500) * setup.data.train_share);
+    } else if (raw.data !== undefined && raw.data !== null) {
+      warnings.push("data controls apply to the 2-D toy sets only; ignored");
+    }
     if (Array.isArray(raw.layers)) {
       const layers = raw.layers.map((l, i) => this.cleanLayer(l, i, warnings)).filter(Boolean);
       if (layers.length) setup.layers = layers;
@@ -147,7 +181,8 @@ export class SetupRules {
     if (typeof raw.until_paused === "boolean") setup.until_paused = raw.until_paused;
     for (const key of NUMBERS) {
       if (raw[key] === undefined) continue;
-      const parsed = this.parseSetting(key, raw[key] === null ? "" : String(raw[key]), setup.dataset);
+      const parsed = this.parseSetting(key, raw[key] === null ? "" : String(raw[key]), setup.dataset,
+                                       setup.data ? setup.train_size : undefined);
       if (parsed.ok) setup[key] = parsed.value;
       else warnings.push(`${key}: ${parsed.message}; ${setup[key] ?? "all"} is used`);
     }

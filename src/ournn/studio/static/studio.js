@@ -149,11 +149,113 @@ function setupChanged({ recheck = true } = {}) {
   renderViews();
 }
 
-/** The dataset and layers of a setup, in a form two setups can be compared by. */
+/** The dataset, input features and layers of a setup, in a form setups can be compared by. */
 function networkKey(setup) {
   if (!setup) return "";
   const layers = (setup.layers || []).map((l) => Object.keys(l).sort().map((k) => [k, l[k]]));
-  return JSON.stringify([setup.dataset, layers]);
+  const features = setup.data?.features ?? (setup.dataset ? ["x1", "x2"] : null);
+  return JSON.stringify([setup.dataset, features, layers]);
+}
+
+// ================================================================== data controls (toy sets)
+
+function isToy(name) {
+  return Boolean(state.options?.toys?.[name]);
+}
+
+/** The toy set's data controls, the set's own defaults filled in. */
+function toyData(name, data) {
+  return { noise: null, train_share: 2 / 3, seed: 1, features: ["x1", "x2"], ...(data || {}) };
+}
+
+function trainSizeOf(setup = studio.setup) {
+  const info = datasetInfo(setup.dataset);
+  if (setup.data) return Math.round((state.options.toy_points || 1500) * setup.data.train_share);
+  return info ? info.train_size : null;
+}
+
+/** Show the noise, split, draw and feature controls of a toy set (hidden for other data). */
+function showDataControls(info) {
+  const box = document.getElementById("data-controls");
+  const toy = isToy(info.name);
+  box.hidden = !toy;
+  if (!toy) return;
+  const data = studio.setup.data;
+  const noise = data.noise ?? state.options.toys[info.name].noise;
+  $("noise-input").value = String(noise);
+  document.getElementById("noise-value").textContent = Number(noise).toFixed(2);
+  $("share-input").value = String(data.train_share);
+  document.getElementById("share-value").textContent = `${Math.round(100 * data.train_share)}%`;
+  for (const box of document.querySelectorAll("#features input")) {
+    box.checked = data.features.includes(box.value);
+  }
+  updateDataLocks();
+}
+
+/** While a run goes on, noise and a new draw apply to it; split and features wait. */
+function updateDataLocks() {
+  const active = isActive(studio.job);
+  $("share-input").disabled = active;
+  for (const box of document.querySelectorAll("#features input")) box.disabled = active;
+}
+
+function fillFeatures() {
+  const names = { "x1^2": "x1²", "x2^2": "x2²", "x1*x2": "x1·x2" };
+  const set = document.getElementById("features");
+  for (const f of state.options.features || []) {
+    set.append(Object.assign(document.createElement("label"), { className: "check" }));
+    const label = set.lastElementChild;
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", value: f });
+    box.dataset.testid = `feature-${f}`;
+    box.addEventListener("change", onFeature);
+    label.append(box, ` ${names[f] || f}`);
+  }
+}
+
+/** A data control changed: new points (and, for the split or features, a new check). */
+function dataChanged({ live = false } = {}) {
+  const setup = studio.setup;
+  setup.train_size = trainSizeOf(setup);
+  $("train-size-input").value = String(setup.train_size);
+  showDataset();
+  setupChanged();
+  if (live && isActive(studio.job)) sendLiveData();
+}
+
+const sendLiveData = debounce(async () => {
+  if (!isActive(studio.job) || !studio.setup.data) return;
+  try {
+    const answer = await api("api/train/settings", { json: { data: studio.setup.data } });
+    if (answer.job) onStatus(answer.job);
+    announce("New points: the run trains on them from its next step.");
+  } catch (err) {
+    showError(err);
+  }
+}, 300);
+
+function onNoise(e) {
+  studio.setup.data.noise = Number(e.target.value);
+  dataChanged({ live: true });
+}
+
+function onShare(e) {
+  studio.setup.data.train_share = Number(e.target.value);
+  dataChanged();
+}
+
+function onRegenerate() {
+  studio.setup.data.seed = (studio.setup.data.seed + 1) % 2147483646;
+  dataChanged({ live: true });
+}
+
+function onFeature() {
+  const chosen = [...document.querySelectorAll("#features input")].filter((b) => b.checked).map((b) => b.value);
+  if (!chosen.length) {                       // at least one input
+    showDataControls(datasetInfo(studio.setup.dataset));
+    return;
+  }
+  studio.setup.data.features = chosen;
+  dataChanged();
 }
 
 /**
@@ -214,28 +316,37 @@ function showDataset() {
   if (!info) return;
   const what = info.kind === "image" ? "images" : info.kind === "points" ? "points" : "rows";
   $("samples").dataset.dataset = info.name;
+  const train = trainSizeOf(), test = studio.setup.data ? (state.options.toy_points || 1500) - train : info.test_size;
   document.getElementById("dataset-info").textContent =
-    `${formatInt(info.train_size)} training and ${formatInt(info.test_size)} test ${what} · ` +
+    `${formatInt(train)} training and ${formatInt(test)} test ${what} · ` +
     `${info.classes.length} classes · input ${formatShape(info.input_shape)}`;
-  document.getElementById("train-size-of").textContent = `(of ${formatInt(info.train_size)})`;
-  $("train-size-input").max = info.train_size;
-  loadSamples(info.name);
+  const size = trainSizeOf();
+  document.getElementById("train-size-of").textContent = `(of ${formatInt(size)})`;
+  $("train-size-input").max = size;
+  showDataControls(info);
+  loadSamples();
   renderResults();
   updateDrawAvailability();
   updateZoo();
 }
 
-/** Fetch (once) and show the samples of a dataset. */
-async function loadSamples(name) {
+/** The key of the points the page shows: a toy set's name and its data controls. */
+function sampleKey(setup = studio.setup) {
+  return setup.data ? `${setup.dataset}?${JSON.stringify(setup.data)}` : setup.dataset;
+}
+
+/** Fetch (once) and show the samples of a dataset (a toy set: made to its controls). */
+async function loadSamples(name = sampleKey()) {
   if (!state.samples.has(name)) {
     renderSamples($("samples"), null);
-    const pending = api(`api/datasets/${encodeURIComponent(name)}/samples?n=24`);
+    const data = studio.setup.data ? `&data=${encodeURIComponent(JSON.stringify(studio.setup.data))}` : "";
+    const pending = api(`api/datasets/${encodeURIComponent(studio.setup.dataset)}/samples?n=24${data}`);
     state.samples.set(name, pending);
     try {
       state.samples.set(name, await pending);
     } catch (err) {
       state.samples.delete(name);
-      if (studio.setup.dataset === name) {
+      if (sampleKey() === name) {
         $("samples").replaceChildren();
         showError(err);
       }
@@ -244,13 +355,13 @@ async function loadSamples(name) {
   }
   const samples = state.samples.get(name);
   if (samples instanceof Promise) return;            // the first call will draw it
-  if (studio.setup.dataset !== name) return;         // the user has moved on
-  renderSamples($("samples"), samples);
+  if (sampleKey() !== name) return;                 // the user has moved on
+  renderSamples($("samples"), samples, { test: $("show-test").checked });
   renderResults();
 }
 
-function samplesOf(name) {
-  const s = state.samples.get(name);
+function samplesOf() {
+  const s = state.samples.get(sampleKey());
   return s && !(s instanceof Promise) ? s : null;
 }
 
@@ -268,6 +379,9 @@ function changeDataset(name) {
       (before && setup.train_size >= before.train_size) || setup.train_size > after.train_size) {
     setup.train_size = after.train_size;
   }
+  if (isToy(name)) setup.data = toyData(name, null);
+  else delete setup.data;
+  if (setup.data) setup.train_size = trainSizeOf(setup);
   // Settings left at the proposal for one kind of data take the other kind's proposal.
   const was = state.rules.defaultTraining(before?.kind), now = state.rules.defaultTraining(after.kind);
   if (Object.keys(was).every((k) => setup[k] === was[k])) Object.assign(setup, now);
@@ -317,7 +431,9 @@ async function runCheck() {
     return;
   }
   try {
-    const answer = await api("api/model/check", { json: { dataset: setup.dataset, layers: setup.layers } });
+    const body = { dataset: setup.dataset, layers: setup.layers };
+    if (setup.data) body.data = setup.data;
+    const answer = await api("api/model/check", { json: body });
     if (seq === state.checkSeq) showCheck(answer);
   } catch (err) {
     if (seq !== state.checkSeq) return;
@@ -382,7 +498,7 @@ function useDefaultNetwork() {
 
 /** Read a training setting from its input; a bad value is marked and not used. */
 function onSettingInput(key, input) {
-  const parsed = state.rules.parseSetting(key, input.value, studio.setup.dataset);
+  const parsed = state.rules.parseSetting(key, input.value, studio.setup.dataset, trainSizeOf());
   input.classList.toggle("bad", !parsed.ok);
   input.title = parsed.ok ? "" : parsed.message;
   input.setAttribute("aria-invalid", String(!parsed.ok));
@@ -535,6 +651,7 @@ function setLocked(locked) {
   document.getElementById("seed-input").disabled = locked;
   document.getElementById("use-default-net").hidden = locked || Boolean(state.check?.ok);
   state.editor.setLocked(locked);
+  updateDataLocks();
   updateZoo();
   updateButtons();
 }
@@ -895,9 +1012,10 @@ function renderResults() {
   document.getElementById("results-images").hidden = isPoints;
   if (isPoints) {
     const canvas = $("boundary");
-    const samples = samplesOf(info.name);
+    const samples = samplesOf();
     const points = samples && samples.kind === "points" ? samples : null;
-    state.plane = drawPlane(canvas, sameData ? job.boundary : null, points, info.classes.length);
+    state.plane = drawPlane(canvas, sameData ? job.boundary : null, points, info.classes.length,
+                            { test: $("show-test").checked });
     let legend = canvas.nextElementSibling;
     if (!legend || !legend.classList.contains("legend-inline")) legend = null;
     const fresh = classLegend(info.classes, sameData && job.boundary ? null : "train a model to see its boundary");
@@ -1135,6 +1253,16 @@ function wireControls() {
   $("pause-btn").addEventListener("click", () => control(studio.job?.state === "paused" ? "resume" : "pause"));
   $("stop-btn").addEventListener("click", () => control("stop"));
   $("draw-clear").addEventListener("click", clearDrawing);
+  $("noise-input").addEventListener("input", (e) => {
+    document.getElementById("noise-value").textContent = Number(e.target.value).toFixed(2);
+  });
+  $("noise-input").addEventListener("change", onNoise);
+  $("share-input").addEventListener("input", (e) => {
+    document.getElementById("share-value").textContent = `${Math.round(100 * Number(e.target.value))}%`;
+  });
+  $("share-input").addEventListener("change", onShare);
+  $("regenerate-btn").addEventListener("click", onRegenerate);
+  $("show-test").addEventListener("change", () => { loadSamples(); renderResults(); });
   $("boundary").addEventListener("click", onBoundaryClick);
   $("save-btn").addEventListener("click", saveModel);
   $("load-file").addEventListener("change", loadCheckpoint);
@@ -1158,6 +1286,7 @@ async function main() {
   state.options = options;
   for (const d of options.datasets || []) state.datasets.set(d.name, d);
   state.rules = new SetupRules(options, state.datasets);
+  fillFeatures();
   fillDatasetSelect();
   fillSelect($("optimizer-select"), options.optimizers);
   fillSelect($("schedule-select"), options.schedules || ["none"]);

@@ -6,7 +6,7 @@ import { classColour, el, formatInt, formatPercent } from "./dom.js";
 import { drawPlane, grayCanvas } from "./pictures.js";
 
 /** The samples answer of /api/datasets/{name}/samples, drawn into the Data panel. */
-export function renderSamples(container, samples) {
+export function renderSamples(container, samples, { test = false } = {}) {
   if (!samples) {
     container.replaceChildren(el("p", { class: "hint" }, "Loading samples…"));
     return;
@@ -19,8 +19,10 @@ export function renderSamples(container, samples) {
       })));
   } else if (samples.kind === "points") {
     const canvas = el("canvas", { class: "scatter", width: 440, height: 440 });
-    drawPlane(canvas, null, samples, samples.classes.length);
-    container.replaceChildren(canvas, classLegend(samples.classes, `${formatInt(samples.x.length)} training points`));
+    drawPlane(canvas, null, samples, samples.classes.length, { test });
+    const note = `${formatInt(samples.x.length)} training points` +
+      (test && samples.test_x ? `, ${formatInt(samples.test_x.length)} test points (rings)` : "");
+    container.replaceChildren(canvas, classLegend(samples.classes, note));
   } else {
     container.replaceChildren(renderTable(samples));
   }
