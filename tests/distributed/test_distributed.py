@@ -166,3 +166,23 @@ def test_sync_batchnorm_on_one_process_is_batchnorm(world_of_one):
     assert sync[1].weight is weight               # the same parameters, not copies
     np.testing.assert_allclose(sync(x).numpy(), expected, rtol=1e-6)
     assert sorted(sync.state_dict()) == sorted(reference)
+
+
+def test_the_example_runs_on_two_processes():
+    result = mpiexec([ROOT / "examples" / "distributed_mnist.py", "--limit", "512"])
+    assert result.returncode == 0, show(result)
+    assert result.stdout.count("test accuracy") == 1, show(result)       # rank 0 prints
+    assert "2 processes" in result.stdout
+    for rank in (0, 1):
+        assert f"rank {rank}: the same weights as every process: True" in result.stdout
+
+
+def test_the_example_runs_on_one_process_without_mpi(monkeypatch):
+    import runpy
+    for name in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MV2_COMM_WORLD_SIZE",
+                 "OURNN_MPI"):
+        monkeypatch.delenv(name, raising=False)
+    dist.destroy_process_group()
+    main = runpy.run_path(str(ROOT / "examples" / "distributed_mnist.py"))["main"]
+    result = main(limit=256)
+    assert result["world_size"] == 1 and result["same_weights"] and not dist.is_initialized()

@@ -125,6 +125,38 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
     _WORLD = world
     if world.size > 1:
         _abort_job_on_uncaught_exception(world)
+        _share_the_cores(world)
+
+
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _share_the_cores(world):
+    """Processes on one machine share its cores: unless the user chose the BLAS threads
+    (OMP_NUM_THREADS, ...), each process gets cores / processes-on-this-machine of them, as
+    torchrun sets OMP_NUM_THREADS=1. NumPy's BLAS reads those variables when it loads, which
+    is before this call, so the limit is set through threadpoolctl where installed; without
+    it, rank 0 of each machine says what to set. Returns the threads chosen (None: left)."""
+    if any(os.environ.get(v) for v in BLAS_THREAD_VARIABLES):
+        return None
+    local = world.comm.Split_type(world.MPI.COMM_TYPE_SHARED)
+    local_size, local_rank = local.Get_size(), local.Get_rank()
+    local.Free()
+    if local_size == 1:
+        return None
+    threads = max(1, (os.cpu_count() or 1) // local_size)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        if local_rank == 0:
+            sys.stderr.write(
+                f"ournn.distributed: {local_size} processes share this machine's "
+                f"{os.cpu_count()} cores, and each one's BLAS may use them all; set "
+                f"OMP_NUM_THREADS={threads} (mpirun -x OMP_NUM_THREADS={threads}) or install "
+                f"threadpoolctl\n")
+        return None
+    threadpool_limits(threads)
+    return threads
 
 
 def _abort_job_on_uncaught_exception(world):
