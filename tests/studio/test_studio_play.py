@@ -140,3 +140,20 @@ def test_toy_data_controls_features_and_new_noise_during_a_run(server, tmp_path)
     assert status == 409 and r["field"] == "data"
     c.post("/api/train/stop")
     c.wait_job()
+
+
+def test_the_sessions_runs_are_listed_with_settings_figures_and_curves(server):
+    c = Client(server.url)
+    assert c.get("/api/runs")[1] == {"runs": []}
+    c.post("/api/train", {**MOONS, "epochs": 2})
+    c.wait_job()
+    c.post("/api/train", {**MOONS, "epochs": 3, "lr": 0.003, "l2": 0.01})
+    c.wait_job()
+    runs = c.get("/api/runs")[1]["runs"]
+    assert [r["run"] for r in runs] == [1, 2]
+    assert runs[1]["settings"]["lr"] == 0.003 and runs[1]["settings"]["l2"] == 0.01
+    assert runs[0]["last"]["epoch"] == 2 and runs[1]["history"]["epoch"] == [1, 2, 3]
+    assert 0 < runs[1]["last"]["val_accuracy"] <= 1 and runs[1]["state"] == "done"
+    assert Client(server.url).get("/api/runs")[1] == {"runs": []}      # sessions apart
+    job = c.get("/api/job")[1]["job"]
+    assert len(job["steps"]["lr"]) == len(job["steps"]["loss"]) and job["steps"]["lr"][0] == 0.003

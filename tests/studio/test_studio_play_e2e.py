@@ -133,3 +133,66 @@ def test_data_controls_noise_split_draw_test_points_and_features(studio, browser
     shots(page, "studio_toy_features.png", readme=False)
     assert errors == []
     context.close()
+
+
+def test_runs_side_by_side_log_scale_smoothing_lr_and_a_still_boundary_click(studio, browser,
+                                                                            shots):
+    url, _ = studio
+    context, page, errors = open_page(browser, url)
+    tid(page, "dataset-select").select_option("moons")
+    set_layers(page, [("Linear", {"out_features": 8}), ("Tanh", {}),
+                      ("Linear", {"out_features": 2})])
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".classList.contains('ok')")
+    fill(page, "epochs-input", 15)
+    tid(page, "start-btn").click()
+    wait_state(page, ["done"])
+    fill(page, "lr-input", 0.001)
+    tid(page, "schedule-select").select_option("cosine")
+    tid(page, "start-over-btn").click()
+    page.wait_for_function("window.ournnStudio.job.run === 2 && document.querySelector("
+                           "'[data-testid=job-state]').textContent === 'done'")
+    page.wait_for_function("document.querySelectorAll('[data-testid=run-row]').length === 2")
+    rows = tid(page, "run-row")
+    assert "2 (shown)" in rows.nth(0).inner_text() and "lr 0.001" in rows.nth(0).inner_text()
+    assert "lr 0.01" in rows.nth(1).inner_text()
+    # run 1's validation curves beside run 2's
+    tid(page, "compare-run").nth(1).check()
+    page.wait_for_function("document.querySelectorAll('[data-testid=acc-chart] path.series-other')"
+                           ".length === 1")
+    assert "run 1 validation" in page.evaluate(
+        "document.querySelector('[data-testid=loss-chart]').textContent")
+    # the learning rate of each step: the cosine decay
+    lr_path = page.locator("[data-testid=lr-chart] .series-lr").get_attribute("d")
+    assert lr_path.count("L") > 100
+    lrs = page.evaluate("window.ournnStudio.steps.lr")
+    assert lrs[0] > lrs[len(lrs) // 2] > lrs[-1]
+    # log scale and smoothing redraw the loss
+    linear = page.locator("[data-testid=loss-chart] .series-steps").get_attribute("d")
+    tid(page, "log-scale").check()
+    page.wait_for_function(f"document.querySelector('[data-testid=loss-chart] .series-steps')"
+                           f".getAttribute('d') !== {linear!r}")
+    assert page.locator("[data-testid=loss-chart] .series-smooth").count() == 1
+    tid(page, "smoothing").fill("0")
+    page.wait_for_function("!document.querySelector('[data-testid=loss-chart] .series-smooth')")
+    # the title and legend never overlap
+    title = page.locator("[data-testid=loss-chart] .title").bounding_box()
+    for item in page.locator("[data-testid=loss-chart] .legend > g").all():
+        box = item.bounding_box()
+        assert box["y"] > title["y"] + title["height"] - 2 or box["x"] > title["x"] + title["width"]
+    shots(page, "studio_runs.png")
+
+    # a click on the boundary answers beside the point; the page does not scroll
+    tid(page, "boundary").scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    box = tid(page, "boundary").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    tid(page, "boundary-answer").wait_for()
+    page.wait_for_timeout(600)
+    assert page.evaluate("window.scrollY") == before
+    answer = tid(page, "boundary-answer")
+    assert "class" in answer.inner_text() and "%" in answer.inner_text()
+    spot = answer.bounding_box()
+    assert abs(spot["y"] - (box["y"] + box["height"] * 0.2)) < 40
+    assert errors == []
+    context.close()

@@ -32,6 +32,7 @@ BOUNDARY_INTERVAL = 0.5         # seconds between decision-boundary redraws
 BOUNDARY_GRID = 60
 LAYER_STATS_INTERVAL = 1.0      # seconds between per-layer weight/gradient statistics
 MAX_STEP_POINTS = 2000
+MAX_RUNS_KEPT = 20          # a session's runs listed for comparison
 MAX_EPOCHS_UNTIL_PAUSED = 100_000     # "until paused" ends here at the latest
 CONFUSION_SAMPLES = 2000
 VAL_SIZE = 10000
@@ -83,7 +84,7 @@ class Job:
         self.steps_per_epoch = 0
         self.samples_per_sec = None
         self.history = {k: [] for k in ("epoch",) + EPOCH_LOGS}
-        self.steps = {"step": [], "loss": []}
+        self.steps = {"step": [], "loss": [], "lr": []}
         self.boundary = None
         self.units = None
         self.confusion = None
@@ -212,6 +213,19 @@ class Job:
                    confusion=self.confusion, layer_stats=self.layer_stats)
         return out
 
+    def summary(self):
+        """This run for the list of the session's runs: its settings, its last epoch's
+        figures and its per-epoch history (the page compares two runs' curves)."""
+        setup = self.setup
+        last = {k: (v[-1] if v else None) for k, v in self.history.items()}
+        return {"id": self.id, "run": self.number, "state": self.state,
+                "source": self.source and self.source.get("text"),
+                "settings": {k: setup.get(k) for k in (
+                    "dataset", "optimizer", "lr", "batch_size", "epochs", "weight_decay",
+                    "l1", "l2", "schedule", "until_paused", "data")},
+                "layers": len(setup["layers"]), "samples_per_sec": self.samples_per_sec,
+                "last": last, "history": self.history}
+
     def _set_state(self, state):
         self.state = state
         self.channel.publish("status", self.status())
@@ -335,11 +349,13 @@ class StudioCallback(Callback):
         job = self.job
         job.step, job.global_step = trainer.step, trainer.global_step
         self._samples = self._epoch_base + trainer.samples_this_session
+        lr = trainer.current_lr()
         job.steps["step"].append(trainer.global_step)
         job.steps["loss"].append(float(loss))
+        job.steps["lr"].append(lr)
         if len(job.steps["step"]) > MAX_STEP_POINTS:          # keep every other point
             job.steps = {k: v[::2] for k, v in job.steps.items()}
-        self._pending.append((trainer.global_step, float(loss)))
+        self._pending.append((trainer.global_step, float(loss), lr))
         now = self._last_step = time.perf_counter()
         if now - self._last_batch >= BATCH_EVENT_INTERVAL:
             self._publish_batch(trainer, now)
@@ -364,7 +380,8 @@ class StudioCallback(Callback):
             "global_step": trainer.global_step, "epoch": trainer.epoch, "step": trainer.step,
             "loss": self._pending[-1][1], "accuracy": logs.get("accuracy"),
             "samples_per_sec": job.samples_per_sec,
-            "steps": [s for s, _ in self._pending], "losses": [v for _, v in self._pending]}
+            "steps": [p[0] for p in self._pending], "losses": [p[1] for p in self._pending],
+            "lrs": [p[2] for p in self._pending]}
         if self._last_batch - self._last_stats >= LAYER_STATS_INTERVAL:
             self._last_stats = self._last_batch
             job.layer_stats = event["layer_stats"] = layer_stats(job.model)
@@ -558,6 +575,7 @@ class Session:
         # or None)} of that model
         self.model_info = None
         self.runs = 0                # training runs started in this session
+        self.past = collections.deque(maxlen=MAX_RUNS_KEPT)   # its jobs, the latest last
         self.datasets = {}           # CSV uploads, by name
         self.saved = set()           # names of the models this session saved (downloadable)
         self.channel = Channel()

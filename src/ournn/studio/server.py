@@ -352,6 +352,7 @@ async def train(request, studio, session):
     job = Job(setup, ds, model, folder, session.channel, number=session.runs, source=source,
               optimizer_state=optimizer_state)
     session.job, session.model = job, model
+    session.past.append(job)
     session.model_info = {"setup": setup, "dataset": ds, "job": job, "file": None,
                           "optimizer": None}
     if paused:
@@ -474,6 +475,12 @@ async def change_settings(request, studio, session):
                              "this run; it cannot be changed while it runs", "lr")
     job.change(settings)
     return JSONResponse({"job": job.status()})
+
+
+@endpoint
+async def get_runs(request, studio, session):
+    """The session's runs (the last 20), oldest first: settings, last figures, history."""
+    return JSONResponse({"runs": [job.summary() for job in list(session.past)]})
 
 
 @endpoint
@@ -934,6 +941,7 @@ def create_app(workdir="studio-runs", data_dir=None, host=None, port=None):
         Route("/api/train/step", step, methods=["POST"]),
         Route("/api/train/settings", change_settings, methods=["POST"]),
         Route("/api/job", get_job),
+        Route("/api/runs", get_runs),
         Route("/api/events", events),
         Route("/api/predict", predict, methods=["POST"]),
         Route("/api/model/save", save_model, methods=["POST"]),

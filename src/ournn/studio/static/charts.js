@@ -67,11 +67,19 @@ function pathData(points, sx, sy) {
  */
 export function renderChart(svg, spec) {
   const width = Math.max(240, Math.round(svg.clientWidth || 480));
-  const height = Math.max(140, Math.round(svg.clientHeight || 210));
+  const height = Math.max(100, Math.round(svg.clientHeight || 210));
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.replaceChildren();
+  if (spec.yLog) {                // plot log10(y): positive values only, ticks read as y
+    spec = { ...spec, yDomain: null, yFormat: (v) => String(+(10 ** v).toPrecision(2)),
+             series: spec.series.map((s) => ({ ...s, points: s.points.map(([x, y]) => [x, y > 0 ? Math.log10(y) : NaN]) })) };
+  }
 
-  const plot = { x0: MARGIN.left, x1: width - MARGIN.right, y0: height - MARGIN.bottom, y1: MARGIN.top };
+  // The legend goes beside the title when it fits, else in rows below it (never over it).
+  const full = width - MARGIN.left - MARGIN.right;
+  const legendRows = layoutLegend(spec.series, full - titleWidth(spec.title), full);
+  const top = legendRows.beside ? MARGIN.top : MARGIN.top + 16 * legendRows.rows.length;
+  const plot = { x0: MARGIN.left, x1: width - MARGIN.right, y0: height - MARGIN.bottom, y1: top };
   const series = spec.series.filter((s) => s.points.length > 0);
   let [xlo, xhi] = spec.xDomain || extent(series, 0);
   let [ylo, yhi] = extent(series, 1);
@@ -112,7 +120,32 @@ export function renderChart(svg, spec) {
   const layer = svgEl("g", { "clip-path": `url(#${clipId})` });
   for (const s of spec.series) drawSeries(layer, s, sx, sy);
   svg.append(layer);
-  drawLegend(svg, spec.series, plot);
+  drawLegend(svg, legendRows, plot);
+}
+
+function titleWidth(title) {
+  return (title || "").length * 7.5 + 16;
+}
+
+function itemWidth(s) {
+  return 24 + s.label.length * 5.6;
+}
+
+/** Legend items in rows (right-aligned): one row beside the title when it fits in `room`,
+ * else rows of at most `full` pixels below it. */
+function layoutLegend(series, room, full) {
+  const widths = series.map(itemWidth);
+  const total = widths.reduce((a, b) => a + b + 6, 0);
+  if (total <= room) return { beside: true, rows: [series] };
+  const rows = [];
+  let row = [], used = 0;
+  series.forEach((s, i) => {
+    if (row.length && used + widths[i] > full) { rows.push(row); row = []; used = 0; }
+    row.push(s);
+    used += widths[i] + 6;
+  });
+  if (row.length) rows.push(row);
+  return { beside: false, rows };
 }
 
 function drawGrid(svg, plot, xTicks, yTicks, sx, sy, xFormat, yFormat) {
@@ -155,13 +188,18 @@ function drawSeries(layer, s, sx, sy) {
 }
 
 /** The legend, right-aligned above the plot, one swatch per series. */
-function drawLegend(svg, series, plot) {
+function drawLegend(svg, layout, plot) {
   const g = svgEl("g", { class: "legend" });
+  layout.rows.forEach((row, r) => drawLegendRow(g, row, plot, layout.beside ? 10 : 30 + 16 * r));
+  svg.append(g);
+}
+
+function drawLegendRow(g, series, plot, y) {
   let x = plot.x1;
   for (const s of [...series].reverse()) {
-    const w = 24 + s.label.length * 6.2;
+    const w = itemWidth(s);
     x -= w;
-    const item = svgEl("g", { transform: `translate(${x.toFixed(1)},10)` });
+    const item = svgEl("g", { transform: `translate(${x.toFixed(1)},${y})` });
     item.append(svgEl("line", { x1: 0, x2: 14, y1: 0, y2: 0, stroke: s.color, "stroke-width": s.dots && s.line === false ? 0 : 2,
                                 "stroke-opacity": Math.max(0.6, s.opacity ?? 1), "stroke-dasharray": s.dash || null }));
     if (s.dots) item.append(svgEl("circle", { cx: 7, cy: 0, r: 3.2, fill: s.color }));
@@ -169,5 +207,17 @@ function drawLegend(svg, series, plot) {
     g.append(item);
     x -= 6;
   }
-  svg.append(g);
+}
+
+/** Exponential moving average of `values` with weight `a` (0: none), debiased at the start
+ * as TensorBoard's smoothing is. */
+export function smooth(values, a) {
+  if (!a) return values;
+  let s = 0, w = 0;
+  return values.map((v) => {
+    if (!Number.isFinite(v)) return v;
+    s = a * s + (1 - a) * v;
+    w = a * w + (1 - a);
+    return s / w;
+  });
 }

@@ -12,7 +12,7 @@
 "use strict";
 
 import { api, ApiError, apiUrl } from "./api.js";
-import { renderChart } from "./charts.js";
+import { renderChart, smooth } from "./charts.js";
 import { byTestId, debounce, downloadBlob, formatInt, formatNumber, formatPercent, formatShape } from "./dom.js";
 import { DrawPad } from "./drawpad.js";
 import { LayerEditor } from "./network.js";
@@ -59,7 +59,7 @@ const state = {
 const ACTIVE = ["running", "paused", "stopping"];
 const $ = byTestId;
 
-function emptySteps() { return { step: [], loss: [] }; }
+function emptySteps() { return { step: [], loss: [], lr: [] }; }
 function emptyHistory() {
   return { epoch: [], loss: [], accuracy: [], val_loss: [], val_accuracy: [], lr: [] };
 }
@@ -817,7 +817,7 @@ function onSnapshot({ job }) {
   if (job && (job.id !== studio.job?.id || isActive(job))) state.viewJobId = job.id;
   if (job && isActive(job)) state.loaded = null;        // the session's model is this run's now
   studio.job = job || null;
-  studio.steps = job?.steps ? { step: [...job.steps.step], loss: [...job.steps.loss] } : emptySteps();
+  studio.steps = job?.steps ? { step: [...job.steps.step], loss: [...job.steps.loss], lr: [...(job.steps.lr || [])] } : emptySteps();
   studio.history = { ...emptyHistory(), ...(job?.history || {}) };
   if (job) {                 // one record, whether read as studio.history or studio.job.history
     job.steps = studio.steps;
@@ -830,6 +830,7 @@ function onSnapshot({ job }) {
   state.firstSnapshot = false;
   setLocked(isActive(job));
   renderViews();
+  if (job) loadRuns();
 }
 
 function onBatch(ev) {
@@ -841,10 +842,12 @@ function onBatch(ev) {
   const last = steps.step.length ? steps.step[steps.step.length - 1] : -Infinity;
   const newSteps = ev.steps || [ev.global_step];
   const newLosses = ev.losses || [ev.loss];
+  const newLrs = ev.lrs || [];
   newSteps.forEach((step, i) => {
     if (step > last && Number.isFinite(newLosses[i])) {
       steps.step.push(step);
       steps.loss.push(newLosses[i]);
+      steps.lr.push(newLrs[i] ?? NaN);
     }
   });
   if (steps.step.length > 4000) thin(steps);
@@ -854,8 +857,8 @@ function onBatch(ev) {
 
 /** Keep every other point (the server does the same past 2,000 points). */
 function thin(steps) {
-  for (const key of ["step", "loss"]) {
-    const kept = steps[key].filter((_, i) => i % 2 === 0);
+  for (const key of ["step", "loss", "lr"]) {
+    const kept = (steps[key] || []).filter((_, i) => i % 2 === 0);
     steps[key].splice(0, steps[key].length, ...kept);
   }
 }
@@ -951,6 +954,7 @@ async function onDone(j) {
     renderResults();
   }
   if (studio.job && studio.job.id === j.id) announceEnd(studio.job);
+  loadRuns();
 }
 
 // ================================================================== charts
@@ -967,7 +971,7 @@ function scheduleCharts() {
   });
 }
 
-const COLOURS = { steps: "#8fb3e8", train: "#2f6fd1", val: "#f59322" };
+const COLOURS = { steps: "#8fb3e8", smooth: "#1b4f9c", train: "#2f6fd1", val: "#b45f06", other: "#7b3fa0", lr: "#2c7a4b" };
 
 function renderCharts() {
   const job = viewJob();
@@ -978,15 +982,31 @@ function renderCharts() {
   const byEpoch = (key) => h.epoch.map((e, i) => [e, h[key]?.[i] ?? NaN]);
   const dots = h.epoch.length <= 40;            // past that, dots would hide the lines
   const xDomain = spe ? [0, Math.max(epochs, stepX(steps.step[steps.step.length - 1] ?? 0))] : null;
+  const a = Number($("smoothing").value);
+  const smoothed = smooth(steps.loss, a);
+  const other = comparedRun();
+  const otherEpochs = (key) => other ? other.history.epoch.map((e, i) => [e, other.history[key]?.[i] ?? NaN]) : [];
+  const otherSeries = (key) => (other ? [{ label: `run ${other.run} validation`, cls: "series-other", color: COLOURS.other,
+                                            dots, dash: "2 3", points: otherEpochs(key) }] : []);
+  if (other && xDomain) xDomain[1] = Math.max(xDomain[1], other.history.epoch[other.history.epoch.length - 1] ?? 0);
   renderChart($("loss-chart"), {
-    title: "Loss", xLabel: spe || !job ? "epoch" : "step", xDomain, yDomain: [0, null],
+    title: "Loss", xLabel: spe || !job ? "epoch" : "step", xDomain, yDomain: [0, null], yLog: $("log-scale").checked,
     empty: job ? "waiting for the first steps…" : "Start training to see the loss",
     series: [
-      { label: "train (per step)", cls: "series-steps", color: COLOURS.steps, width: 1.2, opacity: 0.9,
+      { label: "per step", cls: "series-steps", color: COLOURS.steps, width: 1, opacity: a ? 0.45 : 0.9,
         points: steps.step.map((s, i) => [stepX(s), steps.loss[i]]) },
-      { label: "train (epoch)", cls: "series-train", color: COLOURS.train, dots, points: byEpoch("loss") },
+      ...(a ? [{ label: "smoothed", cls: "series-smooth", color: COLOURS.smooth, width: 1.6,
+                 points: steps.step.map((s, i) => [stepX(s), smoothed[i]]) }] : []),
+      { label: "epoch", cls: "series-train", color: COLOURS.train, dots, points: byEpoch("loss") },
       { label: "validation", cls: "series-val", color: COLOURS.val, dots, dash: "5 3", points: byEpoch("val_loss") },
+      ...otherSeries("val_loss"),
     ],
+  });
+  renderChart($("lr-chart"), {
+    title: "Learning rate", xLabel: "epoch", xDomain, yDomain: [0, null],
+    empty: job ? "waiting for the first steps…" : "the learning rate of each step",
+    series: [{ label: "per step", cls: "series-lr", color: COLOURS.lr, width: 1.6,
+               points: steps.step.map((s, i) => [stepX(s), steps.lr?.[i] ?? NaN]) }],
   });
   renderChart($("acc-chart"), {
     title: "Accuracy", xLabel: "epoch", xDomain: [0, Math.max(epochs, h.epoch[h.epoch.length - 1] ?? 0)],
@@ -995,8 +1015,67 @@ function renderCharts() {
     series: [
       { label: "train", cls: "series-train", color: COLOURS.train, dots, points: byEpoch("accuracy") },
       { label: "validation", cls: "series-val", color: COLOURS.val, dots, dash: "5 3", points: byEpoch("val_accuracy") },
+      ...otherSeries("val_accuracy"),
     ],
   });
+}
+
+// ================================================================== runs
+
+/** The run ticked for comparison (its summary), if it is not the run shown. */
+function comparedRun() {
+  const id = state.compareId;
+  if (!id || id === viewJob()?.id) return null;
+  return (state.runs || []).find((r) => r.id === id) || null;
+}
+
+async function loadRuns() {
+  try {
+    state.runs = (await api("api/runs")).runs;
+  } catch (_) {
+    return;
+  }
+  renderRuns();
+  scheduleCharts();
+}
+
+/** The session's runs: settings and last figures; a tick compares one with the run shown. */
+function renderRuns() {
+  const box = $("runs");
+  const runs = state.runs || [];
+  if (!runs.length) {
+    box.replaceChildren(Object.assign(document.createElement("p"), { className: "hint", textContent: "No run yet." }));
+    return;
+  }
+  const table = document.createElement("table");
+  table.className = "data runs-table";
+  table.innerHTML = "<thead><tr><th>compare</th><th>run</th><th>data</th><th>settings</th><th>epochs</th><th>val acc</th><th>val loss</th></tr></thead>";
+  const body = document.createElement("tbody");
+  for (const r of [...runs].reverse()) {
+    const row = document.createElement("tr");
+    const tick = Object.assign(document.createElement("input"), { type: "checkbox", checked: state.compareId === r.id });
+    tick.dataset.testid = "compare-run";
+    tick.setAttribute("aria-label", `compare run ${r.run}`);
+    tick.addEventListener("change", () => {
+      state.compareId = tick.checked ? r.id : null;
+      renderRuns();
+      scheduleCharts();
+    });
+    const st = r.settings;
+    const reg = [st.weight_decay ? `wd ${st.weight_decay}` : "", st.l1 ? `L1 ${st.l1}` : "", st.l2 ? `L2 ${st.l2}` : ""].filter(Boolean).join(" ");
+    const cells = [`${r.run}${r.run === viewJob()?.run ? " (shown)" : ""}`, datasetInfo(st.dataset)?.label ?? st.dataset,
+      `${st.optimizer} lr ${st.lr} · batch ${st.batch_size}${reg ? ` · ${reg}` : ""} · ${r.layers} layers${r.source ? ` · continues ${r.source}` : ""}`,
+      `${r.last.epoch ?? 0}${st.until_paused ? "" : ` / ${st.epochs}`} (${r.state})`,
+      formatPercent(r.last.val_accuracy), formatNumber(r.last.val_loss)];
+    const first = document.createElement("td");
+    first.append(tick);
+    row.append(first, ...cells.map((c) => Object.assign(document.createElement("td"), { textContent: c })));
+    row.dataset.testid = "run-row";
+    body.append(row);
+  }
+  table.append(body);
+  box.replaceChildren(Object.assign(document.createElement("div"), { className: "table-wrap" }));
+  box.firstChild.append(table);
 }
 
 // ================================================================== results panel
@@ -1016,11 +1095,13 @@ function renderResults() {
     const points = samples && samples.kind === "points" ? samples : null;
     state.plane = drawPlane(canvas, sameData ? job.boundary : null, points, info.classes.length,
                             { test: $("show-test").checked });
-    let legend = canvas.nextElementSibling;
+    const wrap = canvas.parentElement;
+    let legend = wrap.nextElementSibling;
     if (!legend || !legend.classList.contains("legend-inline")) legend = null;
     const fresh = classLegend(info.classes, sameData && job.boundary ? null : "train a model to see its boundary");
-    if (legend) legend.replaceWith(fresh); else canvas.after(fresh);
+    if (legend) legend.replaceWith(fresh); else wrap.after(fresh);
     renderUnits($("units"), sameData ? job.units : null, info.classes);
+    showClicked();
   } else {
     const confusion = sameData ? job.confusion : null;
     renderConfusion($("confusion"), confusion);
@@ -1107,10 +1188,31 @@ async function onBoundaryClick(e) {
   const [x, y] = state.plane.toData(px, py);
   const answer = await predict({ features: [x, y] });
   if (!answer) return;
-  renderResults();
-  drawMarker(canvas.getContext("2d"), px, py, "#1f2328");
+  const p = answer.probabilities[answer.prediction];
+  state.clicked = { x, y, text: `(${x.toFixed(2)}, ${y.toFixed(2)}): class ${answer.classes[answer.prediction]}, ${formatPercent(p)}` };
   document.getElementById("predict-msg").textContent = `point (${x.toFixed(2)}, ${y.toFixed(2)})`;
-  document.getElementById("draw-card").scrollIntoView({ block: "nearest", behavior: "smooth" });
+  renderResults();          // the answer is drawn beside the point: the page does not move
+}
+
+/** The clicked point's marker and its answer, beside it on the boundary. */
+function showClicked() {
+  const bubble = $("boundary-answer");
+  const c = state.clicked;
+  if (!c || !state.plane || !viewJob()) {
+    bubble.hidden = true;
+    return;
+  }
+  const canvas = $("boundary");
+  const [px, py] = state.plane.toPx(c.x, c.y);
+  drawMarker(canvas.getContext("2d"), px, py, "#1f2328");
+  const scale = canvas.clientWidth / canvas.width;
+  bubble.textContent = c.text;
+  bubble.hidden = false;
+  const left = canvas.offsetLeft + px * scale, top = canvas.offsetTop + py * scale;
+  const flip = px * scale > canvas.clientWidth * 0.6;          // keep it inside the picture
+  bubble.style.left = `${Math.round(left + (flip ? -10 : 10))}px`;
+  bubble.style.top = `${Math.round(top - 12)}px`;
+  bubble.style.transform = flip ? "translateX(-100%)" : "none";
 }
 
 // ================================================================== save, load, export, link
@@ -1268,6 +1370,8 @@ function wireControls() {
   $("load-file").addEventListener("change", loadCheckpoint);
   $("export-btn").addEventListener("click", exportPython);
   $("copy-link").addEventListener("click", copyLink);
+  $("log-scale").addEventListener("change", scheduleCharts);
+  $("smoothing").addEventListener("input", scheduleCharts);
   // Charts follow the width of their card.
   new ResizeObserver(() => scheduleCharts()).observe($("loss-chart"));
 }
@@ -1301,6 +1405,7 @@ async function main() {
   renderJob();
   renderCharts();
   connectEvents();
+  loadRuns();
 }
 
 main();
