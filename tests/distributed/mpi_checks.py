@@ -282,11 +282,12 @@ def check_fit_splits_and_averages():
 
 
 def check_interrupted_fit_resumes_exactly():
-    """A run stopped in the middle of an epoch (one process asked to stop: all stop after
+    """A run stopped in the middle of an epoch (one process gets SIGUSR1: all stop after
     the same step, rank 0 writes the checkpoint) and resumed from that file ends with the
     weights of the run that was never stopped: each process's data position, augmentation
     and dropout streams come back."""
     import os
+    import signal
     import tempfile
     from ournn.data import ArrayDataset, DataLoader
     from ournn.train import LambdaCallback, ModelCheckpoint, fit
@@ -311,9 +312,9 @@ def check_interrupted_fit_resumes_exactly():
     dist.broadcast_object_list(folder)
     stopped = make()
 
-    def stop(trainer, loss):               # one process asks (Ctrl-C there)
+    def stop(trainer, loss):     # one process is asked to stop (mpirun forwards SIGUSR1)
         if RANK == 1 and trainer.epoch == 1 and trainer.step == 2:
-            trainer.stop_training, trainer.stop_reason = True, "interrupt"
+            os.kill(os.getpid(), signal.SIGUSR1)
     history = run(stopped, [LambdaCallback(on_batch_end=stop), ModelCheckpoint(folder[0])])
     assert history.interrupted and len(history.epoch) == 1
     dist.barrier()

@@ -168,7 +168,8 @@ class ProgressBar(Callback):
             return
         self._last_draw = now
         elapsed = now - trainer.epoch_start_time
-        rate = trainer.samples_this_session / max(elapsed, 1e-9)
+        # (every process of a distributed run reads as many samples as this one)
+        rate = trainer.samples_this_session * getattr(trainer, "world", 1) / max(elapsed, 1e-9)
         steps_left = total - trainer.step
         eta = elapsed / max(trainer.samples_this_session, 1) * steps_left * (
             trainer.train_loader.batch_size)
@@ -300,6 +301,12 @@ class ModelCheckpoint(Callback):
             self.best = max(values) if self.mode == "max" else min(values)
 
 
+def _host(value):
+    """A tensor's or array's values as a NumPy array (copied from a GPU)."""
+    from ..device import to_host
+    return to_host(getattr(value, "_data", value))
+
+
 def _resolve_mode(mode, monitor):
     if mode == "auto":
         return "max" if "acc" in monitor else "min"
@@ -331,7 +338,7 @@ class EarlyStopping(Callback):
         if self.best is None or _better(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
-                self.best_weights = {k: np.array(v)     # a copy, of an array or a Tensor
+                self.best_weights = {k: np.array(_host(v))  # a copy, on the host
                                      for k, v in trainer.model.state_dict().items()}
             return
         self.wait += 1

@@ -9,6 +9,11 @@ A training run's position (model, optimizer, schedulers, loader position, random
 history) is ``Trainer.state_dict()``; saving it between steps and loading it back continues
 the run exactly as if it had not stopped.
 
+On a GPU (``model.to("cuda")``), the steps compute on the model's device: each batch is
+moved there once (``ournn.data.loader.move_batch``; the loader makes it on the host), and only
+scalars come back (the loss of each step, the metrics' sums). ``evaluate`` and ``predict`` do
+the same and return their outputs on the host.
+
 Launched by MPI (``mpirun -n N``), ``fit`` trains on N processes by itself
 (``ournn.train.distributed``): each reads its share of every batch, the gradients are
 averaged (``DistributedDataParallel``), validation is split and its sums added, and only rank
@@ -23,6 +28,7 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd.function import no_grad
+from ..device import CPU, device_of, to_host
 from ..errors import OurnnError
 from ..optim.registry import make_optimizer  # noqa: F401  (fit takes optimizer names)
 from ..tensor import Tensor
@@ -65,8 +71,27 @@ class History:
 
 # ---------------------------------------------------------------- inputs
 def _as_array(a):
-    """The NumPy array of a Tensor or of anything array-like."""
-    return a.numpy() if isinstance(a, Tensor) else np.asarray(a)
+    """The NumPy array of a Tensor (a copy on the host for one on a device) or of anything
+    array-like."""
+    return to_host(a._data) if isinstance(a, Tensor) else np.asarray(a)
+
+
+def model_device(model):
+    """The device of ``model``'s first parameter (or buffer); the CPU for a model without
+    either."""
+    for t in model.parameters():
+        return device_of(t._data)
+    for t in model.buffers():
+        return device_of(t._data)
+    return CPU
+
+
+def _batches_on(loader, device):
+    """``loader``'s batches, each moved to ``device`` (as they are on the CPU)."""
+    if device.type == "cpu":
+        return loader
+    from ..data.loader import move_batch
+    return (move_batch(batch, device) for batch in loader)
 
 
 def _to_loader(data, batch_size, shuffle, name):
@@ -225,7 +250,7 @@ class Trainer:
     def train_step(self, x, y):
         output = self.network(x)
         loss = self.loss_fn(output, y)
-        value = float(loss.numpy())
+        value = loss.item()         # on a GPU: the one number read back per step
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"loss became {value} at epoch {self.epoch + 1}, step {self.step + 1}: training "
@@ -287,7 +312,7 @@ class Trainer:
         self.samples_this_session = 0
         if hasattr(self._sampler(), "set_epoch"):
             self._sampler().set_epoch(self.epoch)
-        for batch in self.train_loader:
+        for batch in _batches_on(self.train_loader, model_device(self.model)):
             x, y = batch[0], batch[1]
             value, output = self.train_step(x, y)
             n = len(y)
@@ -323,11 +348,15 @@ class Trainer:
 
 class _GracefulInterrupt:
     """First Ctrl-C: finish the current step, then stop (callbacks save a checkpoint).
-    A second Ctrl-C interrupts at once. Only in the main thread."""
+    A second Ctrl-C interrupts at once. Only in the main thread.
+
+    On several processes, SIGUSR1 does the same: ``mpirun`` stops the job at once on Ctrl-C
+    but forwards SIGUSR1 to every process (``kill -USR1 <mpirun's pid>``; Slurm:
+    ``scancel --signal=USR1``); the processes agree to stop after the same step."""
 
     def __init__(self, trainer):
         self.trainer = trainer
-        self.previous = None
+        self.previous = {}
 
     def _handler(self, signum, frame):
         if self.trainer.stop_reason == "interrupt":
@@ -337,12 +366,16 @@ class _GracefulInterrupt:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
+            signals = [signal.SIGINT]
+            if self.trainer.world > 1 and hasattr(signal, "SIGUSR1"):
+                signals.append(signal.SIGUSR1)
+            for s in signals:
+                self.previous[s] = signal.signal(s, self._handler)
         return self
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for s, previous in self.previous.items():
+            signal.signal(s, previous)
         return False
 
 
@@ -436,13 +469,13 @@ def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_siz
     outputs = []
     try:
         with no_grad():
-            for batch in loader:
+            for batch in _batches_on(loader, model_device(model)):
                 x, y = batch[0], batch[1]
                 out = model(x)
                 if return_outputs:
-                    outputs.append(out.numpy())
+                    outputs.append(to_host(out._data))
                 n = len(y)
-                total += float(loss_fn(out, y).numpy()) * n
+                total += loss_fn(out, y).item() * n
                 count += n
                 for name, fn in metric_fns:
                     s, c = fn(out, y)
@@ -467,19 +500,23 @@ def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_siz
 
 def predict(model, x, batch_size=256):
     """The model's outputs for inputs ``x`` (an array (N, ...), a Dataset or a DataLoader),
-    as one NumPy array, computed in eval mode in batches."""
+    as one NumPy array, computed in eval mode in batches (on the model's device)."""
     was_training = model.training
     model.eval()
     outputs = []
+    device = model_device(model)
     try:
         with no_grad():
             if isinstance(x, (np.ndarray, Tensor, list)):
                 arr = _as_array(x)
                 for i in range(0, len(arr), batch_size):
-                    outputs.append(model(arr[i:i + batch_size]).numpy())
+                    part = arr[i:i + batch_size]
+                    if device.type != "cpu":
+                        part = Tensor._make(part).to(device)
+                    outputs.append(to_host(model(part)._data))
             else:
-                for batch in _batches(x, batch_size):
-                    outputs.append(model(batch[0]).numpy())
+                for batch in _batches_on(_batches(x, batch_size), device):
+                    outputs.append(to_host(model(batch[0])._data))
     finally:
         model.train(was_training)
     return np.concatenate(outputs) if outputs else np.empty((0,))
