@@ -1,4 +1,9 @@
-"""DataLoader: batches as tensors on NumPy arrays (no copy), shuffled reproducibly, resumable."""
+"""DataLoader: batches as tensors on NumPy arrays (no copy), shuffled reproducibly, resumable.
+
+Batches are made on the host, as PyTorch's are. For a model on a GPU, ``fit`` moves each
+batch to the model's device (``move_batch``: one copy per tensor of the batch); a loop of
+one's own does what a PyTorch loop does: ``x, y = x.to(device), y.to(device)``.
+"""
 import copy
 import numbers
 
@@ -22,7 +27,7 @@ class DataLoader:
         num_workers, pin_memory, timeout, worker_init_fn, multiprocessing_context,
             prefetch_factor, persistent_workers, pin_memory_device: accepted for PyTorch code
             and without effect: batches are fancy-indexed in this process (no worker processes;
-            a batch of MNIST costs microseconds).
+            a batch of MNIST costs microseconds) and copied to a GPU from ordinary memory.
         collate_fn: builds a batch from a list of samples (its result is passed on as is);
             default: stack the samples field by field into tensors.
         drop_last: skip the last batch if it has fewer than ``batch_size`` samples.
@@ -186,6 +191,23 @@ def _as_tensors(batch):
         return [_as_tensors(b) for b in batch]
     if isinstance(batch, dict):
         return {k: _as_tensors(v) for k, v in batch.items()}
+    return batch
+
+
+def move_batch(batch, device):
+    """``batch`` (tensors or arrays, in tuples, lists and dicts, as a DataLoader yields it)
+    on ``device``: each tensor copied there once, one already there kept as it is, other
+    values unchanged. ``fit`` calls it on every batch for a model on a GPU."""
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, (np.ndarray, np.generic)):
+        return Tensor._make(batch).to(device)
+    if isinstance(batch, tuple):
+        return tuple(move_batch(b, device) for b in batch)
+    if isinstance(batch, list):
+        return [move_batch(b, device) for b in batch]
+    if isinstance(batch, dict):
+        return {k: move_batch(v, device) for k, v in batch.items()}
     return batch
 
 

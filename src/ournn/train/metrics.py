@@ -10,7 +10,10 @@ import numpy as np
 
 
 def _array(x):
-    """The NumPy array of a Tensor (``numpy()``) or of anything array-like."""
+    """The array of a Tensor (on its device) or of anything array-like (NumPy)."""
+    data = getattr(x, "_data", None)
+    if data is not None:
+        return data
     return x.numpy() if hasattr(x, "numpy") and not isinstance(x, np.ndarray) else \
         np.asarray(x)
 
@@ -19,9 +22,13 @@ def accuracy(output, target):
     """Share of samples whose arg-max class equals the integer target.
 
     output (N, C) logits or probabilities, target (N,) ints. For one output column (binary
-    logits), the class is ``output > 0``."""
+    logits), the class is ``output > 0``. On a GPU it is computed there; the sum alone is
+    read back."""
     out = _array(output)
     target = _array(target)
+    if type(out) is not type(target):       # host targets for a device output: moved there
+        from ..ops.compat import on_device_of
+        target = on_device_of(target, out)
     if out.ndim == 2 and out.shape[1] > 1:
         pred = out.argmax(axis=1)
     else:

@@ -141,7 +141,8 @@ class TensorBoard(Callback):
         writer.flush()
 
     def _histogram(self, tag, values, step):
-        values = np.asarray(values, dtype=np.float64).ravel()
+        from ..device import to_host
+        values = np.asarray(to_host(values), dtype=np.float64).ravel()   # from a GPU: a copy
         values = values[np.isfinite(values)]
         if values.size:
             self.writer.add_histogram(tag, values, step)
