@@ -27,7 +27,7 @@ class StudioDataset:
     ``kind`` is "image" (N, 1, 28, 28), "points" (N, 2) or "table" (N, D)."""
 
     def __init__(self, name, label, kind, x, y, tx, ty, classes, loader_code, file_stem,
-                 raw=None, features=None):
+                 raw=None, features=None, columns=None, label_column=None, scale=None):
         self.name, self.label, self.kind = name, label, kind
         self.x, self.y, self.tx, self.ty = x, y, tx, ty
         self.classes = [str(c) for c in classes]
@@ -37,10 +37,19 @@ class StudioDataset:
         # (what the page draws and clicks), and the feature names
         self.raw_x, self.raw_tx = raw if raw is not None else (x, tx)
         self.features = list(features or [])
+        # CSV files: the user's column names, and the standardisation (mean, std) that turns
+        # their values (raw_x, in their units) into the network's inputs (x)
+        self.columns, self.label_column, self.scale = columns, label_column, scale
 
     def featurize(self, points):
-        """The network's inputs for 2-D points (n, 2): the dataset's features of them."""
-        return featurize(points, self.features) if self.features else points
+        """The network's inputs for points in the data's own units ((n, d) as raw_x holds
+        them): a toy's features of them, a CSV file's standardisation, or the points."""
+        if self.features:
+            return featurize(points, self.features)
+        if self.scale is not None:
+            mean, std = self.scale
+            return ((np.asarray(points, dtype=np.float64) - mean) / std).astype(np.float32)
+        return points
 
     @property
     def input_shape(self):
@@ -70,10 +79,11 @@ class StudioDataset:
             return {"kind": "points", "x": np.round(self.raw_x[:m], 4).tolist(),
                     "y": self.y[:m].tolist(), "classes": self.classes,
                     "test_x": np.round(self.raw_tx[:k], 4).tolist(),
-                    "test_y": self.ty[:k].tolist()}
+                    "test_y": self.ty[:k].tolist(), "columns": self.columns,
+                    "label": self.label_column}
         m = min(len(self.x), 24)
-        return {"kind": "table", "x": self.x[:m].tolist(), "y": self.y[:m].tolist(),
-                "classes": self.classes}
+        return {"kind": "table", "x": self.raw_x[:m].tolist(), "y": self.y[:m].tolist(),
+                "classes": self.classes, "columns": self.columns, "label": self.label_column}
 
 
 # ---------------------------------------------------------------- built-in sets
@@ -302,6 +312,7 @@ def parse_csv(data, name="upload.csv", label=None, seed=0):
     # standardise the features (in float64), so that a default learning rate works
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std == 0] = 1.0
+    raw_x = x
     x = ((x - mean) / std).astype(np.float32)
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = max(1, len(x) // 5)
@@ -324,7 +335,9 @@ def parse_csv(data, name="upload.csv", label=None, seed=0):
             "test, train = order[:max(1, len(x) // 5)], order[max(1, len(x) // 5):]\n"
             "x, y, test_x, test_y = x[train], y[train], x[test], y[test]\n")
     return StudioDataset("csv:" + stem, name, kind, x[train], y[train], x[test], y[test],
-                         classes, code, stem)
+                         classes, code, stem, raw=(raw_x[train], raw_x[test]),
+                         columns=[header[j] for j in features], label_column=header[col],
+                         scale=(mean, std))
 
 
 def _natural_key(text):

@@ -51,6 +51,7 @@ MAX_NAME_TRIES = 100             # "name-2" ... "name-100", then a few random su
 MAX_CSV_PER_SESSION = 8
 UPLOADS_MAX_BYTES = 1024 ** 3    # the arrays of all uploaded CSV files, all sessions together
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")       # fullmatch
+SESSION_ID_RE = re.compile(r"[0-9a-f]{32}")
 UPLOAD_NAME_MAX = 100
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 ZOO_FOR_IMAGES = ("mlp", "lenet5", "cnn", "strided_cnn", "kerascnn")
@@ -91,12 +92,64 @@ class Studio:
                 s.touched = time.time()
                 s.requests += 1            # a session with a request in flight is not empty
                 return s, False
+            kept = self._kept_uploads(sid)
+            if kept:                       # a session from before a restart, with its CSVs
+                if len(self.sessions) >= MAX_SESSIONS:
+                    self._forget_empty_session()
+                s = Session(sid)
+                s.requests += 1
+                self.sessions[sid] = s
+                self._restore_uploads(s, kept)
+                return s, False
             if len(self.sessions) >= MAX_SESSIONS:
                 self._forget_empty_session()
             s = Session(uuid.uuid4().hex)
             s.requests += 1
             self.sessions[s.id] = s
             return s, True
+
+    # ----- uploads kept on disk (a restarted studio gives each session its CSV files back)
+    def _uploads_folder(self, sid):
+        return os.path.join(self.workdir, "csv", sid)
+
+    def _kept_uploads(self, sid):
+        """The CSV files kept for session ``sid`` (a cookie's value: only a session id's
+        form, 32 hex digits, ever becomes a path), oldest first."""
+        if not isinstance(sid, str) or not SESSION_ID_RE.fullmatch(sid):
+            return []
+        folder = self._uploads_folder(sid)
+        try:
+            names = [n for n in os.listdir(folder) if n.endswith(".json")]
+        except OSError:
+            return []
+        return sorted((os.path.join(folder, n) for n in names), key=os.path.getmtime)
+
+    def keep_upload(self, session, ds, raw, name, label):
+        folder = self._uploads_folder(session.id)
+        os.makedirs(folder, exist_ok=True)
+        stem = os.path.join(folder, ds.file_stem)
+        ournn_io.atomic_write_bytes(stem + ".csv", raw)
+        ournn_io.atomic_write_text(stem + ".json", json.dumps({"name": name, "label": label}))
+
+    def forget_upload(self, session, ds):
+        stem = os.path.join(self._uploads_folder(session.id), ds.file_stem)
+        for path in (stem + ".json", stem + ".csv"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _restore_uploads(self, session, kept):
+        for path in kept[-MAX_CSV_PER_SESSION:]:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    meta = json.load(f)
+                with open(path[:-5] + ".csv", "rb") as f:
+                    raw = f.read(CSV_MAX_BYTES + 1)
+                ds = parse_csv(raw, meta["name"], meta.get("label"))
+            except (OSError, ValueError, KeyError, TypeError, SpecError):
+                continue                   # a file damaged since: the user uploads it again
+            session.datasets[ds.name] = ds
 
     def _forget_empty_session(self):
         empty = [s for s in self.sessions.values() if s.empty]
@@ -558,7 +611,8 @@ async def predict(request, studio, session):
         x = _drawing(data["pixels"])
     elif "features" in data:
         f = data["features"]
-        width = 2 if ds.features else int(np.prod(ds.input_shape))   # a toy's raw point
+        shape = list(ds.raw_x.shape[1:])   # in the data's own units (a CSV file's, a toy's)
+        width = int(np.prod(shape))
         if (not isinstance(f, list) or len(f) != width or
                 not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in f)):
             raise HTTPError(400, f"features must be a list of {width} numbers", "features")
@@ -566,8 +620,8 @@ async def predict(request, studio, session):
         if big:
             raise HTTPError(400, f"features[{big[0]}] = {_short(f[big[0]])} is beyond the "
                                  "range of float32", f"features[{big[0]}]")
-        x = np.asarray(f, dtype=np.float32).reshape([1, width])
-        x = ds.featurize(x).reshape([1] + ds.input_shape)
+        x = np.asarray(f, dtype=np.float64).reshape([1] + shape)
+        x = ds.featurize(x).astype(np.float32).reshape([1] + ds.input_shape)
     else:
         raise HTTPError(400, "send {\"pixels\": [[...]]} (a drawing) or {\"features\": [...]}")
     def run(m):
@@ -899,8 +953,10 @@ async def upload_csv(request, studio, session):
                              "restart it to free them", "file")
     if len(session.datasets) >= MAX_CSV_PER_SESSION and ds.name not in session.datasets:
         oldest = next(iter(session.datasets))
-        del session.datasets[oldest]
+        studio.forget_upload(session, session.datasets.pop(oldest))
     session.datasets[ds.name] = ds
+    # kept in the work folder: a restarted studio gives this session its data back
+    await asyncio.to_thread(studio.keep_upload, session, ds, raw, name, label)
     return JSONResponse({"dataset": ds.info()})
 
 

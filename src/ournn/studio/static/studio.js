@@ -105,7 +105,20 @@ function initialSetup() {
   if (!raw) return { setup: state.rules.defaultSetup(), warnings: [] };
   state.urlHadSetup = true;
   try {
-    return state.rules.sanitize(JSON.parse(raw));
+    const parsed = JSON.parse(raw);
+    const result = state.rules.sanitize(parsed);
+    const name = parsed?.dataset;
+    if (typeof name === "string" && name.startsWith("csv:") && !state.datasets.has(name)) {
+      // The data of a CSV link lives in the browser that uploaded it: say how to get it, and
+      // apply the link's set-up when that file arrives.
+      state.pendingCsv = { dataset: name, setup: parsed };
+      result.warnings = result.warnings.filter((w) => !w.startsWith("unknown dataset"));
+      result.warnings.unshift(`this link trains on an uploaded CSV file (${name.slice(4)}.csv or similar), which ` +
+        "this browser has not uploaded: upload the same file under Data → Upload a CSV file, and the link's " +
+        "network and settings are applied to it. Until then they are shown on a built-in dataset");
+      document.getElementById("csv-box").open = true;
+    }
+    return result;
   } catch (_) {
     return { setup: state.rules.defaultSetup(), warnings: ["the link's setup is not valid JSON; the default setup is used"] };
   }
@@ -358,6 +371,7 @@ async function loadSamples(name = sampleKey()) {
   if (sampleKey() !== name) return;                 // the user has moved on
   renderSamples($("samples"), samples, { test: $("show-test").checked });
   renderResults();
+  if (samples.kind === "table") fillRowForm();
 }
 
 function samplesOf() {
@@ -411,7 +425,16 @@ async function uploadCsv() {
     result.textContent = `Loaded ${info.label || info.name}: ${formatInt(info.train_size)} training and ` +
       `${formatInt(info.test_size)} validation rows, ${info.input_shape[0]} features, ` +
       `${info.classes.length} classes (${info.classes.slice(0, 6).join(", ")}${info.classes.length > 6 ? ", …" : ""}).`;
-    changeDataset(info.name);
+    if (state.pendingCsv?.dataset === info.name) {      // the file a link was made with
+      const { setup, warnings } = state.rules.sanitize(state.pendingCsv.setup);
+      state.pendingCsv = null;
+      hideError();
+      warnAbout(warnings, "link's setup");
+      applySetup(setup);
+      result.textContent += " The link's network and settings now apply to it.";
+    } else {
+      changeDataset(info.name);
+    }
   } catch (err) {
     result.classList.add("error");
     result.textContent = `Could not use ${file.name}: ${err.message}`;
@@ -1118,10 +1141,15 @@ function renderResults() {
 function updateDrawAvailability() {
   const kind = datasetInfo(studio.setup.dataset)?.kind;
   state.pad.setEnabled(kind === "image");
-  document.getElementById("draw-card").hidden = kind === "table";
+  document.getElementById("draw-card").hidden = false;
+  document.getElementById("predict-row").hidden = kind !== "table";
+  if (kind === "table") fillRowForm();
   arrangeResultsColumn(kind);
   document.getElementById("draw-pad").hidden = kind !== "image";
   document.getElementById("draw-title").textContent = kind === "image" ? "Draw" : "Predict";
+  if (kind === "table" && !$("predict-bars").childElementCount) {
+    document.getElementById("predict-msg").textContent = "Type a row and press Predict.";
+  }
   document.getElementById("draw-hint").textContent =
     studio.setup.dataset === "mnist" ? "Draw a digit with the mouse." : "Draw with the mouse.";
   const msg = document.getElementById("predict-msg");
@@ -1176,6 +1204,39 @@ function clearDrawing() {
   state.predictSeq++;                // drop answers still on their way
   renderBars($("predict-bars"), $("predict-top"), null);
   updateDrawAvailability();          // puts the hint back
+}
+
+/** The row form of a CSV dataset: one box per column, the first row's values to start. */
+function fillRowForm() {
+  const samples = samplesOf();
+  const box = document.getElementById("row-fields");
+  if (!samples || samples.kind !== "table") {
+    box.replaceChildren();
+    return;
+  }
+  if (box.dataset.dataset === sampleKey()) return;
+  box.dataset.dataset = sampleKey();
+  box.replaceChildren(...samples.columns.map((name, j) => {
+    const label = document.createElement("label");
+    label.className = "field";
+    const input = Object.assign(document.createElement("input"), { type: "number", step: "any",
+                                                                   value: String(samples.x[0]?.[j] ?? 0) });
+    input.dataset.testid = "row-value";
+    label.append(Object.assign(document.createElement("span"), { textContent: name }), input);
+    return label;
+  }));
+}
+
+async function predictRow(e) {
+  e.preventDefault();
+  const values = [...document.querySelectorAll('[data-testid="row-value"]')].map((i) => Number(i.value));
+  const msg = document.getElementById("predict-msg");
+  if (values.some((v) => !Number.isFinite(v))) {
+    msg.className = "predict-msg error";
+    msg.textContent = "Every column needs a number.";
+    return;
+  }
+  await predict({ features: values });
 }
 
 /** A click on the decision boundary: classify that point. */
@@ -1355,6 +1416,7 @@ function wireControls() {
   $("pause-btn").addEventListener("click", () => control(studio.job?.state === "paused" ? "resume" : "pause"));
   $("stop-btn").addEventListener("click", () => control("stop"));
   $("draw-clear").addEventListener("click", clearDrawing);
+  $("predict-row").addEventListener("submit", predictRow);
   $("noise-input").addEventListener("input", (e) => {
     document.getElementById("noise-value").textContent = Number(e.target.value).toFixed(2);
   });

@@ -44,9 +44,12 @@ export function classLegend(classes, note) {
 /** The first rows of a table dataset (CSV upload). */
 function renderTable(samples) {
   const width = samples.x[0]?.length ?? 0;
-  const head = el("tr", {}, Array.from({ length: width }, (_, j) => el("th", {}, `x${j}`)), el("th", {}, "label"));
+  // the file's own column names and values (the network sees them standardised)
+  const names = samples.columns || Array.from({ length: width }, (_, j) => `x${j}`);
+  const head = el("tr", {}, names.map((name) => el("th", { scope: "col" }, name)),
+                  el("th", { scope: "col" }, samples.label || "label"));
   const rows = samples.x.map((row, i) =>
-    el("tr", {}, row.map((v) => el("td", {}, +Number(v).toPrecision(4))),
+    el("tr", {}, row.map((v) => el("td", {}, String(+Number(v).toPrecision(6)))),
        el("td", {}, samples.classes[samples.y[i]] ?? samples.y[i])));
   return el("div", { class: "table-wrap" }, el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, rows)));
 }
