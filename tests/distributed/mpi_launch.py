@@ -46,12 +46,15 @@ def mpiexec(args, n=2, timeout=TIMEOUT, cwd=None, env=None):
                        PYTHONPATH=os.pathsep.join([str(ROOT / "src"),
                                                    os.environ.get("PYTHONPATH", "")]))
     environment.update(env or {})
+    # the launcher's own limit (Open MPI and MPICH read it) stops a hung job cleanly; the
+    # subprocess timeout is the last resort
+    environment["MPIEXEC_TIMEOUT"] = str(timeout)
     try:
         return subprocess.run(command + [sys.executable, *map(str, args)], cwd=cwd or ROOT,
                               env=environment, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout + 15)
     except subprocess.TimeoutExpired as e:
-        pytest.fail(f"mpiexec -n {n} {args}: still running after {timeout} s (a hang?)\n"
+        pytest.fail(f"mpiexec -n {n} {args}: still running after {timeout + 15} s (a hang?)\n"
                     f"stdout: {e.stdout}\nstderr: {e.stderr}")
 
 

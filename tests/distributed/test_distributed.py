@@ -186,3 +186,20 @@ def test_the_example_runs_on_one_process_without_mpi(monkeypatch):
     main = runpy.run_path(str(ROOT / "examples" / "distributed_mnist.py"))["main"]
     result = main(limit=256)
     assert result["world_size"] == 1 and result["same_weights"] and not dist.is_initialized()
+
+
+def test_the_benchmark_runs_every_setup():
+    """benchmarks/distributed.py (timings are never asserted): one tiny repetition of W1
+    for 1 x 1, 1 x 2 and 2 x 1, each a JSON line; the 2-process one with the traffic."""
+    from mpi_launch import skip_without_mpi
+    skip_without_mpi()
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "distributed.py"),
+                          "--only", "W1", "--reps", "1", "--steps", "1", "--warmup", "0"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(r["processes"], r["threads"]) for r in lines] == [(1, 1), (1, 2), (2, 1)]
+    two = lines[2]
+    params = 784 * 512 + 512 + 512 * 1024 + 1024 + 1024 * 10 + 10
+    assert two["bytes_per_step"] == 4 * params and two["allreduce_ms"] > 0
+    assert "speed-up" in out.stderr
