@@ -93,6 +93,8 @@ def _add_train(sub):
              "install 'ournn[tensorboard]')", metavar="DIR")
     _setting(p, "seq_len", "language models: characters per chunk of truncated BPTT "
              "(default 100)")
+    _setting(p, "device", "train on the CPU or on an NVIDIA GPU (needs CuPy: pip install "
+             "cupy-cuda12x for CUDA 12); default cpu")
 
 
 def _add_tune(sub):

@@ -118,7 +118,7 @@ def load_dataset(name, data_dir=None):
 
 
 # Settings a resumed run may change freely (where it is, how long, how it talks) ...
-RESUME_FREE = ("epochs", "out", "data_dir", "verbose", "tensorboard")
+RESUME_FREE = ("epochs", "out", "data_dir", "verbose", "tensorboard", "device")
 # ... and those it may change only with ``override=True`` (``--override``): they take effect
 # from the next step. The others are fixed by what the checkpoint holds (weights, optimizer
 # state, data order) and can never change on resume.
@@ -151,6 +151,22 @@ def _resume_config(config, saved_cfg, ckpt_path, override):
                                f"{shown}. Drop them to continue as saved, or add --override "
                                f"to continue with the new values")
     return check_config({**saved, **{k: v for k, v in config.items() if v is not None}})
+
+
+def _training_device(cfg, world):
+    """The device ``cfg["device"]`` names, checked before anything is read or written: where
+    it is not available, the device module's one line (a SettingError: exit 2)."""
+    from ..device import CPU, DeviceError, check_device
+    if cfg["device"] == "cpu":
+        return CPU
+    try:
+        device = check_device(cfg["device"])
+    except DeviceError as e:
+        raise SettingError(str(e)) from None
+    if world > 1:
+        raise SettingError(f"device (--device) {cfg['device']}: training on several "
+                           f"processes runs on the CPU; use --device cpu with mpirun")
+    return device
 
 
 def _override_optimizer(trainer_state, cfg):
@@ -193,6 +209,7 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
         _override_optimizer(state["trainer"], cfg)
         out = cfg["out"]
 
+    device = _training_device(cfg, world)
     if cfg.get("tensorboard"):      # made now: a missing tensorboardX stops us before training
         from .tensorboard import TensorBoard
         extra_callbacks = (*extra_callbacks, TensorBoard(cfg["tensorboard"]))
@@ -201,6 +218,9 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
         if world > 1:
             raise SettingError(f"model {cfg['model']!r} trains with its own loop on one "
                                f"process; run it without mpirun")
+        if device.type != "cpu":
+            raise SettingError(f"device (--device) {cfg['device']}: {cfg['model']} trains "
+                               f"with its own loop, on the CPU only for now; use --device cpu")
         _random.manual_seed(cfg["seed"])     # (a resumed run restores the saved state)
         return run_sequence_training(cfg, state, extra_callbacks, stream)
     _random.manual_seed(cfg["seed"])
@@ -231,6 +251,9 @@ def run_training(config, resume=False, extra_callbacks=(), stream=None, plots=Tr
     if main:
         atomic_write_text(os.path.join(out, "summary.txt"),
                           summary(model, x.shape[1:], print_fn=None) + "\n")
+    if device.type != "cpu":
+        model.to(device)     # in place: the optimizer holds the same parameters; fit moves
+        #                      each batch there (``ournn.train.loop``)
     resume_state = None
     if state is not None:
         resume_state = state["trainer"]

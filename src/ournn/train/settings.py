@@ -175,6 +175,9 @@ SETTINGS = {
     "model_kwargs": Setting("json", {}, flag="--model-kwargs"),
     # a folder for TensorBoard event files (None: none written)
     "tensorboard": Setting("path", None, flag="--tensorboard"),
+    # where the model and each batch compute: the CPU (NumPy) or the GPU (CuPy)
+    "device": Setting("choice", "cpu", choices=("cpu", "cuda"), aliases={"gpu": "cuda"},
+                      flag="--device"),
 }
 for _name, _setting in SETTINGS.items():
     _setting.name = _name
