@@ -89,6 +89,19 @@ class Net(nn.Module):
         return self.out(h)
 
 
+class ParentReadsChild(nn.Module):
+    """``mix``'s weight is read by this module's own code, never by ``mix``'s forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(10, 3)
+        self.mix = nn.Linear(3, 3, bias=False)
+
+    def forward(self, x):
+        out = self.body(x)
+        return out + nn.functional.linear(ournn.tanh(out), self.mix.weight)
+
+
 def conv_bn_net():
     return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
                          nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
@@ -149,6 +162,11 @@ def check_ddp_sgd_and_adam():
     # the PyTorch surface
     assert all(k.startswith("module.") for k in ddp.state_dict())
     assert isinstance(ddp.module, Net) and repr(ddp).startswith("DistributedDataParallel(")
+
+
+def check_ddp_parameter_read_outside_its_module():
+    sgd = lambda m: ournn.optim.SGD(m.parameters(), lr=0.3)     # noqa: E731
+    _ddp_equals_one_process(ParentReadsChild, sgd, (10,), bucket_cap_mb=1e-4)
 
 
 def check_sync_batchnorm_in_ddp():

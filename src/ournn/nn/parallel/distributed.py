@@ -25,10 +25,10 @@ A parameter hook (``Tensor.register_hook``) on each parameter then waits for the
 the end of backward and hands the engine the averaged gradient to put in ``.grad``.
 
 Limits, as PyTorch's DDP: every process must run the same graph (the same layers, in the
-same order, each step), one forward before each backward; a parameter must be used inside the
-forward of the module that owns it (a layer's weight read by another module's code, as in
-some weight tying, is refused when it happens only there and is not averaged when it happens
-also there). The MPI progress of a started request happens inside MPI calls; DDP polls the
+same order, each step), one forward before each backward. A parameter read only by code
+outside its own module's forward (a parent using a child's weight) gets no early start: it is
+averaged alone at the end of backward. One read both inside and outside its module's forward
+in the same step is not supported (the outside part would not be averaged). The MPI progress of a started request happens inside MPI calls; DDP polls the
 started requests each time a module's gradients are ready, which is where overlap comes from
 with an MPI that has no progress thread.
 """
@@ -174,8 +174,9 @@ class _Reducer:
         self.finished = True
         self.wait_seconds = time.perf_counter() - begin
 
-    def averaged(self, p):
-        """The parameter hook: the averaged gradient of ``p`` for the engine to store."""
+    def averaged(self, p, grad):
+        """The parameter hook: the averaged gradient of ``p`` for the engine to store
+        (``grad``: this process's, as the engine summed it)."""
         if not self.armed:
             return None
         key = id(p)
@@ -183,16 +184,18 @@ class _Reducer:
             raise DistributedError("DistributedDataParallel: a second backward after one "
                                    "forward; run the forward again (one forward per "
                                    "backward, as PyTorch's DDP)")
-        if not self.delivered[key]:
-            raise DistributedError(
-                f"DistributedDataParallel: a parameter of shape {tuple(p.shape)} received a "
-                f"gradient although the forward of the module that owns it never used it (it "
-                f"was read by other code); DDP averages the gradients that reach a parameter "
-                f"through its own module's forward")
         self.finish()
         self.served.add(key)
         if len(self.served) == len(self.where):
             self.armed = False
+        if not self.delivered[key]:
+            # read by code outside the forward of the module that owns it (a parent using a
+            # child's weight): no bucket saw this gradient, so it is averaged here, alone and
+            # blocking. Every process gets here for the same parameters in the same order
+            # (the same graph), so the collectives match.
+            alone = np.ascontiguousarray(grad._data)
+            self.comm.Allreduce(self.MPI.IN_PLACE, alone, op=self.MPI.SUM)
+            return alone * alone.dtype.type(1.0 / self.size)
         bucket, start, stop = self.where[key]
         return bucket.buffer[start:stop].reshape(p._data.shape)
 
@@ -268,7 +271,7 @@ class _DistributedDataParallel(Module):
 
     def _hook_for(self, p):
         reducer = self._reducer
-        return lambda grad: reducer.averaged(p)
+        return lambda grad: reducer.averaged(p, grad)
 
     def _broadcast(self, arrays):
         for a in arrays:
