@@ -28,16 +28,17 @@ Limits, as PyTorch's DDP: every process must run the same graph (the same layers
 same order, each step), one forward before each backward. A parameter read only by code
 outside its own module's forward (a parent using a child's weight) gets no early start: it is
 averaged alone at the end of backward. One read both inside and outside its module's forward
-in the same step is not supported (the outside part would not be averaged). The MPI progress of a started request happens inside MPI calls; DDP polls the
-started requests each time a module's gradients are ready, which is where overlap comes from
-with an MPI that has no progress thread.
+in the same step is not supported (the outside part would not be averaged).
+
+A started request moves on only inside MPI calls (with an MPI that has no progress thread, as
+Open MPI over shared memory): DDP polls the started requests each time a module's gradients
+are ready, which is where the overlap comes from.
 """
 import contextlib
 import time
 
 import numpy as np
 
-from ... import distributed as dist
 from ...autograd.function import Function, is_grad_enabled
 from ...distributed.process_group import DistributedError, world
 from ...tensor import Tensor
