@@ -23,8 +23,6 @@ MORE = {"LSTM": (lambda: nn.LSTM(4, 5, batch_first=True), (2, 3, 4)),
         "RNN": (lambda: nn.RNN(4, 5, batch_first=True), (2, 3, 4)),
         "MultiheadAttention": (lambda: nn.MultiheadAttention(4, 2, batch_first=True),
                                (2, 3, 4))}
-# Not on the device yet: the recurrent ops (ops/rnn.py) still compute with NumPy.
-KNOWN_GAPS = {"LSTM", "GRU", "RNN"}
 
 
 def _run(make, x, dev):
@@ -43,10 +41,9 @@ def _run(make, x, dev):
     return out.detach().cpu().numpy().copy(), grads
 
 
-LAYER_CASES = [pytest.param(n, m, s, id=n, marks=[pytest.mark.xfail(
-    strict=True, reason="ops/rnn.py still computes with NumPy")] if n in KNOWN_GAPS else [])
-    for n, m, s in [(n, EXAMPLES[n][0], INPUT[EXAMPLES[n][1]]) for n in sorted(EXAMPLES)]
-    + [(n, m, s) for n, (m, s) in sorted(MORE.items())]]
+LAYER_CASES = [pytest.param(n, m, s, id=n) for n, m, s in
+               [(n, EXAMPLES[n][0], INPUT[EXAMPLES[n][1]]) for n in sorted(EXAMPLES)]
+               + [(n, m, s) for n, (m, s) in sorted(MORE.items())]]
 
 
 @pytest.mark.parametrize("name,make,shape", LAYER_CASES)

@@ -22,6 +22,11 @@ differentiates that with ``autograd.grad(create_graph=True)``.
 
 Gate order as PyTorch: LSTM ``i, f, g, o``; GRU ``r, z, n`` with
 ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+
+On a GPU the same loops run with the weights' array module ``xp`` (CuPy: the same functions,
+``out=`` included); the BLAS-thread choice (``loop_threads``) applies to NumPy only, and the
+two shortcuts that would read a device array back (skipping the product of a zero initial
+state) are taken on the CPU only.
 """
 import contextlib
 import ctypes
@@ -32,7 +37,9 @@ import time
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..tensor import Tensor
+from .compat import add_at, on_device_of
 
 
 def _find_openblas_threads():
@@ -156,13 +163,13 @@ _choosers = {True: LoopThreads("one"), False: LoopThreads("default")}
 
 
 @contextlib.contextmanager
-def loop_threads(key, steps):
+def loop_threads(key, steps, xp=np):
     """The BLAS threads for one loop over ``steps`` time steps; ``key`` is (mode, pass,
     batch, hidden size). With "auto", a ``LoopThreads`` decides: one for per-step products
     under SMALL_PRODUCT_FLOPS, one for bigger ones. The products before and after the loops
     (the input projection, the weight gradients over all steps) keep NumPy's threads like
-    every other op."""
-    if steps == 0 or _BLAS is None:
+    every other op. Another array module than NumPy (``xp``, a GPU's) is left alone."""
+    if steps == 0 or _BLAS is None or xp is not np:
         yield
         return
     policy, chooser = LOOP_THREADS, None
@@ -190,10 +197,10 @@ def _offsets(batch_sizes):
     return off
 
 
-def _sigmoid_(a):
+def _sigmoid_(a, xp):
     """Sigmoid in place (tanh form: no overflow)."""
     a *= 0.5
-    np.tanh(a, out=a)
+    xp.tanh(a, out=a)
     a *= 0.5
     a += 0.5
     return a
@@ -210,17 +217,21 @@ class Recurrent(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode="LSTM", batch_sizes=(),
                 reverse=False):
+        xp = get_array_module(w_ih)
+        if xp is not np:        # the layers' zero initial states are made on the host
+            h0 = on_device_of(h0, w_ih)
+            c0 = None if c0 is None else on_device_of(c0, w_ih)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         ctx.mode, ctx.batch_sizes, ctx.reverse = mode, tuple(batch_sizes), reverse
         dtype = w_ih.dtype
-        x = np.ascontiguousarray(x, dtype=dtype)
+        x = xp.ascontiguousarray(x, dtype=dtype)
         off = _offsets(batch_sizes)
         steps = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
         if mode == "LSTM":
             return _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr,
-                                 ctx.batch_sizes, off, steps)
+                                 ctx.batch_sizes, off, steps, xp)
         return _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode,
-                                  batch_sizes, off, steps, dtype)
+                                  batch_sizes, off, steps, dtype, xp)
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
@@ -230,22 +241,22 @@ class Recurrent(Function):
 
 
 def _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_sizes, off, steps,
-                       dtype):
+                       dtype, xp):
     N = x.shape[0]
     H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
-    w_hhT = np.ascontiguousarray(w_hh.T)
+    w_hhT = xp.ascontiguousarray(w_hh.T)
     G = x @ w_ih.T                            # (N, gates * H): every step's projection
     if b_ih is not None:
         G += b_ih
     if b_hh is not None and mode != "GRU":
         G += b_hh
-    h = np.array(h0, dtype=dtype, copy=True)
+    h = xp.array(h0, dtype=dtype, copy=True)
     Hout = h.shape[1]
-    out = np.empty((N, Hout), dtype)
-    Hprev = np.empty((N, Hout), dtype)
+    out = xp.empty((N, Hout), dtype)
+    Hprev = xp.empty((N, Hout), dtype)
     if mode == "GRU":
-        GH = np.empty((N, H), dtype)          # W_hn h + b_hn per step
-        with loop_threads((mode, "forward", h.shape[0], H), len(batch_sizes)):
+        GH = xp.empty((N, H), dtype)          # W_hn h + b_hn per step
+        with loop_threads((mode, "forward", h.shape[0], H), len(batch_sizes), xp):
             for t in steps:
                 n = batch_sizes[t]
                 s = slice(off[t], off[t] + n)
@@ -256,19 +267,19 @@ def _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_siz
                     gh += b_hh
                 g = G[s]
                 g[:, :2 * H] += gh[:, :2 * H]
-                _sigmoid_(g[:, :2 * H])
+                _sigmoid_(g[:, :2 * H], xp)
                 GH[s] = gh[:, 2 * H:]
                 nn_ = g[:, 2 * H:]
                 nn_ += g[:, :H] * gh[:, 2 * H:]
-                np.tanh(nn_, out=nn_)
-                hn = np.subtract(hp, nn_, out=out[s])
+                xp.tanh(nn_, out=nn_)
+                hn = xp.subtract(hp, nn_, out=out[s])
                 hn *= g[:, H:2 * H]
                 hn += nn_
                 h[:n] = hn
         ctx.cache = (G, Hprev, GH)
         return out, h
     relu = mode == "RNN_RELU"
-    with loop_threads((mode, "forward", h.shape[0], H), len(batch_sizes)):
+    with loop_threads((mode, "forward", h.shape[0], H), len(batch_sizes), xp):
         for t in steps:
             n = batch_sizes[t]
             s = slice(off[t], off[t] + n)
@@ -277,9 +288,9 @@ def _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_siz
             g = G[s]
             g += hp @ w_hhT
             if relu:
-                np.maximum(g, 0, out=g)
+                xp.maximum(g, 0, out=g)
             else:
-                np.tanh(g, out=g)
+                xp.tanh(g, out=g)
             out[s] = g
             h[:n] = g
     ctx.cache = (G, Hprev)
@@ -289,23 +300,24 @@ def _recurrent_backward(ctx, dout, dhn, dcn):
     x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = ctx.saved_tensors[:8]
     mode, bs, reverse = ctx.mode, ctx.batch_sizes, ctx.reverse
     dtype = w_ih.dtype
+    xp = get_array_module(w_ih)
     off = _offsets(bs)
     steps = range(len(bs)) if reverse else range(len(bs) - 1, -1, -1)
     H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
     N = x.shape[0]
-    dout = np.asarray(dout, dtype=dtype)
-    dh = np.array(dhn, dtype=dtype, copy=True)
+    dout = xp.asarray(dout, dtype=dtype)
+    dh = xp.array(dhn, dtype=dtype, copy=True)
     needs = ctx.needs_input_grad
     gw_hr = None
     dGh = None
     if mode == "LSTM":
         return _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off,
-                              steps, dout, dh, dcn)
+                              steps, dout, dh, dcn, xp)
     if mode == "GRU":
         G, Hprev, GH = ctx.cache
-        dGx = np.empty((N, 3 * H), dtype)
-        dGh = np.empty((N, 3 * H), dtype)
-        with loop_threads((mode, "backward", dh.shape[0], H), len(bs)):
+        dGx = xp.empty((N, 3 * H), dtype)
+        dGh = xp.empty((N, 3 * H), dtype)
+        with loop_threads((mode, "backward", dh.shape[0], H), len(bs), xp):
             for t in steps:
                 n = bs[t]
                 s = slice(off[t], off[t] + n)
@@ -315,23 +327,23 @@ def _recurrent_backward(ctx, dout, dhn, dcn):
                 dht = dh[:n]
                 dht += dout[s]
                 dx, dhh = dGx[s], dGh[s]
-                dn = np.multiply(dht, 1 - z, out=dx[:, 2 * H:])
+                dn = xp.multiply(dht, 1 - z, out=dx[:, 2 * H:])
                 dn *= 1 - nn_ * nn_                         # d pre-activation of n
-                dz = np.subtract(hp, nn_, out=dx[:, H:2 * H])
+                dz = xp.subtract(hp, nn_, out=dx[:, H:2 * H])
                 dz *= dht
                 dz *= z * (1 - z)
-                dr = np.multiply(dn, GH[s], out=dx[:, :H])
+                dr = xp.multiply(dn, GH[s], out=dx[:, :H])
                 dr *= r * (1 - r)
                 dhh[:, :2 * H] = dx[:, :2 * H]
-                np.multiply(dn, r, out=dhh[:, 2 * H:])
+                xp.multiply(dn, r, out=dhh[:, 2 * H:])
                 dht *= z
                 dht += dhh @ w_hh
         dc0 = None
     else:
         G, Hprev = ctx.cache                 # G holds the outputs (activated in place)
-        dG = np.empty((N, H), dtype)
+        dG = xp.empty((N, H), dtype)
         relu = mode == "RNN_RELU"
-        with loop_threads((mode, "backward", dh.shape[0], H), len(bs)):
+        with loop_threads((mode, "backward", dh.shape[0], H), len(bs), xp):
             for t in steps:
                 n = bs[t]
                 s = slice(off[t], off[t] + n)
@@ -340,10 +352,10 @@ def _recurrent_backward(ctx, dout, dhn, dcn):
                 d = dG[s]
                 g = G[s]
                 if relu:
-                    np.multiply(dht, g > 0, out=d)
+                    xp.multiply(dht, g > 0, out=d)
                 else:
-                    np.multiply(dht, 1 - g * g, out=d)
-                np.matmul(d, w_hh, out=dh[:n])
+                    xp.multiply(dht, 1 - g * g, out=d)
+                xp.matmul(d, w_hh, out=dh[:n])
         dGx = dG
         dc0 = None
     if dGh is None:
@@ -359,13 +371,13 @@ def _recurrent_backward(ctx, dout, dhn, dcn):
     return gx, dh0, dc0, gw_ih, gw_hh, gb_ih, gb_hh, gw_hr
 
 
-def _lstm_perm(H):
+def _lstm_perm(H, xp=np):
     """PyTorch's gate rows (i, f, g, o) in the order used inside: i, f, o, g (the three
     sigmoid gates side by side)."""
-    return np.concatenate([np.arange(2 * H), np.arange(3 * H, 4 * H), np.arange(2 * H, 3 * H)])
+    return xp.concatenate([xp.arange(2 * H), xp.arange(3 * H, 4 * H), xp.arange(2 * H, 3 * H)])
 
 
-def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps):
+def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps, xp):
     """The LSTM loop. Inside, the gates are in the order i, f, o, g and the rows of the
     sigmoid gates are scaled by 1/2, so one tanh over the whole step gives tanh(a/2) for
     them (sigmoid(a) = (tanh(a/2) + 1) / 2) and tanh(a) for g."""
@@ -374,39 +386,40 @@ def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps):
     H2, H3 = 2 * H, 3 * H
     N = x.shape[0]
     B = h0.shape[0]
-    perm = _lstm_perm(H)
-    scale = np.ones((4 * H, 1), dtype)
+    perm = _lstm_perm(H, xp)
+    scale = xp.ones((4 * H, 1), dtype)
     scale[:H3] = 0.5
     G = x @ (w_ih[perm] * scale).T
-    whT = np.ascontiguousarray((w_hh[perm] * scale).T)
+    whT = xp.ascontiguousarray((w_hh[perm] * scale).T)
     if b_ih is not None:
         G += b_ih[perm] * scale[:, 0]
     if b_hh is not None:
         G += b_hh[perm] * scale[:, 0]
     uniform = all(n == B for n in bs)
-    h = np.array(h0, dtype=dtype, copy=True)
-    c = np.array(c0, dtype=dtype, copy=True)
+    h = xp.array(h0, dtype=dtype, copy=True)
+    c = xp.array(c0, dtype=dtype, copy=True)
     Hout = h.shape[1]
-    out = np.empty((N, Hout), dtype)
-    Hprev = None if uniform else np.empty((N, Hout), dtype)
-    S = np.empty((N, 4, H), dtype)         # backward's factors [g, c_prev, 0, i] per row
-    TC = np.empty((N, H), dtype)
-    R = np.empty((N, H), dtype) if w_hr is not None else None
-    w_hrT = np.ascontiguousarray(w_hr.T) if w_hr is not None else None
-    tmp = np.empty((B, 4 * H), dtype)
-    ig_buf = np.empty((B, H), dtype)
+    out = xp.empty((N, Hout), dtype)
+    Hprev = None if uniform else xp.empty((N, Hout), dtype)
+    S = xp.empty((N, 4, H), dtype)         # backward's factors [g, c_prev, 0, i] per row
+    TC = xp.empty((N, H), dtype)
+    R = xp.empty((N, H), dtype) if w_hr is not None else None
+    w_hrT = xp.ascontiguousarray(w_hr.T) if w_hr is not None else None
+    tmp = xp.empty((B, 4 * H), dtype)
+    ig_buf = xp.empty((B, H), dtype)
     # after the tanh, sigmoid = 0.5 * tanh + 0.5 on the first 3H columns, the tanh gate kept:
     # one multiply and one add over the whole (contiguous) step with per-column vectors cost
     # 2 x 4 us where the same on the (B, 3H) view cost 2 x 9.6 us (B = H = 128)
-    mul = np.ones(4 * H, dtype)
+    mul = xp.ones(4 * H, dtype)
     mul[:H3] = 0.5
-    add = np.zeros(4 * H, dtype)
+    add = xp.zeros(4 * H, dtype)
     add[:H3] = 0.5
-    # no initial state (zeros): the first step's recurrent product is zero, skip it
-    skip_first = not h0.any()
+    # no initial state (zeros): the first step's recurrent product is zero, skip it (on the
+    # CPU: on a GPU, asking would read the answer back)
+    skip_first = xp is np and not h0.any()
     first = steps[0] if len(bs) else None
     hp = h
-    with loop_threads(("LSTM", "forward", B, H), len(bs)):
+    with loop_threads(("LSTM", "forward", B, H), len(bs), xp):
         for t in steps:
             n = bs[t]
             a, b = off[t], off[t] + n
@@ -418,22 +431,22 @@ def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps):
             g = G[a:b]
             if not (skip_first and t == first):
                 tm = tmp[:n]
-                np.matmul(hp, whT, out=tm)
+                xp.matmul(hp, whT, out=tm)
                 g += tm
-            np.tanh(g, out=g)
+            xp.tanh(g, out=g)
             g *= mul
             g += add
             cp = c[:n]
             S[a:b, 1] = cp
             cp *= g[:, H:H2]
-            ig = np.multiply(g[:, :H], g[:, H3:], out=ig_buf[:n])
+            ig = xp.multiply(g[:, :H], g[:, H3:], out=ig_buf[:n])
             cp += ig
-            tc = np.tanh(cp, out=TC[a:b])
+            tc = xp.tanh(cp, out=TC[a:b])
             if w_hr is None:
-                hn = np.multiply(g[:, H2:H3], tc, out=out[a:b])
+                hn = xp.multiply(g[:, H2:H3], tc, out=out[a:b])
             else:
-                r = np.multiply(g[:, H2:H3], tc, out=R[a:b])
-                hn = np.matmul(r, w_hrT, out=out[a:b])
+                r = xp.multiply(g[:, H2:H3], tc, out=R[a:b])
+                hn = xp.matmul(r, w_hrT, out=out[a:b])
             if uniform:
                 hp = hn
             else:
@@ -447,33 +460,33 @@ def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps):
 
 
 def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps, dout, dh,
-                   dcn):
+                   dcn, xp):
     G, S, TC, R, Hprev, out = ctx.cache
     needs = ctx.needs_input_grad
     dtype = w_ih.dtype
     H = w_hh.shape[0] // 4
     H2, H3 = 2 * H, 3 * H
     N, B = x.shape[0], dh.shape[0]
-    perm = _lstm_perm(H)
+    perm = _lstm_perm(H, xp)
     S[:, 0] = G[:, H3:]
     S[:, 2] = 0
     S[:, 3] = G[:, :H]
-    wh = np.ascontiguousarray(w_hh[perm])
-    dc = np.array(dcn, dtype=dtype, copy=True)
-    dG = np.empty((N, 4 * H), dtype)
+    wh = xp.ascontiguousarray(w_hh[perm])
+    dc = xp.array(dcn, dtype=dtype, copy=True)
+    dG = xp.empty((N, 4 * H), dtype)
     dG3 = dG.reshape(N, 4, H)
-    DH = np.empty_like(dout) if w_hr is not None else None
-    bufG = np.empty((B, 4 * H), dtype)
-    bufG2 = np.empty((B, 4 * H), dtype)
-    bufH = np.empty((B, H), dtype)
+    DH = xp.empty_like(dout) if w_hr is not None else None
+    bufG = xp.empty((B, 4 * H), dtype)
+    bufG2 = xp.empty((B, 4 * H), dtype)
+    bufH = xp.empty((B, H), dtype)
     # the gates' derivatives in one form for all columns: s (1 - s) = (1 - s) (0 + s) for the
     # sigmoid gates, 1 - t^2 = (1 - t) (1 + t) for the tanh gate: three passes over the
     # contiguous step with a per-column vector (3 x 4.5 us) instead of four, one of them on
     # the (B, 3H) view (21 us at B = H = 128)
-    shift = np.zeros(4 * H, dtype)
+    shift = xp.zeros(4 * H, dtype)
     shift[H3:] = 1
     last = steps[-1] if len(bs) else None
-    with loop_threads(("LSTM", "backward", B, H), len(bs)):
+    with loop_threads(("LSTM", "backward", B, H), len(bs), xp):
         for t in steps:
             n = bs[t]
             a, b = off[t], off[t] + n
@@ -485,27 +498,27 @@ def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps,
                 DH[a:b] = dht
                 dht = dht @ w_hr
             bh = bufH[:n]
-            np.multiply(tc, tc, out=bh)
-            np.subtract(1, bh, out=bh)
+            xp.multiply(tc, tc, out=bh)
+            xp.subtract(1, bh, out=bh)
             bh *= g[:, H2:H3]
             bh *= dht
             dct = dc[:n]
             dct += bh
-            np.multiply(S[a:b], dct[:, None, :], out=dG3[a:b])
+            xp.multiply(S[a:b], dct[:, None, :], out=dG3[a:b])
             d = dG[a:b]
-            np.multiply(dht, tc, out=d[:, H2:H3])
+            xp.multiply(dht, tc, out=d[:, H2:H3])
             bg = bufG[:n]
-            np.subtract(1, g, out=bg)
-            bg2 = np.add(g, shift, out=bufG2[:n])
+            xp.subtract(1, g, out=bg)
+            bg2 = xp.add(g, shift, out=bufG2[:n])
             bg *= bg2
             d *= bg
             dct *= g[:, H:H2]
             if t == last and not needs[1]:
                 break                   # the gradient of h0 is not wanted: skip its product
-            np.matmul(d, wh, out=dh[:n])
+            xp.matmul(d, wh, out=dh[:n])
 
     def unperm(a):
-        r = np.empty_like(a)
+        r = xp.empty_like(a)
         r[perm] = a
         return r
     gx = dG @ w_ih[perm] if needs[0] else None
@@ -517,13 +530,13 @@ def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps,
         if Hprev is not None:
             gw_hh = dG.T @ Hprev
         elif len(bs) == 0:
-            gw_hh = np.zeros((4 * H, h0.shape[1]), dtype)
+            gw_hh = xp.zeros((4 * H, h0.shape[1]), dtype)
         else:
-            h0a = np.asarray(h0, dtype=dtype)
+            h0a = xp.asarray(h0, dtype=dtype)
             first, rest = (dG[-B:], dG[:-B]) if ctx.reverse else (dG[:B], dG[B:])
             # step t's previous state is the output of the step before (t+1 in reverse)
             gw_hh = rest.T @ (out[B:] if ctx.reverse else out[:-B]) if N > B else None
-            if h0a.any() or gw_hh is None:     # zeros add nothing: skip that product
+            if gw_hh is None or xp is not np or h0a.any():   # zeros add nothing: skip it
                 part = first.T @ h0a
                 gw_hh = part if gw_hh is None else gw_hh + part
         gw_hh = unperm(gw_hh)
@@ -606,7 +619,8 @@ def _backward_on_tensors(ctx, dout, dhn, dcn):
     result = [None] * 8
     for k, g in zip(wanted, found):
         if g is None:
-            g = Tensor._make(np.zeros(args[k].shape, args[k].dtype))
+            xp = get_array_module(args[k]._data)
+            g = Tensor._make(xp.zeros(args[k].shape, args[k].dtype))
         result[k] = g
     return tuple(result)
 
@@ -628,11 +642,12 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, grad):
         idx = ctx.indices.reshape(-1)
+        xp = get_array_module(idx)
         V, D = ctx.shape
         scale = None
         if ctx.scale:
-            counts = np.bincount(idx, minlength=V)
-            scale = (1.0 / np.maximum(counts[idx], 1)).astype(grad.dtype)[:, None]
+            counts = xp.bincount(idx, minlength=V)
+            scale = (1.0 / xp.maximum(counts[idx], 1)).astype(grad.dtype)[:, None]
         if isinstance(grad, Tensor):
             from .shape import IndexAdd
             g = grad.reshape(-1, D)
@@ -642,19 +657,21 @@ class Embedding(Function):
                 keep = (idx != ctx.padding_idx).astype(grad.dtype)[:, None]
                 g = g * Tensor._make(keep)
             return IndexAdd.apply(g, shape=(V, D), index=(idx,))
-        g = np.asarray(grad).reshape(-1, D)
+        g = xp.asarray(grad).reshape(-1, D)
         if scale is not None:
             g = g * scale
         if ctx.padding_idx is not None:
             keep = idx != ctx.padding_idx
-            if not keep.all():
+            if xp is not np:        # on a GPU: no mask of unknown size, no read back
+                g = g * keep.astype(g.dtype)[:, None]
+            elif not keep.all():
                 g, idx = g[keep], idx[keep]
-        out = np.zeros((V, D), dtype=grad.dtype)
+        out = xp.zeros((V, D), dtype=grad.dtype)
         if V <= 4096 and g.shape[0] * V <= 1 << 24:
             # a one-hot matmul: one BLAS call, much faster than a scatter for small tables
-            onehot = np.zeros((idx.shape[0], V), dtype=grad.dtype)
-            onehot[np.arange(idx.shape[0]), idx] = 1
-            np.matmul(onehot.T, g, out=out)
+            onehot = xp.zeros((idx.shape[0], V), dtype=grad.dtype)
+            onehot[xp.arange(idx.shape[0]), idx] = 1
+            xp.matmul(onehot.T, g, out=out)
         else:
-            np.add.at(out, idx, g)
+            add_at(out, idx, g)
         return out
