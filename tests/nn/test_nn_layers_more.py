@@ -395,7 +395,9 @@ OTHER = {"Module", "Parameter", "ModuleList", "ModuleDict", "ParameterList", "Pa
          "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
          "KLDivLoss", "BCELoss", "BCEWithLogitsLoss",
          "MultiheadAttention", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
-         "Embedding"}
+         "Embedding",
+         # two inputs (target and memory): configs checked in tests/nn/test_attention.py
+         "TransformerDecoderLayer", "TransformerDecoder", "Transformer"}
 
 
 def _layer_names():
@@ -448,7 +450,12 @@ def test_config_round_trip_containers_and_losses(name):
         "LSTM": lambda: nn.LSTM(3, 4, batch_first=True, proj_size=2),
         "GRU": lambda: nn.GRU(3, 4, bias=False), "RNNCell": lambda: nn.RNNCell(3, 4),
         "LSTMCell": lambda: nn.LSTMCell(3, 4), "GRUCell": lambda: nn.GRUCell(3, 4),
-        "Embedding": lambda: nn.Embedding(10, 3, padding_idx=0)}
+        "Embedding": lambda: nn.Embedding(10, 3, padding_idx=0),
+        "TransformerDecoderLayer": lambda: nn.TransformerDecoderLayer(8, 2, 16,
+                                                                      norm_first=True),
+        "TransformerDecoder": lambda: nn.TransformerDecoder(
+            nn.TransformerDecoderLayer(8, 2, 16, activation="gelu"), 2, norm=nn.LayerNorm(8)),
+        "Transformer": lambda: nn.Transformer(8, 2, 1, 2, 16, batch_first=True)}
     layer = make[name]()
     config = json.loads(json.dumps(module_config(layer)))
     rebuilt = module_from_config(config)
