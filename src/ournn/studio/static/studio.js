@@ -476,6 +476,8 @@ function showCheck(check, err) {
     status.classList.add("ok");
     status.textContent = `${formatInt(check.total_params)} parameters · input ${formatShape(check.input_shape)} → output ${formatShape(check.output_shape)}`;
     graph.innerHTML = check.svg || "";
+    numberGraph(graph);
+    requestAnimationFrame(graphScrollCue);
   } else {
     status.classList.add("error");
     if (check) {
@@ -493,6 +495,30 @@ function showCheck(check, err) {
   }
   document.getElementById("use-default-net").hidden = Boolean(check && check.ok) || state.locked;
   updateButtons();
+}
+
+/**
+ * The graph (drawn by ournn.viz.graph, as `ournn summary --graph`) numbers layers from 0;
+ * the layer list starts at 1: number the graph's boxes as the list does.
+ */
+function numberGraph(graph) {
+  for (const node of graph.querySelectorAll(".node")) {
+    const line = [...node.querySelectorAll("tspan")].pop();
+    const m = line && /^(\d+)(: .*)?$/.exec(line.textContent.trim());
+    if (!m) continue;
+    line.textContent = `${Number(m[1]) + 1}${m[2] || ""}`;
+    const title = node.querySelector("title");
+    if (title) title.textContent = title.textContent.replace(/ \/ \d+(: [^/]*)?$/, ` / ${line.textContent}`);
+  }
+}
+
+/** A graph taller (or wider) than its box shows a fade and says it goes on. */
+function graphScrollCue() {
+  const graph = $("graph");
+  const more = graph.scrollHeight > graph.clientHeight + 4 || graph.scrollWidth > graph.clientWidth + 4;
+  const atEnd = graph.scrollTop + graph.clientHeight >= graph.scrollHeight - 4;
+  document.getElementById("graph-wrap").classList.toggle("more", more && !atEnd);
+  document.getElementById("graph-more").hidden = !more || atEnd;
 }
 
 async function loadZoo() {
@@ -1091,7 +1117,8 @@ function renderRuns() {
       `${r.last.epoch ?? 0}${st.until_paused ? "" : ` / ${st.epochs}`} (${r.state})`,
       formatPercent(r.last.val_accuracy), formatNumber(r.last.val_loss)];
     const first = document.createElement("td");
-    first.append(tick);
+    first.append(Object.assign(document.createElement("label"), { className: "check tick" }));
+    first.firstChild.append(tick);
     row.append(first, ...cells.map((c) => Object.assign(document.createElement("td"), { textContent: c })));
     row.dataset.testid = "run-row";
     body.append(row);
@@ -1433,6 +1460,8 @@ function wireControls() {
   $("export-btn").addEventListener("click", exportPython);
   $("copy-link").addEventListener("click", copyLink);
   $("log-scale").addEventListener("change", scheduleCharts);
+  $("graph").addEventListener("scroll", graphScrollCue);
+  new ResizeObserver(graphScrollCue).observe($("graph"));
   $("smoothing").addEventListener("input", scheduleCharts);
   // Charts follow the width of their card.
   new ResizeObserver(() => scheduleCharts()).observe($("loss-chart"));
