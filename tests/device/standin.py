@@ -245,11 +245,21 @@ class _Random:
         return _Generator(np.random.default_rng(seed))
 
 
+# The methods of CuPy's ``cupy.random.Generator`` (no ``normal``, ``permutation`` or
+# ``choice``): the stand-in's generator has these only.
+_GENERATOR_METHODS = {"random", "uniform", "integers", "standard_normal", "standard_exponential",
+                      "exponential", "standard_gamma", "gamma", "beta", "binomial", "poisson",
+                      "geometric", "hypergeometric", "logseries", "chisquare", "dirichlet", "f",
+                      "power", "bit_generator"}
+
+
 class _Generator:
     def __init__(self, rng):
         self._rng = rng
 
     def __getattr__(self, name):
+        if name not in _GENERATOR_METHODS:
+            raise AttributeError(f"the device generator has no {name!r} (CuPy's has none)")
         fn = getattr(self._rng, name)
         if not callable(fn):
             return fn

@@ -1,7 +1,11 @@
 """Elementwise arithmetic and math: + - * / ** neg exp log sqrt abs maximum minimum clip where."""
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from ._util import unbroadcast
+from .compat import on_device_of
 
 
 # ---------------------------------------------------------------- binary arithmetic
@@ -228,6 +232,8 @@ class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
         xp = get_array_module(a, b)
+        if xp is not np and get_array_module(cond) is np:   # a host condition: moved once
+            cond = on_device_of(cond, a if get_array_module(a) is xp else b)
         ctx.cond = cond
         ctx.shapes = xp.shape(a), xp.shape(b)
         return xp.where(cond, a, b)
@@ -236,7 +242,10 @@ class Where(Function):
     def backward(ctx, grad):
         xp = get_array_module(grad)
         sa, sb = ctx.shapes
-        zero = xp.zeros((), dtype=grad.dtype)
+        if isinstance(grad, Tensor):    # on tensors: a zero on the gradient's device
+            zero = Tensor._make(get_array_module(grad._data).zeros((), dtype=grad.dtype))
+        else:
+            zero = xp.zeros((), dtype=grad.dtype)
         ga = unbroadcast(xp.where(ctx.cond, grad, zero), sa) if ctx.needs_input_grad[1] else None
         gb = unbroadcast(xp.where(ctx.cond, zero, grad), sb) if ctx.needs_input_grad[2] else None
         return None, ga, gb

@@ -4,14 +4,17 @@ bernoulli multinomial``), ``tensor``/``as_tensor``/``from_numpy``, and the defau
 
 Every factory takes ``dtype=``, ``device=`` (the CPU; another device is one clear error) and
 ``requires_grad=``; the random ones take ``generator=`` (an ``ournn.Generator``) and otherwise
-draw from ournn's generator, so ``ournn.manual_seed(n)`` makes them repeatable.
+draw from ournn's generator, so ``ournn.manual_seed(n)`` makes them repeatable. For a GPU
+they draw there, from the device's generator (seeded by ``manual_seed`` too; only the methods
+CuPy's generator has: ``random``, ``standard_normal``, ``integers``); with ``generator=`` they
+draw on the host and copy once.
 """
 import builtins
 
 import numpy as np
 
 from .. import random as _random
-from ..device import CPU, DEFAULT, check_device, device_of, to_device
+from ..device import CPU, DEFAULT, array_module, check_device, device_of, to_device
 from ..errors import DTypeError
 from ..tensor import Tensor, _as_dtype
 
@@ -72,6 +75,20 @@ def _gen(generator):
     if isinstance(generator, np.random.Generator):
         return generator
     raise TypeError(f"generator must be an ournn.Generator, got {type(generator).__name__}")
+
+
+def _rng(generator, device):
+    """The generator a random factory for ``device`` draws from: the device's own for a GPU
+    without ``generator``, else ``_gen(generator)`` (the host's; ``_new`` copies once)."""
+    if generator is None:
+        dev = check_device(device) if device is not None else DEFAULT[0]
+        if dev is not CPU:
+            return _random.get_generator(array_module(dev))
+    return _gen(generator)
+
+
+def _on_host(rng):
+    return isinstance(rng, np.random.Generator)
 
 
 # ---------------------------------------------------------------- filled
@@ -157,10 +174,19 @@ def _float_only(name, dt):
     return dt
 
 
-rand_like = _like(lambda shape, dt, g: _gen(g).random(shape).astype(
-    _float_only("rand_like", dt)))
-randn_like = _like(lambda shape, dt, g: _gen(g).standard_normal(shape).astype(
-    _float_only("randn_like", dt)))
+def _random_like(name, draw):
+    def make(input, *, dtype=None, layout=None, device=None, requires_grad=False,
+             memory_format=None, generator=None):
+        dev = _like_device(input, device)
+        data = draw(_rng(generator, dev), _shape_of(input))
+        return _new(data.astype(_float_only(name, _like_dtype(input, dtype))), requires_grad,
+                    dev)
+    make.__name__ = make.__qualname__ = name
+    return make
+
+
+rand_like = _random_like("rand_like", lambda g, shape: g.random(shape))
+randn_like = _random_like("randn_like", lambda g, shape: g.standard_normal(shape))
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
@@ -211,16 +237,16 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None,
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False, pin_memory=False):
     dt = _float_only("rand", _dtype(dtype))
-    data = _gen(generator).random(_size(size), dtype=np.float32 if dt == np.float32
-                                  else np.float64)
+    data = _rng(generator, device).random(_size(size), dtype=np.float32 if dt == np.float32
+                                          else np.float64)
     return _new(data.astype(dt, copy=False), requires_grad, device)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
           requires_grad=False, pin_memory=False):
     dt = _float_only("randn", _dtype(dtype))
-    data = _gen(generator).standard_normal(_size(size), dtype=np.float32 if dt == np.float32
-                                           else np.float64)
+    data = _rng(generator, device).standard_normal(
+        _size(size), dtype=np.float32 if dt == np.float32 else np.float64)
     return _new(data.astype(dt, copy=False), requires_grad, device)
 
 
@@ -239,7 +265,8 @@ def randint(*args, size=None, generator=None, out=None, dtype=None, layout=None,
         low, high = args
     else:
         raise TypeError("randint expects (high, size) or (low, high, size)")
-    data = _gen(generator).integers(int(_scalar(low)), int(_scalar(high)), _size((size,)))
+    data = _rng(generator, device).integers(int(_scalar(low)), int(_scalar(high)),
+                                            _size((size,)))
     return _new(data.astype(_dtype(dtype, np.dtype(np.int64))), requires_grad, device)
 
 
@@ -247,14 +274,18 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
                  requires_grad=False, memory_format=None, generator=None):
     if high is None:
         low, high = 0, low
-    data = _gen(generator).integers(int(low), int(high), _shape_of(input))
-    return _new(data.astype(_like_dtype(input, dtype)), requires_grad,
-                _like_device(input, device))
+    dev = _like_device(input, device)
+    data = _rng(generator, dev).integers(int(low), int(high), _shape_of(input))
+    return _new(data.astype(_like_dtype(input, dtype)), requires_grad, dev)
 
 
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
              requires_grad=False, pin_memory=False):
-    data = _gen(generator).permutation(int(n))
+    rng = _rng(generator, device)
+    if _on_host(rng):
+        data = rng.permutation(int(n))
+    else:       # a device generator has no permutation: the order of n uniform numbers
+        data = array_module(device or DEFAULT[0]).argsort(rng.random(int(n)))
     return _new(data.astype(_dtype(dtype, np.dtype(np.int64))), requires_grad, device)
 
 
@@ -267,22 +298,50 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     if size is not None:
         shape = _size((size,))
     else:
-        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        shape = np.broadcast_shapes(_shape_of(m), _shape_of(s))
     dt = _dtype(dtype, like._data.dtype if like is not None else None)
-    data = _gen(generator).normal(m, s, shape)
-    return _new(np.asarray(data).astype(dt), requires_grad, device)
+    if device is None and like is not None:
+        device = _like_device(like, None)      # as PyTorch: where the mean or std tensor is
+    rng = _rng(generator, device)
+    if _on_host(rng):
+        data = np.asarray(rng.normal(_host(m), _host(s), shape))
+    else:       # a device generator has no normal: mean + std * standard normal
+        z = rng.standard_normal(shape)
+        data = _on(m, z) + _on(s, z) * z
+    return _new(data.astype(dt), requires_grad, device)
+
+
+def _host(a):
+    """``a`` (a number or array) on the host: the host generator draws with it."""
+    return a if type(a) is np.ndarray or not hasattr(a, "shape") else to_device(a, CPU)
+
+
+def _on(a, ref):
+    """``a`` (a number, or an array on any device) ready to combine with device array ``ref``."""
+    from .compat import on_device_of
+    return a if not hasattr(a, "shape") else on_device_of(a, ref)
 
 
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples with the probabilities in ``input`` (or the number ``p``), of its dtype."""
-    probs = _arr(input) if p is None else np.full(np.shape(_arr(input)), p)
-    data = _gen(generator).random(np.shape(probs)) < probs
-    return Tensor._make(data.astype(np.asarray(_arr(input)).dtype))
+    a, dev = _arr(input), _like_device(input, None)
+    rng = _rng(generator, dev)
+    if not _on_host(rng):       # drawn where the probabilities are
+        probs = a if p is None else p
+        return Tensor._make((rng.random(tuple(a.shape)) < probs).astype(a.dtype))
+    a = _host(a)
+    probs = a if p is None else np.full(np.shape(a), p)
+    data = rng.random(np.shape(probs)) < probs
+    return _new(data.astype(np.asarray(a).dtype), False, dev)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """``num_samples`` category indices per row of the (unnormalised) weights ``input``."""
-    w = np.asarray(_arr(input), dtype=np.float64)
+    dev = _like_device(input, None)
+    rng = _rng(generator, dev)
+    if not _on_host(rng):
+        return Tensor._make(_multinomial_on_device(_arr(input), num_samples, replacement, rng))
+    w = np.asarray(_host(_arr(input)), dtype=np.float64)
     rows = w.reshape(-1, w.shape[-1])
     g = _gen(generator)
     if (rows < 0).any() or not np.isfinite(rows).all():
@@ -297,7 +356,35 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
                              f"replacement from {np.count_nonzero(r)} non-zero weights")
         out_rows.append(g.choice(len(r), size=num_samples, replace=replacement, p=r / total))
     data = np.asarray(out_rows, dtype=np.int64)
-    return Tensor._make(data.reshape(w.shape[:-1] + (num_samples,)))
+    return _new(data.reshape(w.shape[:-1] + (num_samples,)), False, dev)
+
+
+def _multinomial_on_device(w, num_samples, replacement, rng):
+    """``multinomial`` on a GPU, drawn there: with replacement by the inverse of each row's
+    cumulative distribution, without by the ``num_samples`` largest ``log w + Gumbel noise``
+    (the same distribution as drawing one at a time). The checks read back scalars only."""
+    xp = array_module(device_of(w))
+    w = w.astype(np.float64)
+    rows = w.reshape(-1, w.shape[-1])
+    if bool((rows < 0).any()) or not bool(xp.isfinite(rows).all()):
+        raise ValueError("multinomial: weights must be finite and non-negative")
+    total = rows.sum(axis=1, keepdims=True)
+    if bool((total <= 0).any()):
+        raise ValueError("multinomial: a row of weights sums to zero")
+    if not replacement:
+        least = int((rows > 0).sum(axis=1).min())
+        if num_samples > least:
+            raise ValueError(f"multinomial: cannot draw {num_samples} samples without "
+                             f"replacement from {least} non-zero weights")
+    if replacement:
+        u = rng.random((rows.shape[0], num_samples))
+        cdf = xp.cumsum(rows / total, axis=1)
+        idx = (u[:, :, None] >= cdf[:, None, :-1]).sum(axis=2)
+    else:
+        keys = xp.log(xp.where(rows > 0, rows, 1)) - xp.log(-xp.log(rng.random(rows.shape)))
+        keys = xp.where(rows > 0, keys, -xp.inf)       # a zero weight is never drawn
+        idx = xp.argsort(-keys, axis=1)[:, :num_samples]
+    return idx.astype(np.int64).reshape(w.shape[:-1] + (num_samples,))
 
 
 # ---------------------------------------------------------------- from data

@@ -83,7 +83,7 @@ class Scatter(Function):
         gx = gs = None
         if isinstance(grad, Tensor):
             if ctx.needs_input_grad[0]:
-                kept = np.ones(grad.shape, dtype=bool)
+                kept = get_array_module(grad._data).ones(grad.shape, dtype=bool)
                 kept[ctx.where] = False
                 gx = xp.where(kept, grad, 0)
             if ctx.needs_input_grad[1]:
@@ -151,7 +151,8 @@ class MaskedSelect(Function):
     @staticmethod
     def backward(ctx, grad):
         if isinstance(grad, Tensor):
-            return IndexAdd.apply(grad, shape=ctx.shape, index=np.nonzero(ctx.mask))
+            return IndexAdd.apply(grad, shape=ctx.shape,
+                                  index=get_array_module(ctx.mask).nonzero(ctx.mask))
         out = get_array_module(grad).zeros(ctx.shape, dtype=grad.dtype)
         out[ctx.mask] = grad
         return out
@@ -251,11 +252,15 @@ class Diagonal(Function):
         if isinstance(grad, Tensor):    # embed in the moved layout, then move back
             moved = np.moveaxis(np.empty(ctx.shape, dtype=bool), ctx.dims, (-2, -1)).shape
             r, c = _diagonal_index(moved, ctx.offset)
+            if type(grad._data) is not np.ndarray:
+                r, c = compat.index_on_device_of((r, c), grad._data)
             out = IndexAdd.apply(grad, shape=moved, index=(Ellipsis, r, c))
             return xp.moveaxis(out, (-2, -1), ctx.dims)
         out = xp.zeros(ctx.shape, dtype=grad.dtype)
         view = xp.moveaxis(out, ctx.dims, (-2, -1))
         r, c = _diagonal_index(view.shape, ctx.offset)
+        if xp is not np:
+            r, c = compat.index_on_device_of((r, c), out)
         view[..., r, c] = grad
         return out
 
@@ -284,7 +289,7 @@ class Triangle(Function):
     def forward(ctx, x, diagonal=0, lower=False):
         xp = get_array_module(x)
         ctx.fn = (xp.tril if lower else xp.triu)
-        ctx.k = diagonal
+        ctx.k, ctx.lower = diagonal, lower
         return ctx.fn(x, diagonal)
 
     double_backward = True
@@ -292,7 +297,7 @@ class Triangle(Function):
     @staticmethod
     def backward(ctx, grad):
         if isinstance(grad, Tensor):
-            return Triangle.apply(grad, diagonal=ctx.k, lower=ctx.fn is np.tril)
+            return Triangle.apply(grad, diagonal=ctx.k, lower=ctx.lower)
         return ctx.fn(grad, ctx.k)
 
 

@@ -265,8 +265,15 @@ def _random_fill(t, draw, generator=None):
     return setitem(t, Ellipsis, xp.asarray(values, dtype=t._data.dtype))
 
 
+def _normal(g, mean, std, shape):
+    """Normal numbers from generator ``g``; a device's (CuPy's) has no ``normal``."""
+    if isinstance(g, np.random.Generator):
+        return g.normal(mean, std, shape)
+    return mean + std * g.standard_normal(shape)
+
+
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
-    return _random_fill(t, lambda g, shape: g.normal(mean, std, shape), generator)
+    return _random_fill(t, lambda g, shape: _normal(g, mean, std, shape), generator)
 
 
 def uniform_(t, a=0.0, b=1.0, *, generator=None):

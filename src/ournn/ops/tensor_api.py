@@ -15,6 +15,7 @@ from ..backend import get_array_module
 from ..errors import ShapeError
 from ..tensor import Tensor, _lift
 from . import index as _ix
+from .compat import on_device_of
 from . import inplace as _inplace
 from . import math as _m
 from . import scan as _scan
@@ -123,7 +124,7 @@ def div(self, other, *, rounding_mode=None):
     other = _operand(other, self)
     if rounding_mode is None:
         a, b = self._data, _arr(other)
-        b_arr = np.asarray(b)
+        b_arr = b if hasattr(b, "dtype") and hasattr(b, "ndim") else np.asarray(b)
         if a.dtype.kind in "iub" and (b_arr.dtype.kind in "iub" or b_arr.ndim == 0):
             # an integer tensor divided by an integer tensor or a number: the default float
             # dtype, as PyTorch (NumPy would give float64)
@@ -422,7 +423,7 @@ def median(self, dim=None, keepdim=False):
     """The lower median (PyTorch's): of all elements, or ``(values, indices)`` along ``dim``."""
     if dim is None:
         flat = self.reshape(-1)
-        order = np.argsort(flat._data, kind="stable")
+        order = get_array_module(flat._data).argsort(flat._data, kind="stable")
         k = (flat._data.size - 1) // 2
         return _ix.Gather.apply(flat, index=order[k:k + 1], axis=0).reshape(())
     d = _dim(dim, self._data.ndim)
@@ -499,12 +500,12 @@ def scatter(self, dim, index, src=None, *, value=None, reduce=None):
     index = _int_index(index)
     d = _dim(dim, self._data.ndim)
     if reduce == "add":
-        return scatter_add(self, dim, index, src if isinstance(src, Tensor) else
-                           _plain(np.full(index.shape, src, dtype=self._data.dtype)))
+        return scatter_add(self, dim, index, src if isinstance(src, Tensor) else _plain(
+            get_array_module(self._data).full(index.shape, src, dtype=self._data.dtype)))
     if reduce is not None:
         raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (only 'add')")
     if not isinstance(src, Tensor):
-        src = np.asarray(src, dtype=self._data.dtype)
+        src = on_device_of(src, self._data, self._data.dtype)
     return _ix.Scatter.apply(self, src, index=index, axis=d)
 
 
@@ -519,7 +520,7 @@ def index_select(self, dim, index):
 
 
 def _mask(self, mask):
-    m = np.asarray(_arr(mask))
+    m = on_device_of(mask, self._data)       # a host mask for a device tensor: moved there
     if m.dtype != np.bool_:
         raise TypeError(f"expected a bool mask, got dtype {m.dtype}")
     return m
@@ -533,7 +534,7 @@ def masked_select(self, mask):
     m = _mask(self, mask)
     shape = np.broadcast_shapes(m.shape, self._data.shape)
     x = self if self._data.shape == shape else self.expand(shape)
-    return _ix.MaskedSelect.apply(x, mask=np.broadcast_to(m, shape))
+    return _ix.MaskedSelect.apply(x, mask=get_array_module(m).broadcast_to(m, shape))
 
 
 def nonzero(self, *, as_tuple=False):
@@ -550,7 +551,7 @@ def argwhere(self):
 
 def where(self, condition, other):
     """``self.where(condition, other)``: ``self`` where ``condition`` else ``other``."""
-    return Where.apply(np.asarray(_arr(condition), dtype=bool), self, _operand(other, self))
+    return Where.apply(on_device_of(condition, self._data, bool), self, _operand(other, self))
 
 
 def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002

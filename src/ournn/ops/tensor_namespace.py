@@ -129,8 +129,9 @@ def where(cond, a, b):
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if like is None:
         return Tensor._make(_np.where(_a(cond), a, b))
-    return Where.apply(_np.asarray(_a(cond)).astype(bool, copy=False), _lift(a, like),
-                       _lift(b, like))
+    cond = _a(cond)
+    cond = cond if hasattr(cond, "dtype") else _np.asarray(cond)    # a device's: as it is
+    return Where.apply(cond.astype(bool, copy=False), _lift(a, like), _lift(b, like))
 
 
 def clip(x, low=None, high=None, out=None):
