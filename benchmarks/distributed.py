@@ -85,9 +85,11 @@ def worker(args):
             "global_batch": batch, "steps": steps, "reps": reps,
             "step_ms": 1e3 * statistics.median(times), "step_ms_min": 1e3 * min(times),
             "step_ms_max": 1e3 * max(times),
-            "epoch_s": statistics.median(times) * MNIST_TRAIN_SIZE / batch}
+            "epoch_s": statistics.median(times) * MNIST_TRAIN_SIZE / batch,
+            "step_ms_all": [1e3 * t for t in times]}
     if ddp is not None:
-        line.update(wait_ms=1e3 * statistics.median(waits), bytes_per_step=ddp.bucket_bytes,
+        line.update(wait_ms=1e3 * statistics.median(waits), wait_ms_all=[1e3 * w for w in waits],
+                    bytes_per_step=ddp.bucket_bytes,
                     buckets=len(ddp._reducer.buckets),
                     allreduce_ms=1e3 * _allreduce_alone(ddp, reps=max(10, reps)),
                     latency_us=1e6 * _allreduce_alone(None, reps=200))
@@ -143,6 +145,21 @@ def run_setup(workload, processes, threads, args):
     return line
 
 
+def merge(lines):
+    """One line for the repetitions of every round of a set-up: medians over all of them."""
+    line = dict(lines[-1])
+    times = [t for r in lines for t in r["step_ms_all"]]
+    line.update(step_ms=statistics.median(times), step_ms_min=min(times),
+                step_ms_max=max(times), reps=len(times), step_ms_all=times,
+                epoch_s=statistics.median(times) / 1e3 * MNIST_TRAIN_SIZE / line["global_batch"])
+    if "wait_ms_all" in line:
+        waits = [w for r in lines for w in r["wait_ms_all"]]
+        line.update(wait_ms=statistics.median(waits), wait_ms_all=waits,
+                    allreduce_ms=statistics.median(r["allreduce_ms"] for r in lines),
+                    latency_us=statistics.median(r["latency_us"] for r in lines))
+    return line
+
+
 def projection(w3_one_thread, bytes_per_step, processes=(2, 8, 64)):
     """W3 on a cluster, one process per core, on paper: ring allreduce time
     2(p-1)/p * bytes / bandwidth + 2(p-1) * latency, against the compute of one step."""
@@ -167,16 +184,22 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=None, help="steps per repetition")
     p.add_argument("--bucket-cap-mb", type=float, default=25.0)
+    p.add_argument("--rounds", type=int, default=1,
+                   help="runs of every set-up, alternating (medians over all repetitions)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return worker(args)
     results = {}
     for workload in args.only.split(","):
-        for name, processes, threads in SETUPS:
-            line = run_setup(workload, processes, threads, args)
-            results[(workload, name)] = line
-            print(json.dumps(line), flush=True)
+        for round_ in range(args.rounds):        # the set-ups alternate: drift falls on all
+            for name, processes, threads in SETUPS:
+                line = run_setup(workload, processes, threads, args)
+                print(json.dumps({"round": round_ + 1, **line}), flush=True)
+                results.setdefault((workload, name), []).append(line)
+        for name, _, _ in SETUPS:
+            results[(workload, name)] = line = merge(results[(workload, name)])
+            print(json.dumps({"summary": True, **line}), flush=True)
     for workload in args.only.split(","):
         one = results[(workload, "1x1")]["step_ms"]
         for name in ("1x2", "2x1"):

@@ -198,8 +198,9 @@ def test_the_benchmark_runs_every_setup():
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [(r["processes"], r["threads"]) for r in lines] == [(1, 1), (1, 2), (2, 1)]
-    two = lines[2]
+    assert [(r["processes"], r["threads"]) for r in lines] == [(1, 1), (1, 2), (2, 1)] * 2
+    assert [r.get("summary", False) for r in lines] == [False] * 3 + [True] * 3
+    two = lines[-1]
     params = 784 * 512 + 512 + 512 * 1024 + 1024 + 1024 * 10 + 10
     assert two["bytes_per_step"] == 4 * params and two["allreduce_ms"] > 0
     assert "speed-up" in out.stderr
