@@ -6,6 +6,7 @@
     python benchmarks/run.py --quick              # a smoke run with tiny repetition counts
     python benchmarks/run.py --accuracy-race      # W3 to 99.2% MNIST test accuracy (long)
     python benchmarks/run.py --load 1             # the same beside one busy process
+    python benchmarks/run.py --device cuda        # both on an NVIDIA GPU (CuPy; PyTorch CUDA)
 
 Method: each framework warms up, then the repetitions alternate (ournn, torch, ournn, torch,
 ...) so that noise from the machine falls on both alike; a repetition is a fixed number of
@@ -65,6 +66,7 @@ WORKLOADS = {
                optimizer=("Adam", dict(lr=2e-3)), steps=1, warmup=1, infer=[]),
 }
 SEQUENCE_WORKLOADS = ("W6",)     # batches of text, not of images
+DEVICE = ["cpu"]                 # --device: where both frameworks compute
 QUICK = dict(reps=2, steps=2, warmup=1, calls=3, m1_steps=2)
 M1_STEPS = 8
 
@@ -193,12 +195,18 @@ class Side:
     def __init__(self, framework, spec, batches, torch=None, init_from=None):
         self.framework = framework
         name, kwargs = spec["optimizer"]
+        device = DEVICE[0]
         if framework == "ournn":
             import ournn
             self.nn, self.F, self.optim, self.no_grad = (
                 ournn.nn, ournn.nn.functional, ournn.optim, ournn.no_grad)
             self.model = build_model(ournn.nn, spec["model"])
             self.batches = [(model_input(spec["model"], x), y) for x, y in batches]
+            if device != "cpu":      # the model and the batches on the GPU before timing
+                self.model.to(device)
+                self.batches = [(ournn.tensor(x).to(device), ournn.tensor(y).to(device))
+                                for x, y in self.batches]
+            self.synchronize = ournn.cuda.synchronize
         else:
             self.nn, self.F, self.optim, self.no_grad = (
                 torch.nn, torch.nn.functional, torch.optim, torch.no_grad)
@@ -207,6 +215,10 @@ class Side:
                 copy_weights(init_from, self.model, torch)
             self.batches = [(torch.from_numpy(model_input(spec["model"], x)),
                              torch.from_numpy(y)) for x, y in batches]
+            if device != "cpu":
+                self.model.to(device)
+                self.batches = [(x.to(device), y.to(device)) for x, y in self.batches]
+            self.synchronize = torch.cuda.synchronize if device != "cpu" else None
         self.optimizer = getattr(self.optim, name)(self.model.parameters(), **kwargs)
         self.clip = spec.get("clip")
         self.torch = torch
@@ -233,6 +245,8 @@ class Side:
         with self.no_grad():
             for _ in range(n):
                 out = self.model(x)
+        if DEVICE[0] != "cpu":
+            self.synchronize()       # the GPU's work is done when timing stops
         return out
 
 
@@ -243,7 +257,7 @@ def copy_weights(ours, theirs, torch):
     with torch.no_grad():
         for p, q in zip(src, dst):
             assert tuple(p.shape) == tuple(q.shape), (p.shape, q.shape)
-            q.copy_(torch.from_numpy(np.ascontiguousarray(p.numpy())))
+            q.copy_(torch.from_numpy(np.ascontiguousarray(p.detach().cpu().numpy())))
 
 
 # ---------------------------------------------------------------- timing
@@ -317,7 +331,10 @@ def matmuls_alone(gemm_list, reps):
 
 
 def floor(workload, batch, peak_gflops, reps, per="sample", training=True):
-    """What the matrix products alone allow: at the GEMM peak, and timed at their shapes."""
+    """What the matrix products alone allow: at the GEMM peak, and timed at their shapes
+    (NumPy's on the CPU: None with --device cuda)."""
+    if DEVICE[0] != "cpu":
+        return None
     gemm_list = flopcount.gemms(workload, batch, training)
     count = sum(g.flops for g in gemm_list)
     at_peak = count / (peak_gflops * 1e9)
@@ -385,7 +402,8 @@ def run_workload(workload, args, mnist, torch, peak_gflops):
         run_info.update(seq_len=spec["seq_len"], data=source)
         per_s = {fw: [chars / s for s in v] for fw, v in seconds.items()}
         fl = floor(workload, batch, peak_gflops, floor_reps, per="step")
-        fl.update(at_peak=fl["at_peak"] * chars, matmuls_alone=fl["matmuls_alone"] * chars)
+        if fl is not None:
+            fl.update(at_peak=fl["at_peak"] * chars, matmuls_alone=fl["matmuls_alone"] * chars)
         lines.append(record(workload, spec, "train_chars_per_s", "chars/s", "higher", per_s,
                             run_info, fl))
     elif workload == "W4":
@@ -591,7 +609,7 @@ def env_line(args, torch, peak):
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", f"default ({os.cpu_count()})"),
         "blas_core": blas_core(),
         "blas_core_forced": os.environ.get("OPENBLAS_CORETYPE"),
-        "load_processes": args.load,
+        "load_processes": args.load, "device": args.device,
         "cpu_count": os.cpu_count(), "loadavg": list(os.getloadavg()),
         "machine": platform.machine(), "quick": args.quick, "reps": args.reps,
         "gemm_gflops_1024": summary(peak)})
@@ -658,6 +676,10 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 repetitions of 2 steps, for tests (numbers meaningless)")
     p.add_argument("--frameworks", default="ournn,torch", help="default: ournn,torch")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where both frameworks train and infer: the CPU (default), or an "
+                        "NVIDIA GPU (ournn on CuPy, PyTorch with CUDA; the batches are put "
+                        "there before timing, no floors, no M1)")
     p.add_argument("--load", type=int, default=0, metavar="N",
                    help="run N CPU-bound processes beside the benchmark (a busy machine); "
                         "compare the ratios with a run without")
@@ -690,6 +712,8 @@ def parse_args(argv=None):
         p.error("--reps must be >= 1")
     if args.load < 0 or args.load > 64:
         p.error(f"--load must be from 0 to 64 busy processes, got {args.load}")
+    if args.device != "cpu" and args.accuracy_race:
+        p.error("--accuracy-race runs on the CPU; drop --device")
     return args
 
 
@@ -739,6 +763,17 @@ def measure(args, torch):
     if "torch" in args.frameworks and torch is None:
         print("PyTorch is not installed: its columns are skipped "
               "(pip install torch==2.13.0 for the comparison)", file=sys.stderr)
+    DEVICE[0] = args.device
+    if args.device != "cpu":
+        import ournn
+        try:
+            ournn.zeros(1, device=args.device)
+        except ournn.DeviceError as e:          # no CuPy or no GPU: the one line saying so
+            print(f"--device {args.device}: {e}", file=sys.stderr)
+            return 2
+        if torch is not None and not torch.cuda.is_available():
+            print("PyTorch has no CUDA here: its columns are skipped", file=sys.stderr)
+            torch = None
 
     def emit(line):
         print(json.dumps(line), flush=True)
@@ -754,6 +789,9 @@ def measure(args, torch):
         peak_gflops = statistics.median(peak)
         mnist = load_mnist(train=True)
         for workload in args.only:
+            if workload == "M1" and args.device != "cpu":
+                print("M1 measures the host's memory: skipped with --device", file=sys.stderr)
+                continue
             print(f"running {workload}...", file=sys.stderr, flush=True)
             found = (run_m1(args, mnist, torch) if workload == "M1"
                      else run_workload(workload, args, mnist, torch, peak_gflops))
