@@ -12,14 +12,21 @@ machine noise falls on all alike:
 * ``studio``: the same setup trained through the studio's HTTP API (server in this process,
   a background job with StudioCallback and ModelCheckpoint, one tab reading the event stream,
   the job's status read twice a second), the epoch time read from the job;
+* ``page``: the same again with the studio's page open in a real browser (headless Chromium
+  driven by Playwright, the page following the job live: charts, layer statistics, the
+  confusion matrix), which is what a person watching costs the training (the issue's "half
+  speed on 2 cores"); skipped with ``--no-browser`` or without Playwright and Chromium;
 * then, while a studio job trains, the round-trip time of ``POST /api/predict`` for a drawn
   digit (served between two training steps) and of ``GET /api/job``.
 
-We report medians over repetitions and the ratio studio / fit (1.0 = no overhead).
+We report medians over repetitions, the ratio studio / fit (1.0 = no overhead) and the page's
+cost: page / studio - 1 (the training time an open page adds), with the load average, since
+the machine may be shared.
 """
 import argparse
 import http.cookiejar
 import json
+import os
 import socket
 import statistics
 import sys
@@ -42,8 +49,8 @@ def free_port():
 class Browser:
     def __init__(self, base):
         self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
@@ -72,6 +79,68 @@ class Browser:
         threading.Thread(target=read, daemon=True).start()
 
 
+class Page:
+    """The studio's page in headless Chromium, in the same session as ``browser`` (its
+    cookie), so that it shows and follows the jobs the benchmark starts."""
+
+    def __init__(self, url, jar):
+        from playwright.sync_api import sync_playwright
+        chromium = os.environ.get("OURNN_CHROMIUM", "/usr/bin/chromium")
+        self._pw = sync_playwright().start()
+        self._browser = self._pw.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        self._context = self._browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self._context.new_page()
+        self.page.goto(url)
+        self.page.wait_for_function("document.querySelector('#conn').textContent === 'live'")
+        for c in self._context.cookies():              # the page's session is ours
+            jar.set_cookie(http.cookiejar.Cookie(
+                0, c["name"], c["value"], None, False, "127.0.0.1", False, False, "/", True,
+                False, None, False, None, None, {}))
+
+    def close(self):
+        self._browser.close()
+        self._pw.stop()
+
+
+def descendants_cpu_seconds():
+    """CPU seconds (user + system) used so far by this process's descendants that still run
+    (the browser: Playwright's driver and Chromium's processes), read from /proc; None where
+    there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents, cpu = {}, {}
+    try:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(pid)] = int(fields[1])
+            cpu[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+    except OSError:
+        return None
+    me, total = os.getpid(), 0.0
+    for pid in cpu:
+        p = parents.get(pid)
+        while p and p != me:
+            p = parents.get(p)
+        if p == me and pid != me:
+            total += cpu[pid]
+    return total
+
+
+def browser_available():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return os.path.exists(os.environ.get("OURNN_CHROMIUM", "/usr/bin/chromium"))
+
+
 def time_fit(setup, x, y, tx, ty):
     import ournn
     from ournn.studio.spec import build, check_layers
@@ -89,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--train-size", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-browser", action="store_true",
+                        help="skip the runs with the page open in Chromium")
     args = parser.parse_args(argv)
 
     import tempfile
@@ -114,13 +185,30 @@ def main(argv=None):
     x, y = ds.x[:args.train_size], ds.y[:args.train_size]
     tx, ty = ds.tx, ds.ty
 
-    fit_times, studio_times = [], []
+    fit_times, studio_times, page_times, page_cpu = [], [], [], []
     time_fit(setup, x[:2000], y[:2000], tx[:500], ty[:500])          # warm-up
-    for _ in range(args.reps):
-        fit_times.append(time_fit(setup, x, y, tx, ty))
-        browser.call("POST", "/api/train", setup)
-        job = browser.wait()
-        studio_times.append(job["history"]["time"][0])
+    with_page = not args.no_browser and browser_available()
+    watcher = Browser(browser.base)              # another session, for the page's runs
+    page = Page(watcher.base + "/", watcher.jar) if with_page else None
+    try:
+        for _ in range(args.reps):
+            fit_times.append(time_fit(setup, x, y, tx, ty))
+            browser.call("POST", "/api/train", setup)
+            studio_times.append(browser.wait()["history"]["time"][0])
+            if page is not None:                 # the same, watched by the open page
+                cpu0, t0 = descendants_cpu_seconds(), time.perf_counter()
+                watcher.call("POST", "/api/train", setup)
+                job = watcher.wait()
+                cpu1, t1 = descendants_cpu_seconds(), time.perf_counter()
+                page_times.append(job["history"]["time"][0])
+                if cpu0 is not None:              # cores the browser kept busy meanwhile
+                    page_cpu.append((cpu1 - cpu0) / (t1 - t0))
+                page.page.wait_for_function("window.ournnStudio.job && "
+                                            "window.ournnStudio.job.state === 'done'",
+                                            timeout=600_000)
+    finally:
+        if page is not None:
+            page.close()
 
     # answers while training: a longer job, predictions and status reads during it
     drawing = np.zeros((56, 56))
@@ -151,6 +239,12 @@ def main(argv=None):
         "fit_epoch_s": {"median": fit_s, "all": fit_times},
         "studio_epoch_s": {"median": studio_s, "all": studio_times},
         "ratio_studio_over_fit": studio_s / fit_s,
+        "page_epoch_s": ({"median": statistics.median(page_times), "all": page_times}
+                         if page_times else None),
+        "page_cost": (statistics.median(page_times) / studio_s - 1) if page_times else None,
+        "browser_cores_while_training": ({"median": statistics.median(page_cpu),
+                                          "all": page_cpu} if page_cpu else None),
+        "load_average": list(os.getloadavg()),
         "predict_while_training_ms": {"median": statistics.median(predict_ms),
                                       "max": max(predict_ms)},
         "job_status_while_training_ms": {"median": statistics.median(job_ms),

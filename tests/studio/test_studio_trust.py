@@ -168,6 +168,9 @@ class FakeTrainer:
     def running_logs(self):
         return {"accuracy": 0.5}
 
+    def current_lr(self):
+        return 0.01
+
 
 def test_the_speed_counts_training_steps_not_validation(monkeypatch, tmp_path):
     """A run whose validation takes far longer than its steps: the end figure is samples

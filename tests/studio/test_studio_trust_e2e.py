@@ -77,7 +77,9 @@ def test_views_say_which_run_and_clear_when_it_stops_being_true(studio, browser)
     train_moons(page)
     assert text(page, "run-label").startswith("Run 1 · Two moons")
     assert text(page, "charts-run") == "run 1" and text(page, "results-run") == "run 1"
-    assert "after epoch 2" in page.inner_text("#job-metrics") and steps_drawn(page) > 50
+    page.wait_for_function("(document.querySelector('[data-testid=loss-chart] .series-steps')"
+                           "?.getAttribute('d') || '').length > 50")
+    assert "after epoch 2" in page.inner_text("#job-metrics")
     # the speed at the end is the run's average over its training steps
     job = page.evaluate("window.ournnStudio.job")
     assert text(page, "samples-per-sec") == str(round(job["samples_per_sec"]))
@@ -87,6 +89,8 @@ def test_views_say_which_run_and_clear_when_it_stops_being_true(studio, browser)
     tid(page, "dataset-select").select_option("circles")
     page.wait_for_function("document.querySelector('[data-testid=job-state]')"
                            ".textContent === 'idle'")
+    page.wait_for_function("!(document.querySelector('[data-testid=loss-chart] .series-steps')"
+                           "?.getAttribute('d'))")
     assert page.inner_text("#job-metrics") == "" and steps_drawn(page) == 0
     assert "No run of the network shown" in text(page, "run-label")
     assert text(page, "charts-run") == "no run" and text(page, "samples-per-sec") == "–"

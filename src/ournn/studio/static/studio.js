@@ -873,8 +873,10 @@ function onSnapshot({ job }) {
     job.history = studio.history;
   }
   if (job && job.setup && (isActive(job) || (state.firstSnapshot && !state.urlHadSetup))) {
+    // (not when the page already shows it: no new check of the network, no redrawing,
+    // while the run starts)
     const { setup } = state.rules.sanitize(job.setup);
-    applySetup(setup);
+    if (JSON.stringify(setup) !== JSON.stringify(studio.setup)) applySetup(setup);
   }
   state.firstSnapshot = false;
   setLocked(isActive(job));
@@ -1009,15 +1011,32 @@ async function onDone(j) {
 // ================================================================== charts
 
 let chartsPending = false;
+let chartsDrawn = 0;
+// While a run trains, the charts are redrawn at most once a second (batch events come five
+// times a second): an open page then costs the training little (benchmarks/studio.py).
+const CHART_INTERVAL_MS = 1000;
+const MAX_DRAWN_POINTS = 600;        // per series: about one per pixel column
 
-/** Draw the charts at the next frame (batch events may come several times a second). */
+/** Draw the charts soon: at the next frame, or a second after the last drawing while a run
+ * trains; never while the tab is hidden (it draws when shown again). */
 function scheduleCharts() {
   if (chartsPending) return;
   chartsPending = true;
-  requestAnimationFrame(() => {
+  const wait = isActive(studio.job) ? Math.max(0, chartsDrawn + CHART_INTERVAL_MS - performance.now()) : 0;
+  setTimeout(() => requestAnimationFrame(() => {
     chartsPending = false;
+    chartsDrawn = performance.now();
     renderCharts();
-  });
+  }), wait);
+}
+
+/** Every k-th of the points (and the last), so that at most `max` are drawn. */
+function thinned(points, max = MAX_DRAWN_POINTS) {
+  if (points.length <= max) return points;
+  const k = Math.ceil(points.length / max);
+  const out = points.filter((_, i) => i % k === 0);
+  if (out[out.length - 1] !== points[points.length - 1]) out.push(points[points.length - 1]);
+  return out;
 }
 
 const COLOURS = { steps: "#8fb3e8", smooth: "#1b4f9c", train: "#2f6fd1", val: "#b45f06", other: "#7b3fa0", lr: "#2c7a4b" };
@@ -1043,9 +1062,9 @@ function renderCharts() {
     empty: job ? "waiting for the first steps…" : "Start training to see the loss",
     series: [
       { label: "per step", cls: "series-steps", color: COLOURS.steps, width: 1, opacity: a ? 0.45 : 0.9,
-        points: steps.step.map((s, i) => [stepX(s), steps.loss[i]]) },
+        points: thinned(steps.step.map((s, i) => [stepX(s), steps.loss[i]])) },
       ...(a ? [{ label: "smoothed", cls: "series-smooth", color: COLOURS.smooth, width: 1.6,
-                 points: steps.step.map((s, i) => [stepX(s), smoothed[i]]) }] : []),
+                 points: thinned(steps.step.map((s, i) => [stepX(s), smoothed[i]])) }] : []),
       { label: "epoch", cls: "series-train", color: COLOURS.train, dots, points: byEpoch("loss") },
       { label: "validation", cls: "series-val", color: COLOURS.val, dots, dash: "5 3", points: byEpoch("val_loss") },
       ...otherSeries("val_loss"),
@@ -1055,7 +1074,7 @@ function renderCharts() {
     title: "Learning rate", xLabel: "epoch", xDomain, yDomain: [0, null],
     empty: job ? "waiting for the first steps…" : "the learning rate of each step",
     series: [{ label: "per step", cls: "series-lr", color: COLOURS.lr, width: 1.6,
-               points: steps.step.map((s, i) => [stepX(s), steps.lr?.[i] ?? NaN]) }],
+               points: thinned(steps.step.map((s, i) => [stepX(s), steps.lr?.[i] ?? NaN])) }],
   });
   renderChart($("acc-chart"), {
     title: "Accuracy", xLabel: "epoch", xDomain: [0, Math.max(epochs, h.epoch[h.epoch.length - 1] ?? 0)],
@@ -1465,6 +1484,7 @@ function wireControls() {
   $("smoothing").addEventListener("input", scheduleCharts);
   // Charts follow the width of their card.
   new ResizeObserver(() => scheduleCharts()).observe($("loss-chart"));
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) renderViews(); });
 }
 
 async function main() {
