@@ -200,3 +200,44 @@ def test_runs_side_by_side_log_scale_smoothing_lr_and_a_still_boundary_click(stu
     assert abs(spot["y"] - (box["y"] + box["height"] * 0.2)) < 40
     assert errors == []
     context.close()
+
+
+def test_mnist_first_layer_filters_and_feature_maps_follow_the_learning(studio, browser,
+                                                                        shots):
+    from studio_browser import draw_one
+    url, _ = studio
+    context, page, errors = open_page(browser, url)
+    tid(page, "dataset-select").select_option("mnist")
+    set_layers(page, [("Conv2d", {"out_channels": 8, "kernel_size": 5}), ("ReLU", {}),
+                      ("MaxPool2d", {}), ("Flatten", {}), ("Linear", {"out_features": 10})])
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".classList.contains('ok')")
+    fill(page, "epochs-input", 1)
+    fill(page, "train-size-input", 3000)
+    tid(page, "start-btn").click()
+    wait_state(page, ["done"])
+    draw_one(page)
+    tid(page, "first-layer").wait_for()
+    page.wait_for_function("document.querySelectorAll('[data-testid=filter-map]').length === 8")
+    assert tid(page, "feature-map").count() == 8
+    size = page.evaluate("[...document.querySelectorAll('[data-testid=feature-map]')]"
+                         ".map(c => c.width + 'x' + c.height)")
+    assert set(size) == {"24x24"}, size                  # 28 - 5 + 1, after the ReLU
+    # the drawn "1" lights some maps up: not all black
+    lit = page.evaluate("""[...document.querySelectorAll('[data-testid=feature-map]')].map(c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s; })""")
+    assert sum(v > 0 for v in lit) >= 2, lit
+    # as it learns on: the filters change with the weights
+    before = page.evaluate("document.querySelector('[data-testid=filter-map]').toDataURL()")
+    tid(page, "play-btn").click()
+    page.wait_for_function("document.querySelector('[data-testid=filter-map]').toDataURL() "
+                           f"!== {before!r}", timeout=60_000)
+    tid(page, "play-btn").click()
+    wait_state(page, ["paused"])
+    page.locator("#draw-card").scroll_into_view_if_needed()
+    shots(page, "studio_mnist_maps.png")
+    tid(page, "stop-btn").click()
+    wait_state(page, ["stopped"])
+    assert errors == []
+    context.close()

@@ -554,6 +554,59 @@ def _unit_layer(name, values):
     return {"name": name, "scale": scale, "units": q.tolist()}
 
 
+MAX_MAPS = 16              # filters and feature maps shown of an image model's first layer
+
+
+def first_layer_maps(model, x):
+    """What an image model's first weight layer looks for and what it sees in the image ``x``
+    (1, 1, H, W): a Conv2d's filters (k x k) and its feature maps of ``x`` after the layers
+    that follow up to the next weight layer (its activation), or a Linear's first units' weights
+    as H x W pictures. Values in -100..100 of each picture's largest magnitude; at most
+    MAX_MAPS of each. None when the model has no such layer."""
+    from .. import nn
+    from ..autograd import no_grad
+    from ..tensor import Tensor
+    modules = list(model)
+    first = next((i for i, m in enumerate(modules) if isinstance(m, (nn.Conv2d, nn.Linear))),
+                 None)
+    if first is None:
+        return None
+    layer = modules[first]
+    w = layer.weight.numpy()
+    if isinstance(layer, nn.Linear):
+        side = int(round(np.sqrt(w.shape[1])))
+        if side * side != w.shape[1]:
+            return None
+        filters = w[:MAX_MAPS].reshape(-1, side, side)
+        return {"kind": "linear", "layer": first + 1, "filters": _pictures(filters),
+                "maps": None}
+    filters = w[:MAX_MAPS, 0]                                 # one input channel: 28x28 images
+    end = next((i for i in range(first + 1, len(modules))
+                if isinstance(modules[i], (nn.Conv2d, nn.Linear, nn.Flatten,
+                                           nn.MaxPool2d, nn.AvgPool2d))), len(modules))
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            h = Tensor(np.asarray(x, dtype=np.float32))
+            for m in modules[:end]:
+                h = m(h)
+    finally:
+        model.train(was_training)
+    maps = h.numpy()[0, :MAX_MAPS]
+    return {"kind": "conv", "layer": first + 1, "filters": _pictures(filters),
+            "maps": _pictures(maps)}
+
+
+def _pictures(arrays):
+    out = []
+    for a in arrays:
+        scale = float(np.abs(a).max()) or 1.0
+        out.append({"h": a.shape[0], "w": a.shape[1],
+                    "v": np.round(a / scale * 100).astype(np.int64).ravel().tolist()})
+    return out
+
+
 def decision_boundary(model, dataset, n=BOUNDARY_GRID):
     """The predicted class and its probability on an n x n grid over the 2-D data."""
     grid, xrange, yrange = _grid(dataset, n)

@@ -32,7 +32,7 @@ from ..models import ALIASES as ZOO_ALIASES, canonical_name, get_model, list_mod
 from ..ops.activation import softmax_array
 from .datasets import CSV_MAX_BYTES, TOY_NOISE, Registry, parse_csv
 from .guard import Guard
-from .jobs import Job, Session
+from .jobs import Job, Session, first_layer_maps
 from .spec import (FEATURE_NAMES, LIMITS, SETUP_DEFAULTS, TOY_POINTS, TOY_SETS, SpecError,
                    build, check_data, check_layers, check_live_settings, check_setup,
                    export_script, layers_of, options)
@@ -626,16 +626,21 @@ async def predict(request, studio, session):
         raise HTTPError(400, "send {\"pixels\": [[...]]} (a drawing) or {\"features\": [...]}")
     def run(m):
         with np.errstate(all="ignore"):     # an overflow shows as a non-finite output below
-            return m.predict(x)
-    logits = await asyncio.to_thread(_on_model, session, run)
+            out = m.predict(x)
+            # a drawing: also what the first layer looks for and sees in it
+            return out, first_layer_maps(m, x) if "pixels" in data else None
+    logits, maps = await asyncio.to_thread(_on_model, session, run)
     with np.errstate(all="ignore"):
         probs = softmax_array(np.asarray(logits[0], dtype=np.float64))
     if not np.isfinite(probs).all():
         raise HTTPError(422, "the model's output for this input is not a number (NaN or "
                              "infinite): the input is too large for it, or its weights are "
                              "broken", "features" if "features" in data else "pixels")
-    return JSONResponse({"probabilities": [float(p) for p in probs], "classes": ds.classes,
-                         "prediction": int(probs.argmax())})
+    answer = {"probabilities": [float(p) for p in probs], "classes": ds.classes,
+              "prediction": int(probs.argmax())}
+    if maps is not None:
+        answer["first_layer"] = maps
+    return JSONResponse(answer)
 
 
 def _drawing(pixels):

@@ -18,7 +18,7 @@ import { DrawPad } from "./drawpad.js";
 import { LayerEditor } from "./network.js";
 import { drawMarker, drawPlane } from "./pictures.js";
 import { SetupRules } from "./setup.js";
-import { renderUnits } from "./units.js";
+import { pictureCanvas, renderUnits } from "./units.js";
 import { classLegend, renderBars, renderConfusion, renderMisclassified, renderSamples } from "./views.js";
 
 // ================================================================== state
@@ -904,6 +904,12 @@ function onBatch(ev) {
   if (steps.step.length > 4000) thin(steps);
   renderJob();
   scheduleCharts();
+  // a digit on the pad: its answer and the first layer's pictures follow the learning
+  const now = performance.now();
+  if (!state.pad.empty && state.pad.enabled && now - (state.livePredict || 0) > 2000) {
+    state.livePredict = now;
+    predict({ pixels: state.pad.pixels() }, { final: false });
+  }
 }
 
 /** Keep every other point (the server does the same past 2,000 points). */
@@ -1209,8 +1215,8 @@ function updateDrawAvailability() {
 /** What to look at first: the drawing pad for images, the decision boundary for 2-D points. */
 function arrangeResultsColumn(kind) {
   const column = document.getElementById("column-results");
-  const order = kind === "points" ? ["results-card", "charts-card", "draw-card"]
-                                  : ["draw-card", "charts-card", "results-card"];
+  const order = kind === "points" ? ["results-card", "charts-card", "draw-card", "runs-card"]
+                                  : ["draw-card", "charts-card", "results-card", "runs-card"];
   for (const id of order) column.append(document.getElementById(id));
 }
 
@@ -1228,16 +1234,36 @@ async function predict(body, { final = true } = {}) {
     msg.textContent = "";
     msg.className = "predict-msg";
     renderBars($("predict-bars"), $("predict-top"), answer);
+    renderFirstLayer(answer.first_layer);
     if (final) announce(`Prediction: ${answer.classes[answer.prediction]}, ${formatPercent(answer.probabilities[answer.prediction])}.`);
     return answer;
   } catch (err) {
     if (seq !== state.predictSeq) return null;
     renderBars($("predict-bars"), $("predict-top"), null);
+    renderFirstLayer(null);
     msg.className = "predict-msg error";
     msg.textContent = err.status === 409 ? "No trained model yet: press Start (or load a checkpoint), then draw again."
                                          : err.message;
     return null;
   }
+}
+
+/** An image model's first layer: its filters, and its feature maps of the drawing. */
+function renderFirstLayer(first) {
+  const box = $("first-layer");
+  box.hidden = !first;
+  if (!first) return;
+  const pictures = (list, grey, testid) => list.map((p) => {
+    const c = pictureCanvas(p, { grey });
+    c.dataset.testid = testid;
+    return c;
+  });
+  document.getElementById("filters-title").textContent = first.kind === "conv"
+    ? `What layer ${first.layer} looks for: its ${first.filters.length} filters`
+    : `What layer ${first.layer} looks for: the weights of its first ${first.filters.length} units`;
+  $("filters").replaceChildren(...pictures(first.filters, false, "filter-map"));
+  document.getElementById("maps-title").hidden = !first.maps;
+  $("feature-maps").replaceChildren(...(first.maps ? pictures(first.maps, true, "feature-map") : []));
 }
 
 function onDraw(pixels, final) {
@@ -1249,6 +1275,7 @@ function clearDrawing() {
   state.pad.clear();
   state.predictSeq++;                // drop answers still on their way
   renderBars($("predict-bars"), $("predict-top"), null);
+  renderFirstLayer(null);
   updateDrawAvailability();          // puts the hint back
 }
 

@@ -17,6 +17,20 @@ function shade(v) {
   return [255 + (r - 255) * t, 255 + (g - 255) * t, 255 + (b - 255) * t];
 }
 
+/** A small picture {h, w, v: values in -100..100} as a canvas: diverging (weights) or
+ * grey (activations). */
+export function pictureCanvas(picture, { grey = false } = {}) {
+  const canvas = el("canvas", { width: picture.w, height: picture.h });
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(picture.w, picture.h);
+  picture.v.forEach((v, i) => {
+    const [r, g, b] = grey ? Array(3).fill(Math.max(0, v) * 2.55) : shade(v);
+    image.data.set([r, g, b, 255], 4 * i);
+  });
+  ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
 function paint(canvas, values, n) {
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(n, n);
