@@ -49,9 +49,9 @@ def shots(tmp_path):
     if os.environ.get("OURNN_STUDIO_SCREENSHOTS"):
         folders.append(os.environ["OURNN_STUDIO_SCREENSHOTS"])
 
-    def shot(page, name, readme=True):
+    def shot(page, name, readme=True, full_page=True):
         path = os.path.join(str(tmp_path), name)
-        page.screenshot(path=path, full_page=True)
+        page.screenshot(path=path, full_page=full_page)
         assert os.path.getsize(path) > 10_000
         for folder in folders[1:] if readme else ():
             os.makedirs(folder, exist_ok=True)

@@ -79,7 +79,9 @@ def test_a_phone_gets_a_layout_that_works(studio, browser, shots):
         assert not (overlap_x and overlap_y), (title, box)
     small = small_targets(page)
     assert small == [], "\n".join(small)
-    shots(page, "studio_phone.png")
+    page.locator("#training-card").scroll_into_view_if_needed()
+    page.evaluate("document.querySelector('#training-card').scrollIntoView()")
+    shots(page, "studio_phone.png", full_page=False)        # one screen: what a phone shows
     assert errors == []
     context.close()
 

@@ -1051,7 +1051,9 @@ function renderCharts() {
   const job = viewJob();
   const h = job ? studio.history : emptyHistory(), steps = job ? studio.steps : emptySteps();
   const spe = job?.steps_per_epoch;
-  const epochs = job?.epochs ?? job?.setup?.epochs ?? 1;
+  // a run until paused has no last epoch: the axis follows it
+  const epochs = job?.setup?.until_paused ? Math.max(1, (job.epoch ?? 0) + 1)
+                                          : job?.epochs ?? job?.setup?.epochs ?? 1;
   const stepX = (s) => (spe ? s / spe : s);
   const byEpoch = (key) => h.epoch.map((e, i) => [e, h[key]?.[i] ?? NaN]);
   const dots = h.epoch.length <= 40;            // past that, dots would hide the lines
