@@ -609,7 +609,7 @@ def env_line(args, torch, peak):
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", f"default ({os.cpu_count()})"),
         "blas_core": blas_core(),
         "blas_core_forced": os.environ.get("OPENBLAS_CORETYPE"),
-        "load_processes": args.load, "device": args.device,
+        "load_processes": args.load, "blas_policy": args.blas_policy, "device": args.device,
         "cpu_count": os.cpu_count(), "loadavg": list(os.getloadavg()),
         "machine": platform.machine(), "quick": args.quick, "reps": args.reps,
         "gemm_gflops_1024": summary(peak)})
@@ -680,6 +680,10 @@ def parse_args(argv=None):
                    help="where both frameworks train and infer: the CPU (default), or an "
                         "NVIDIA GPU (ournn on CuPy, PyTorch with CUDA; the batches are put "
                         "there before timing, no floors, no M1)")
+    p.add_argument("--blas-policy", choices=("auto", "one", "default"), default="auto",
+                   help="ournn's BLAS threads per product (ournn.ops.blas.POLICY): auto "
+                        "(one for small products, measured for big ones), one, or NumPy's "
+                        "default")
     p.add_argument("--load", type=int, default=0, metavar="N",
                    help="run N CPU-bound processes beside the benchmark (a busy machine); "
                         "compare the ratios with a run without")
@@ -752,6 +756,8 @@ def start_load(n):
 
 
 def measure(args, torch):
+    import ournn.ops.blas
+    ournn.ops.blas.POLICY = args.blas_policy
     if args.load:
         print(f"--load {args.load}: {args.load} busy process(es) running beside the "
               "benchmark", file=sys.stderr)

@@ -42,7 +42,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from . import compat
+from . import blas, compat
 
 # Target size of one batch slice's column matrix: small enough to stay in the CPU's cache.
 COLUMN_BYTES = 4 * 2 ** 20
@@ -126,7 +126,7 @@ class _ChannelsFirst:
         out = xp.empty((n, w2.shape[0], ho * wo), dtype=weight.dtype)
         batches, buffer = _column_buffer(windows, (c * kh * kw, ho * wo))
         for batch in batches:
-            xp.matmul(w2, _im2col(windows, batch, buffer), out=out[batch])
+            blas.matmul(w2, _im2col(windows, batch, buffer), out=out[batch])
             if bias is not None:     # while this slice is still in the cache
                 out[batch] += bias[:, None]
         return out
@@ -144,10 +144,10 @@ class _ChannelsFirst:
         for batch in batches:
             if need_w:   # sum over the samples of grad (O, P) @ columns.T (P, C*kH*kW)
                 cols = _im2col(windows, batch, buffer)
-                gw += xp.matmul(g[batch], cols.transpose(0, 2, 1)).sum(axis=0)
+                gw += blas.matmul(g[batch], cols.transpose(0, 2, 1)).sum(axis=0)
             if need_x:   # column gradients w2.T @ grad, added back window offset by offset
                 b = batch.stop - batch.start
-                gcols = xp.matmul(w2.T, g[batch], out=buffer[:b]).reshape(b, c, kh, kw, ho, wo)
+                gcols = blas.matmul(w2.T, g[batch], out=buffer[:b]).reshape(b, c, kh, kw, ho, wo)
                 gx_batch = gx[batch]
                 for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
                     gx_batch[:, :, rows, cols] += gcols[:, :, i, j]
@@ -197,7 +197,7 @@ class _ChannelsLast:
         for batch in batches:
             b = batch.stop - batch.start
             cols = _im2col(windows, batch, buffer).reshape(b * p, k)
-            pixels_last = (cols @ wk.T).reshape(b, p, o).transpose(0, 2, 1)    # (b, O, P)
+            pixels_last = blas.matmul(cols, wk.T).reshape(b, p, o).transpose(0, 2, 1)  # (b,O,P)
             if bias is None:
                 out[batch] = pixels_last
             else:
@@ -226,7 +226,7 @@ class _ChannelsLast:
             if need_b:
                 gb += g2.sum(axis=0)
             if need_w:   # columns.T (K, b*P) @ grad (b*P, O)
-                gw_t += _im2col(windows, batch, buffer).reshape(b * p, k).T @ g2
+                gw_t += blas.matmul(_im2col(windows, batch, buffer).reshape(b * p, k).T, g2)
             if need_x:
                 # the column gradient g2 @ wk one kernel offset at a time: (b, Ho, Wo, C), added
                 # in rows of W_out*C values (one (b*P, K) product added back in rows of C
@@ -234,7 +234,7 @@ class _ChannelsLast:
                 for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
                     offset = (i * kw + j) * c
                     contribution = part[:b]
-                    xp.matmul(g2, wk[:, offset:offset + c], out=contribution.reshape(b * p, c))
+                    blas.matmul(g2, wk[:, offset:offset + c], out=contribution.reshape(b * p, c))
                     gx[batch, rows, cols] += contribution
         if need_x:
             (ph, pw), (hp, wp) = self.padding, gx.shape[1:3]

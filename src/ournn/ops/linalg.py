@@ -4,6 +4,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import blas
 from ._util import unbroadcast
 
 
@@ -12,8 +13,8 @@ def rows_matmul(a, b):
     product: NumPy runs the broadcast 3-D @ 2-D form without BLAS's full speed (a contiguous
     (32, 100, 128) @ (128, 128) took 35 ms against 0.5 ms reshaped); other shapes as ``@``."""
     if a.ndim > 2 and b.ndim == 2:
-        return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[-1],))
-    return a @ b
+        return blas.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[-1],))
+    return blas.matmul(a, b)
 
 
 class MatMul(Function):
@@ -22,7 +23,7 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        if a.ndim > 2 and b.ndim == 2:
+        if a.ndim >= 2 and b.ndim >= 2:
             return rows_matmul(a, b)
         return get_array_module(a, b).matmul(a, b)
 
@@ -42,10 +43,11 @@ class MatMul(Function):
                              a2.shape).reshape(a.shape)
         if ctx.needs_input_grad[1]:
             if a2.ndim > 2 and b2.ndim == 2:      # the stack's rows summed in one product
-                gb = (a2.reshape(-1, a2.shape[-1]).T @ grad.reshape(-1, grad.shape[-1]))
+                gb = blas.matmul(a2.reshape(-1, a2.shape[-1]).T, grad.reshape(-1, grad.shape[-1]))
                 gb = gb.reshape(b.shape)
             else:
-                gb = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape)
+                gb = unbroadcast(blas.matmul(xp.swapaxes(a2, -1, -2), grad),
+                                 b2.shape).reshape(b.shape)
         return ga, gb
 
 
@@ -64,9 +66,9 @@ class Linear(Function):
         if x.ndim > 2:
             # one (rows, in) product: a batched matmul over a non-contiguous input (a
             # transposed batch_first tensor) takes NumPy's slow path, ~150x slower
-            out = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(x.shape[:-1] + (-1,))
+            out = blas.matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (-1,))
         else:
-            out = x @ weight.T
+            out = blas.matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
@@ -83,7 +85,7 @@ class Linear(Function):
                 x2 = x.reshape(-1, x.shape[-1])
                 # one row (batch size 1): an outer product; as a matmul with an inner
                 # dimension of 1 it takes 4-6x longer here (0.38 vs 1.47 ms at 512x784)
-                gw = g2.T * x2 if g2.shape[0] == 1 else g2.T @ x2
+                gw = g2.T * x2 if g2.shape[0] == 1 else blas.matmul(g2.T, x2)
             if ctx.has_bias and ctx.needs_input_grad[2]:
                 gb = g2.sum(axis=0)
         return gx, gw, gb

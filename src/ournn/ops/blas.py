@@ -1,0 +1,161 @@
+"""How many BLAS threads a matrix product gets: ``matmul(a, b)`` for NumPy arrays.
+
+NumPy's OpenBLAS splits every product across all cores. That pays on a quiet machine for big
+products and costs nothing much for small ones, but when other processes use the cores a
+split product waits for its second thread to be scheduled: on this 2-core machine at load
+average 6.6, a (32, 784) @ (784, 512) product (26 MFLOP) took 0.18 ms on one thread and a
+median of 24 ms on two; a (128, 512) @ (512, 1024) one 0.71 ms against 4.5 ms. The load
+average cannot tell in time, and our own threads raise it too, so the choice is measured:
+
+- products under ``SMALL_FLOPS`` always run on one thread: two gain at most 13% there on a
+  quiet machine (16.8 MFLOP: 0.078 ms on one thread, 0.068 ms on two) and risk 100x;
+- bigger ones run as a ``Chooser`` measures faster now, per size class (the FLOPs' power of
+  two): NumPy's threads to start with, and every ``PERIOD`` products a probe of the other
+  setting; it is kept when its mean time per FLOP is 5% lower.
+
+Without NumPy's OpenBLAS (another BLAS, a device array) nothing changes: ``matmul`` is ``@``.
+``POLICY`` ("auto", "one", "default") fixes the choice for tests and benchmarks.
+
+The setting stays as the last product left it (restoring it after every product would cost
+1.8 us a time, 5% of the deep narrow MLP's step): NumPy code of your own between training
+steps may then run its products on one thread. ``set_threads(n)`` (or threadpoolctl) sets
+it back; ``POLICY = "default"`` leaves NumPy's threads alone.
+"""
+import ctypes
+import glob
+import math
+import os
+import time
+
+import numpy as np
+
+
+def find_openblas_threads():
+    """``(get, set)`` for the number of threads of the OpenBLAS that NumPy bundles (wheels:
+    ``numpy.libs/libscipy_openblas64_*.so``, symbols ``scipy_openblas_*64_``; older wheels:
+    ``numpy.libs/libopenblas*.so``, symbols ``openblas_*``), or None when there is no such
+    library (another BLAS, Windows, a source build): then nothing is changed."""
+    try:
+        root = os.path.dirname(np.__file__)
+        libs = sorted(glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*"))
+                      + glob.glob(os.path.join(root, ".libs", "*openblas*")))
+        for path in libs:
+            lib = ctypes.CDLL(path)
+            for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "64_"),
+                                   ("openblas_", "")):
+                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    get.restype, get.argtypes = ctypes.c_int, []
+                    put.restype, put.argtypes = None, [ctypes.c_int]
+                    if get() >= 1:
+                        return get, put
+    except (OSError, AttributeError, ValueError):
+        pass
+    return None
+
+
+BLAS = find_openblas_threads()
+DEFAULT_THREADS = BLAS[0]() if BLAS is not None else 1   # OPENBLAS_NUM_THREADS or every core
+POLICY = "auto"
+SMALL_FLOPS = 8e6
+
+
+def threads():
+    """The number of threads OpenBLAS uses now (1 without it)."""
+    return BLAS[0]() if BLAS is not None else 1
+
+
+def set_threads(n):
+    """Let OpenBLAS use ``n`` threads (nothing without it, or when it uses ``n`` already)."""
+    if BLAS is not None and BLAS[0]() != n:
+        BLAS[1](n)
+
+
+class Chooser:
+    """One thread or ``DEFAULT_THREADS`` for the products of each size class, by measurement.
+
+    The products run with ``choice``; every ``PERIOD`` products a probe runs the next
+    ``WINDOW`` with the other setting (the first ``WARM`` not counted: sleeping threads wake
+    up). Then, over the size classes timed both ways, the mean seconds per FLOP of the probe
+    and of the last ``WINDOW`` products before it are compared, and the other setting is
+    kept if it is 5% faster. A probe that loses doubles the period (up to ``MAX_PERIOD``),
+    one that wins resets it. Means, not minima: under load a split product is fast now and
+    then and very slow often, and the total is what a training step pays."""
+
+    WINDOW, WARM, PERIOD, MAX_PERIOD = 16, 2, 200, 6400
+
+    def __init__(self, choice="default"):
+        self.choice = choice
+        self.period = self.PERIOD
+        self.calls = 0
+        self.probe = None         # products left in the probe, or None
+        self.recent = {}          # size class -> [(seconds, flops)] with ``choice``
+        self.probed = {}          # size class -> [(seconds, flops)] in this probe
+
+    def pick(self):
+        self.calls += 1
+        if self.probe is None and self.calls % self.period == 0:
+            self.probe, self.probed = self.WINDOW, {}
+        if self.probe is None:
+            return self.choice
+        return "default" if self.choice == "one" else "one"
+
+    def record(self, key, used, seconds, flops):
+        if self.probe is None or used == self.choice:
+            last = self.recent.setdefault(key, [])
+            last.append((seconds, flops))
+            del last[:-self.WINDOW]
+            return
+        if self.probe <= self.WINDOW - self.WARM:
+            self.probed.setdefault(key, []).append((seconds, flops))
+        self.probe -= 1
+        if self.probe > 0:
+            return
+        self.probe = None
+        keys = [k for k in self.probed if self.recent.get(k)]
+        if not keys:
+            return
+        now = sum(_per_flop(self.recent[k]) for k in keys)
+        other = sum(_per_flop(self.probed[k]) for k in keys)
+        if other < 0.95 * now:
+            self.choice, self.period = used, self.PERIOD
+            self.recent = {k: list(v) for k, v in self.probed.items()}
+        else:
+            self.period = min(2 * self.period, self.MAX_PERIOD)
+
+
+def _per_flop(samples):
+    return sum(s for s, _ in samples) / max(sum(f for _, f in samples), 1.0)
+
+
+CHOOSER = Chooser()
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` (NumPy's matmul, batched and broadcasting as it) with the BLAS threads this
+    module chooses for its size; any other array type goes to its own ``@``."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        if out is None:
+            return a @ b
+        from ..backend import get_array_module
+        return get_array_module(a).matmul(a, b, out=out)
+    if BLAS is None or DEFAULT_THREADS == 1 or a.ndim < 2 or b.ndim < 2:
+        return np.matmul(a, b, out=out)
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    batch = max(a.size // (m * k or 1), b.size // (k * n or 1), 1)
+    flops = 2.0 * batch * m * k * n
+    policy = POLICY
+    if policy == "auto":
+        if flops < SMALL_FLOPS:
+            policy = "one"
+        else:
+            use = CHOOSER.pick()
+            set_threads(1 if use == "one" else DEFAULT_THREADS)
+            start = time.perf_counter()
+            r = np.matmul(a, b, out=out)
+            CHOOSER.record(int(math.log2(flops)), use, time.perf_counter() - start, flops)
+            return r
+    set_threads(1 if policy == "one" else DEFAULT_THREADS)
+    return np.matmul(a, b, out=out)
