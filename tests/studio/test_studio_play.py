@@ -157,3 +157,51 @@ def test_the_sessions_runs_are_listed_with_settings_figures_and_curves(server):
     assert Client(server.url).get("/api/runs")[1] == {"runs": []}      # sessions apart
     job = c.get("/api/job")[1]["job"]
     assert len(job["steps"]["lr"]) == len(job["steps"]["loss"]) and job["steps"]["lr"][0] == 0.003
+
+
+@pytest.mark.parametrize("setup", [
+    {"dataset": "reg-gauss", "data": {"noise": 0.05, "features": ["x1", "x2", "x1*x2"]},
+     "layers": [{"type": "Linear", "out_features": 8}, {"type": "Tanh"},
+                {"type": "Linear", "out_features": 1}], "l2": 0.001},
+    {"dataset": "moons", "layers": TOY, "l1": 0.001, "l2": 0.002}])
+def test_regression_and_regularised_runs_export_scripts_that_train_exactly_alike(
+        server, tmp_path, setup):
+    import subprocess
+    import sys
+    setup = {**setup, "epochs": 3, "batch_size": 32, "lr": 0.01}
+    c = Client(server.url)
+    assert c.post("/api/train", setup)[0] == 202
+    job = c.wait_job()
+    assert job["state"] == "done", job
+    status, script = c.post("/api/export", setup, raw=True)
+    (tmp_path / "run.py").write_bytes(script)
+    out = subprocess.run([sys.executable, "run.py"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = eval(out.stdout.strip().splitlines()[-1], {})
+    assert abs(result["loss"] - job["history"]["val_loss"][-1]) < 1e-6, (result, job["history"])
+
+
+def test_2d_regression_trains_with_mse_and_draws_a_surface(server):
+    c = Client(server.url)
+    layers = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"},
+              {"type": "Linear", "out_features": 16}, {"type": "Tanh"},
+              {"type": "Linear", "out_features": 1}]
+    info = next(d for d in c.get("/api/options")[1]["datasets"] if d["name"] == "reg-gauss")
+    assert info["task"] == "regression" and info["outputs"] == 1
+    status, r = c.post("/api/model/check", {"dataset": "reg-gauss",
+                                            "layers": layers[:-1] + [TOY[-1]]})
+    assert not r["ok"] and "value to predict" in r["error"]["message"]
+    c.post("/api/train", {"dataset": "reg-gauss", "layers": layers, "epochs": 40,
+                          "batch_size": 16, "lr": 0.01})
+    job = c.wait_job()
+    assert job["state"] == "done" and job["history"]["val_loss"][-1] < 0.02, job["history"]
+    assert job["history"]["accuracy"][-1] is None and job["confusion"] is None
+    b = job["boundary"]
+    assert len(b["values"]) == b["n"] ** 2 and "pred" not in b
+    assert len(job["units"]["layers"]) == 3
+    up = c.post("/api/predict", {"features": [0.5, 0.5]})[1]
+    down = c.post("/api/predict", {"features": [-0.5, 0.5]})[1]
+    assert up["value"] > 0.7 and down["value"] < -0.7, (up, down)
+    samples = c.get("/api/datasets/reg-gauss/samples")[1]
+    assert samples["task"] == "regression" and isinstance(samples["y"][0], float)

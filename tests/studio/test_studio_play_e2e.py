@@ -241,3 +241,37 @@ def test_mnist_first_layer_filters_and_feature_maps_follow_the_learning(studio, 
     wait_state(page, ["stopped"])
     assert errors == []
     context.close()
+
+
+def test_2d_regression_draws_the_output_surface_and_answers_values(studio, browser):
+    url, _ = studio
+    context, page, errors = open_page(browser, url)
+    tid(page, "dataset-select").select_option("reg-gauss")
+    assert "regression" in page.inner_text("#dataset-info")
+    set_layers(page, [("Linear", {"out_features": 12}), ("Tanh", {}),
+                      ("Linear", {"out_features": 12}), ("Tanh", {}),
+                      ("Linear", {"out_features": 1})])
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".classList.contains('ok')")
+    fill(page, "epochs-input", 40)
+    tid(page, "start-btn").click()
+    wait_state(page, ["done"])
+    assert page.evaluate("window.ournnStudio.job.history.val_loss.slice(-1)[0]") < 0.05
+    assert "accuracy" not in page.inner_text("#job-metrics")
+    # the surface: orange and blue regions, one heatmap per input and hidden unit
+    colours = page.evaluate("""() => {
+        const c = document.querySelector('[data-testid=boundary]');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let blue = 0, orange = 0;
+        for (let i = 0; i < d.length; i += 4 * 31) { if (d[i + 2] > d[i] + 60) blue++; if (d[i] > d[i + 2] + 60) orange++; }
+        return [blue, orange]; }""")
+    assert min(colours) > 50, colours
+    assert tid(page, "unit-map").count() == 2 + 12 + 12
+    tid(page, "boundary").scroll_into_view_if_needed()
+    box = tid(page, "boundary").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)
+    tid(page, "boundary-answer").wait_for()
+    assert "value" in tid(page, "boundary-answer").inner_text()
+    assert float(tid(page, "predict-top").inner_text()) > 0.5       # a positive bump there
+    assert errors == []
+    context.close()

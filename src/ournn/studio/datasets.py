@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from ..data import toy
-from .spec import FEATURE_NAMES, TOY_POINTS, SpecError
+from .spec import FEATURE_NAMES, REGRESSION_SETS, TOY_POINTS, SpecError
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
 CSV_MAX_ROWS = 200_000
@@ -27,7 +27,8 @@ class StudioDataset:
     ``kind`` is "image" (N, 1, 28, 28), "points" (N, 2) or "table" (N, D)."""
 
     def __init__(self, name, label, kind, x, y, tx, ty, classes, loader_code, file_stem,
-                 raw=None, features=None, columns=None, label_column=None, scale=None):
+                 raw=None, features=None, columns=None, label_column=None, scale=None,
+                 task="classification"):
         self.name, self.label, self.kind = name, label, kind
         self.x, self.y, self.tx, self.ty = x, y, tx, ty
         self.classes = [str(c) for c in classes]
@@ -40,6 +41,12 @@ class StudioDataset:
         # CSV files: the user's column names, and the standardisation (mean, std) that turns
         # their values (raw_x, in their units) into the network's inputs (x)
         self.columns, self.label_column, self.scale = columns, label_column, scale
+        self.task = task            # "classification" or "regression" (y: values (n, 1))
+
+    @property
+    def outputs(self):
+        """The network's output size: one per class, or one value."""
+        return 1 if self.task == "regression" else len(self.classes)
 
     def featurize(self, points):
         """The network's inputs for points in the data's own units ((n, d) as raw_x holds
@@ -62,6 +69,7 @@ class StudioDataset:
     def info(self):
         return {"name": self.name, "label": self.label, "kind": self.kind,
                 "input_shape": self.input_shape, "classes": self.classes,
+                "task": self.task, "outputs": self.outputs,
                 "train_size": len(self.x), "test_size": len(self.tx)}
 
     def python_loader(self):
@@ -76,10 +84,13 @@ class StudioDataset:
                     "labels": self.y[:n].tolist(), "classes": self.classes}
         if self.kind == "points":
             m, k = min(len(self.x), 1000), min(len(self.tx), 1000)
+            y, ty = self.y[:m], self.ty[:k]
+            if self.task == "regression":         # values, not class indices
+                y, ty = np.round(y[:, 0], 3), np.round(ty[:, 0], 3)
             return {"kind": "points", "x": np.round(self.raw_x[:m], 4).tolist(),
-                    "y": self.y[:m].tolist(), "classes": self.classes,
+                    "y": y.tolist(), "classes": self.classes, "task": self.task,
                     "test_x": np.round(self.raw_tx[:k], 4).tolist(),
-                    "test_y": self.ty[:k].tolist(), "columns": self.columns,
+                    "test_y": ty.tolist(), "columns": self.columns,
                     "label": self.label_column}
         m = min(len(self.x), 24)
         return {"kind": "table", "x": self.raw_x[:m].tolist(), "y": self.y[:m].tolist(),
@@ -97,6 +108,32 @@ def make_gauss(n, noise=0.5, seed=None):
     y = np.repeat([0, 1], [n0, n // 2])
     order = rng.permutation(n)
     return x[order].astype(np.float32), y[order].astype(np.int64)
+
+
+def make_plane(n, noise=0.0, seed=None):
+    """2-D regression (TensorFlow Playground's "plane"): points uniform in [-1, 1]^2 and the
+    value (x1 + x2) / 2, with Gaussian noise of std ``noise``. Returns X float32 (n, 2), y
+    float32 (n, 1)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2))
+    y = (x[:, 0] + x[:, 1]) / 2 + rng.normal(scale=noise, size=n) if noise else \
+        (x[:, 0] + x[:, 1]) / 2
+    return x.astype(np.float32), y[:, None].astype(np.float32)
+
+
+_BUMPS = ((-0.5, -0.5, 1.0), (0.5, 0.5, 1.0), (-0.5, 0.5, -1.0), (0.5, -0.5, -1.0))
+
+
+def make_reg_gauss(n, noise=0.0, seed=None):
+    """2-D regression (Playground's "multi gaussian"): points uniform in [-1, 1]^2 and the
+    value of two positive and two negative Gaussian bumps, plus noise of std ``noise``."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2))
+    y = sum(sign * np.exp(-((x[:, 0] - a) ** 2 + (x[:, 1] - b) ** 2) / (2 * 0.3 ** 2))
+            for a, b, sign in _BUMPS)
+    if noise:
+        y = y + rng.normal(scale=noise, size=n)
+    return x.astype(np.float32), y[:, None].astype(np.float32)
 
 
 # The input features a toy network can take (TensorFlow Playground's): name -> (function of
@@ -123,16 +160,22 @@ _TOYS = {
                                                                      seed=s), "make_spirals"),
     "xor": ("XOR", lambda n, s: toy.make_xor(n, noise=0.1, seed=s), "make_xor"),
     "gauss": ("Gaussian clusters", lambda n, s: make_gauss(n, noise=0.5, seed=s), None),
+    "reg-plane": ("Plane (regression)", None, None),
+    "reg-gauss": ("Gaussian bumps (regression)", None, None),
 }
 _TOY_ARGS = {"moons": "noise=0.15", "circles": "noise=0.08",
              "spirals": "classes=3, noise=0.15", "xor": "noise=0.1", "gauss": "noise=0.5"}
 # each toy's noise (what the page's slider starts at) and how it makes a set of n points
-TOY_NOISE = {"moons": 0.15, "circles": 0.08, "spirals": 0.15, "xor": 0.1, "gauss": 0.5}
+TOY_NOISE = {"moons": 0.15, "circles": 0.08, "spirals": 0.15, "xor": 0.1, "gauss": 0.5,
+             "reg-plane": 0.0, "reg-gauss": 0.0}
 _MAKERS = {"moons": lambda n, noise, s: toy.make_moons(n, noise=noise, seed=s),
            "circles": lambda n, noise, s: toy.make_circles(n, noise=noise, seed=s),
            "spirals": lambda n, noise, s: toy.make_spirals(n, classes=3, noise=noise, seed=s),
            "xor": lambda n, noise, s: toy.make_xor(n, noise=noise, seed=s),
-           "gauss": lambda n, noise, s: make_gauss(n, noise=noise, seed=s)}
+           "gauss": lambda n, noise, s: make_gauss(n, noise=noise, seed=s),
+           "reg-plane": lambda n, noise, s: make_plane(n, noise=noise, seed=s),
+           "reg-gauss": lambda n, noise, s: make_reg_gauss(n, noise=noise, seed=s)}
+_OWN_MAKERS = {"gauss": "make_gauss", "reg-plane": "make_plane", "reg-gauss": "make_reg_gauss"}
 TOY_DATA_DEFAULTS = {"noise": None, "train_share": 2 / 3, "seed": 1, "features": ["x1", "x2"]}
 
 
@@ -146,13 +189,15 @@ def toy_dataset(name, data):
     seed, features = data["seed"], data["features"]
     x, y = _MAKERS[name](n, noise, seed)
     tx, ty = _MAKERS[name](TOY_POINTS - n, noise, seed + 1)
-    classes = [str(c) for c in range(int(max(y.max(), ty.max())) + 1)]
+    regression = name in REGRESSION_SETS
+    classes = [] if regression else [str(c) for c in range(int(max(y.max(), ty.max())) + 1)]
     plain = features == ["x1", "x2"]
     fx, ftx = (x, tx) if plain else (featurize(x, features), featurize(tx, features))
-    if name == "gauss":
-        code = ("from ournn.studio.datasets import make_gauss\n\n"
-                f"x, y = make_gauss({n}, noise={noise!r}, seed={seed})\n"
-                f"test_x, test_y = make_gauss({TOY_POINTS - n}, noise={noise!r}, "
+    if name in _OWN_MAKERS:
+        fn = _OWN_MAKERS[name]
+        code = (f"from ournn.studio.datasets import {fn}\n\n"
+                f"x, y = {fn}({n}, noise={noise!r}, seed={seed})\n"
+                f"test_x, test_y = {fn}({TOY_POINTS - n}, noise={noise!r}, "
                 f"seed={seed + 1})\n")
     else:
         fn = _TOYS[name][2]
@@ -169,7 +214,8 @@ def toy_dataset(name, data):
                 "for x in (x, test_x))\n")
     label = _TOYS[name][0]
     return StudioDataset(name, label, "points", fx, y, ftx, ty, classes, code, name,
-                         raw=(x, tx), features=None if plain else features)
+                         raw=(x, tx), features=None if plain else features,
+                         task="regression" if regression else "classification")
 _IMAGES = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("Fashion-MNIST", "FashionMNIST")}
 
 
@@ -193,7 +239,8 @@ def _image(name, data_dir):
 class Registry:
     """Built-in datasets, loaded on first use and shared by every session."""
 
-    NAMES = ("mnist", "fashion-mnist", "moons", "circles", "spirals", "xor", "gauss")
+    NAMES = ("mnist", "fashion-mnist", "moons", "circles", "spirals", "xor", "gauss",
+             "reg-plane", "reg-gauss")
     MADE = 32                   # toy sets made to a page's data controls, kept at once
 
     def __init__(self, data_dir=None):

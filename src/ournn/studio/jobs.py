@@ -24,7 +24,7 @@ from .datasets import image_bytes
 from ..errors import OurnnError
 from ..ops.activation import softmax_array
 from ..train.callbacks import Callback
-from ..train.loop import NonFiniteLossError
+from ..train.loop import NonFiniteLossError, fit
 from ..train.recipe import build_run
 
 BATCH_EVENT_INTERVAL = 0.2      # seconds between "batch" events
@@ -256,8 +256,16 @@ class Job:
             self.checkpoint_path = run.checkpoint.last_path
             self._restore_optimizer(run.optimizer)
             self.optimizer = run.optimizer
-            run.loss = regularised(run.loss, self.model, lambda: self.setup)
-            run.fit([callback], verbose=0, seed=setup["seed"])
+            regression = ds.task == "regression"
+            loss = regularised("mse" if regression else run.loss, self.model,
+                               lambda: self.setup)
+            if regression:                  # no accuracy: the best checkpoint by val_loss
+                run.checkpoint.monitor, run.checkpoint.mode = "val_loss", "min"
+            # what Run.fit does, with the loss and metrics of the task
+            fit(run.model, run.loader, epochs=run.config["epochs"], optimizer=run.optimizer,
+                loss=loss, validation_data=run.validation_data,
+                callbacks=[*run.callbacks, callback], verbose=0, seed=setup["seed"],
+                metrics=() if regression else ("accuracy",))
         except NonFiniteLossError as e:
             self.error = str(e)
             self.state = "failed"
@@ -458,6 +466,8 @@ class StudioCallback(Callback):
     def _confusion(self, trainer):
         job = self.job
         ds = job.dataset
+        if ds.task == "regression":
+            return
         n = min(len(ds.tx), CONFUSION_SAMPLES)
         tx, ty = ds.tx[:n], ds.ty[:n]
         pred = job.model.predict(tx).argmax(axis=1)
@@ -610,7 +620,11 @@ def _pictures(arrays):
 def decision_boundary(model, dataset, n=BOUNDARY_GRID):
     """The predicted class and its probability on an n x n grid over the 2-D data."""
     grid, xrange, yrange = _grid(dataset, n)
-    probs = softmax_array(model.predict(dataset.featurize(grid)), axis=1)
+    out = model.predict(dataset.featurize(grid))
+    if dataset.task == "regression":        # the output surface: a value per cell
+        return {"n": n, "xrange": xrange, "yrange": yrange,
+                "values": np.round(out[:, 0], 3).tolist()}
+    probs = softmax_array(out, axis=1)
     return {"n": n, "xrange": xrange, "yrange": yrange,
             "pred": probs.argmax(axis=1).tolist(),
             "conf": np.round(probs.max(axis=1), 3).tolist()}

@@ -342,7 +342,8 @@ async def model_check(request, studio, session):
                        data=data.get("data"))
     layers = check_layers(data.get("layers"))
     model, rows, error = await asyncio.to_thread(build, layers, info["input_shape"],
-                                                 len(info["classes"]))
+                                                 info["outputs"], 1,
+                                                 info["task"] == "regression")
     if error:
         return JSONResponse({"ok": False, "rows": rows, "error": error})
     svg = await asyncio.to_thread(_graph_svg, model, info["input_shape"])
@@ -391,8 +392,8 @@ async def train(request, studio, session):
         raise HTTPError(503, f"the server is already running {MAX_JOBS} training jobs; try "
                              "again when one ends")
     _random.manual_seed(setup["seed"])           # the same setup gives the same initial weights
-    model, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes),
-                               setup["batch_size"])
+    model, rows, error = build(setup["layers"], ds.input_shape, ds.outputs,
+                               setup["batch_size"], ds.task == "regression")
     if error:
         raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",
                         f"layers[{error['index']}]")
@@ -630,6 +631,12 @@ async def predict(request, studio, session):
             # a drawing: also what the first layer looks for and sees in it
             return out, first_layer_maps(m, x) if "pixels" in data else None
     logits, maps = await asyncio.to_thread(_on_model, session, run)
+    if ds.task == "regression":                 # a value, not probabilities
+        value = float(logits[0][0])
+        if not np.isfinite(value):
+            raise HTTPError(422, "the model's output for this input is not a number (NaN or "
+                                 "infinite)", "features")
+        return JSONResponse({"value": value, "classes": [], "prediction": None})
     with np.errstate(all="ignore"):
         probs = softmax_array(np.asarray(logits[0], dtype=np.float64))
     if not np.isfinite(probs).all():
@@ -899,7 +906,7 @@ def _read_checkpoint(studio, session, raw, file_name=None):
         if list(input_shape) != ds.input_shape:
             raise HTTPError(400, f"the checkpoint takes inputs of shape {list(input_shape)}, "
                                  f"{ds.label} has {ds.input_shape}", "file")
-    _, rows, error = build(layers, ds.input_shape, len(ds.classes))
+    _, rows, error = build(layers, ds.input_shape, ds.outputs, 1, ds.task == "regression")
     if error:
         raise HTTPError(400, f"the checkpoint's model does not fit {ds.label}: "
                              f"{error['message']}", "file")
@@ -932,7 +939,8 @@ async def export(request, studio, session):
     setup = check_setup(data, studio.infos(session))
     ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"], "dataset",
                                  setup.get("data"))
-    _, rows, error = build(setup["layers"], ds.input_shape, len(ds.classes))
+    _, rows, error = build(setup["layers"], ds.input_shape, ds.outputs, 1,
+                           ds.task == "regression")
     if error:
         raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",
                         f"layers[{error['index']}]")

@@ -81,7 +81,8 @@ SETUP_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 3
                   "augment": "none", "l1": 0.0, "l2": 0.0, "until_paused": False}
 # The data controls of the 2-D toy sets: how noisy, how much of TOY_POINTS to train on, which
 # draw (seed), and the input features the network takes (TensorFlow Playground's)
-TOY_SETS = ("moons", "circles", "spirals", "xor", "gauss")
+TOY_SETS = ("moons", "circles", "spirals", "xor", "gauss", "reg-plane", "reg-gauss")
+REGRESSION_SETS = ("reg-plane", "reg-gauss")     # a value to predict (MSE), not a class
 TOY_POINTS = 1500
 FEATURE_NAMES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin x1", "sin x2")
 
@@ -334,7 +335,7 @@ def _title(layer, module, shape_in):
     return type(module).__name__
 
 
-def build(layers, input_shape, num_classes, batch_size=1):
+def build(layers, input_shape, num_classes, batch_size=1, regression=False):
     """Build the layers for ``input_shape``, checking shapes layer by layer.
 
     Returns ``(model, rows, error)``: ``rows`` describe the layers that fit; ``error`` is None
@@ -380,9 +381,10 @@ def build(layers, input_shape, num_classes, batch_size=1):
         shape, x = new_shape, call.outputs[0]
     if shape != (num_classes,):
         last = len(layers) - 1
+        what = "classes" if regression is False else "value to predict (regression)"
         return None, rows, {"index": last, "message":
                             f"the network ends with shape {_fmt(shape)}, but the dataset has "
-                            f"{num_classes} classes: end with Linear(out_features="
+                            f"{num_classes} {what}: end with Linear(out_features="
                             f"{num_classes})"}
     need = act_elems * 4 * batch_size
     if need > LIMITS["max_batch_activation_bytes"]:
@@ -477,6 +479,30 @@ def export_script(setup, dataset, rows):
         callbacks = (f"\nassert len(loader) == {steps}\n"
                      f"schedule = LRScheduler({code}, interval=\"step\")")
     fit_callbacks = ", callbacks=[schedule]" if schedule is not None else ""
+    # the task's loss (MSE for a value, cross-entropy for classes) and the studio's L1/L2
+    # penalty on the Linear and Conv2d weights, added while training only, as the studio does
+    regression = getattr(dataset, "task", "classification") == "regression"
+    base = "F.mse_loss" if regression else "F.cross_entropy"
+    l1, l2 = setup.get("l1") or 0.0, setup.get("l2") or 0.0
+    loss_code, fit_loss, eval_args = "", "", ""
+    if l1 or l2:
+        lines = ["", "weights = [m.weight for m in model.modules() if isinstance(m, (nn.Linear, "
+                 "nn.Conv2d))]", "", "", "def loss(output, target):",
+                 f"    value = {base}(output, target)", "    if model.training:",
+                 "        for w in weights:"]
+        if l1:
+            lines.append(f"            value = value + {l1!r} * w.abs().sum()")
+        if l2:
+            lines.append(f"            value = value + {l2!r} * (w * w).sum()")
+        lines += ["    return value", ""]
+        imports.append("from ournn.nn import functional as F")
+        loss_code = "\n".join(lines)
+        fit_loss = ", loss=loss"
+    elif regression:
+        fit_loss = ", loss=\"mse\""
+    if regression:
+        fit_loss += ", metrics=()"
+        eval_args = ", loss=\"mse\", metrics=()"
     # every text that came from a person (a file name, a column name) is written as a repr
     # literal, never as code or inside a docstring
     title = repr(f"{dataset.label}: the network built in ournn studio, trained as the studio "
@@ -491,11 +517,11 @@ ournn.manual_seed({seed})
 model = nn.Sequential(
     {body},
 )
-model.summary(input_shape={tuple(dataset.input_shape)!r})
+model.summary(input_shape={tuple(dataset.input_shape)!r}){loss_code}
 
 loader = DataLoader(ArrayDataset(x, y), batch_size={setup["batch_size"]}, shuffle=True, seed={seed}{transform})
 optimizer = ournn.optim.{optimizer}{callbacks}
-history = model.fit(loader, epochs={epochs}, optimizer=optimizer, validation_data=(test_x, test_y){fit_callbacks})
-print(model.evaluate((test_x, test_y)))
+history = model.fit(loader, epochs={epochs}, optimizer=optimizer, validation_data=(test_x, test_y){fit_callbacks}{fit_loss})
+print(model.evaluate((test_x, test_y){eval_args}))
 ournn.save(model, {dataset.file_stem + "-model.ckpt"!r})
 '''

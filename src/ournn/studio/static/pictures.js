@@ -56,7 +56,7 @@ export function drawPlane(canvas, boundary, points, nClasses, { test = false } =
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   const range = boundary ? boundaryRange(boundary) : rangeOf(points ? points.x : []);
   const map = mapping(canvas, range.xrange, range.yrange);
-  if (boundary) drawBoundary(ctx, canvas, boundary, nClasses);
+  if (boundary) (boundary.values ? drawSurface : drawBoundary)(ctx, canvas, boundary, nClasses);
   drawAxes(ctx, canvas, map);
   if (points) drawPoints(ctx, map, points);
   if (points && test && points.test_x) drawTestPoints(ctx, map, points);
@@ -95,6 +95,28 @@ function drawBoundary(ctx, canvas, b, nClasses) {
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
+/** A value in about -1..1 as Playground colours it: orange below 0, white at 0, blue above. */
+export function valueColour(v) {
+  const t = Math.min(1, Math.abs(v));
+  const [r, g, b] = v >= 0 ? hexToRgb("#0877bd") : hexToRgb("#f59322");
+  return [255 + (r - 255) * t, 255 + (g - 255) * t, 255 + (b - 255) * t];
+}
+
+/** 2-D regression: the network's output over the plane, coloured by value. */
+function drawSurface(ctx, canvas, b) {
+  const n = b.n;
+  const small = el("canvas", { width: n, height: n });
+  const sctx = small.getContext("2d");
+  const image = sctx.createImageData(n, n);
+  for (let i = 0; i < n * n; i++) {
+    const [r, g, bl] = valueColour(b.values[i]);
+    image.data.set([r, g, bl, 200], 4 * i);
+  }
+  sctx.putImageData(image, 0, 0);
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+}
+
 /** Light lines at x = 0 and y = 0, when they are inside the picture. */
 function drawAxes(ctx, canvas, map) {
   const [zx, zy] = map.toPx(0, 0);
@@ -114,7 +136,7 @@ function drawPoints(ctx, map, points) {
     const [px, py] = map.toPx(x, y);
     ctx.beginPath();
     ctx.arc(px, py, radius, 0, 2 * Math.PI);
-    ctx.fillStyle = classColour(points.y[i]);
+    ctx.fillStyle = points.task === "regression" ? `rgb(${valueColour(points.y[i]).join(",")})` : classColour(points.y[i]);
     ctx.fill();
     ctx.stroke();
   });
@@ -139,7 +161,8 @@ function drawTestPoints(ctx, map, points) {
     const [px, py] = map.toPx(x, y);
     ctx.beginPath();
     ctx.arc(px, py, 3.2, 0, 2 * Math.PI);
-    ctx.strokeStyle = classColour(points.test_y[i]);
+    ctx.strokeStyle = points.task === "regression" ? `rgb(${valueColour(points.test_y[i]).join(",")})`
+                                                   : classColour(points.test_y[i]);
     ctx.stroke();
   });
 }

@@ -24,7 +24,7 @@ export class SetupRules {
   /** The network proposed for a dataset: a small MLP, with as many outputs as classes. */
   defaultLayers(info) {
     const layer = (type, extra = {}) => ({ ...defaultLayer(type, this.options.layers), ...extra });
-    const classes = info ? info.classes.length : 10;
+    const classes = info ? info.outputs ?? info.classes.length : 10;
     if (info && info.kind === "points") {
       return [layer("Linear", { out_features: 16 }), layer("Tanh"),
               layer("Linear", { out_features: 16 }), layer("Tanh"),

@@ -332,7 +332,8 @@ function showDataset() {
   const train = trainSizeOf(), test = studio.setup.data ? (state.options.toy_points || 1500) - train : info.test_size;
   document.getElementById("dataset-info").textContent =
     `${formatInt(train)} training and ${formatInt(test)} test ${what} · ` +
-    `${info.classes.length} classes · input ${formatShape(info.input_shape)}`;
+    `${info.task === "regression" ? "a value to predict (regression, MSE)" : `${info.classes.length} classes`} · ` +
+    `input ${formatShape(info.input_shape)}`;
   const size = trainSizeOf();
   document.getElementById("train-size-of").textContent = `(of ${formatInt(size)})`;
   $("train-size-input").max = size;
@@ -387,7 +388,7 @@ function changeDataset(name) {
   const setup = studio.setup;
   setup.dataset = name;
   const lastLinear = [...setup.layers].reverse().find((l) => l.type === "Linear");
-  if (lastLinear) lastLinear.out_features = after.classes.length;
+  if (lastLinear) lastLinear.out_features = after.outputs ?? after.classes.length;
   // Keep a train size the user chose if it still fits; "everything" stays everything.
   if (setup.train_size === null || setup.train_size === undefined ||
       (before && setup.train_size >= before.train_size) || setup.train_size > after.train_size) {
@@ -1177,7 +1178,10 @@ function renderResults() {
     if (!legend || !legend.classList.contains("legend-inline")) legend = null;
     const fresh = classLegend(info.classes, sameData && job.boundary ? null : "train a model to see its boundary");
     if (legend) legend.replaceWith(fresh); else wrap.after(fresh);
-    renderUnits($("units"), sameData ? job.units : null, info.classes);
+    renderUnits($("units"), sameData ? job.units : null, info.classes.length ? info.classes : ["y"]);
+    document.getElementById("boundary-hint").textContent = info.task === "regression"
+      ? "The network's output over the plane: orange below 0, blue above; the dots are the values to predict. Click anywhere for the value there."
+      : "Decision boundary: the colour is the predicted class, its strength the confidence. Click anywhere to classify that point.";
     showClicked();
   } else {
     const confusion = sameData ? job.confusion : null;
@@ -1237,7 +1241,10 @@ async function predict(body, { final = true } = {}) {
     msg.className = "predict-msg";
     renderBars($("predict-bars"), $("predict-top"), answer);
     renderFirstLayer(answer.first_layer);
-    if (final) announce(`Prediction: ${answer.classes[answer.prediction]}, ${formatPercent(answer.probabilities[answer.prediction])}.`);
+    if (final) {
+      announce(answer.value !== undefined ? `Prediction: ${+answer.value.toPrecision(4)}.`
+        : `Prediction: ${answer.classes[answer.prediction]}, ${formatPercent(answer.probabilities[answer.prediction])}.`);
+    }
     return answer;
   } catch (err) {
     if (seq !== state.predictSeq) return null;
@@ -1324,8 +1331,9 @@ async function onBoundaryClick(e) {
   const [x, y] = state.plane.toData(px, py);
   const answer = await predict({ features: [x, y] });
   if (!answer) return;
-  const p = answer.probabilities[answer.prediction];
-  state.clicked = { x, y, text: `(${x.toFixed(2)}, ${y.toFixed(2)}): class ${answer.classes[answer.prediction]}, ${formatPercent(p)}` };
+  const what = answer.value !== undefined ? `value ${+answer.value.toPrecision(3)}`
+    : `class ${answer.classes[answer.prediction]}, ${formatPercent(answer.probabilities[answer.prediction])}`;
+  state.clicked = { x, y, text: `(${x.toFixed(2)}, ${y.toFixed(2)}): ${what}` };
   document.getElementById("predict-msg").textContent = `point (${x.toFixed(2)}, ${y.toFixed(2)})`;
   renderResults();          // the answer is drawn beside the point: the page does not move
 }

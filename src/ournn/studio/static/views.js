@@ -36,6 +36,12 @@ export function shortName(name) {
 
 /** Coloured dots with the class names, as used by the scatter plots. */
 export function classLegend(classes, note) {
+  if (!classes.length) {         // 2-D regression: values, not classes
+    return el("div", { class: "legend-inline" },
+      el("span", {}, el("span", { class: "swatch", style: "background:#f59322" }), "below 0"),
+      el("span", {}, el("span", { class: "swatch", style: "background:#0877bd" }), "above 0 (the value to predict)"),
+      note ? el("span", {}, note) : null);
+  }
   return el("div", { class: "legend-inline" },
     classes.map((name, i) => el("span", {}, el("span", { class: "swatch", style: `background:${classColour(i)}` }), `class ${name}`)),
     note ? el("span", {}, note) : null);
@@ -113,6 +119,11 @@ export function renderBars(container, topEl, result) {
   if (!result) {
     container.replaceChildren();
     topEl.textContent = "–";
+    return;
+  }
+  if (result.value !== undefined) {           // 2-D regression: one value
+    container.replaceChildren();
+    topEl.textContent = String(+result.value.toPrecision(4));
     return;
   }
   const { probabilities, classes, prediction } = result;
