@@ -29,9 +29,6 @@ two shortcuts that would read a device array back (skipping the product of a zer
 state) are taken on the CPU only.
 """
 import contextlib
-import ctypes
-import glob
-import os
 import time
 
 import numpy as np
@@ -39,35 +36,11 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import blas
 from .compat import add_at, on_device_of
 
 
-def _find_openblas_threads():
-    """``(get, set)`` for the number of threads of the OpenBLAS that NumPy bundles (wheels:
-    ``numpy.libs/libscipy_openblas64_*.so``, symbols ``scipy_openblas_*64_``; older wheels:
-    ``numpy.libs/libopenblas*.so``, symbols ``openblas_*``), or None when there is no such
-    library (another BLAS, Windows, a source build): then nothing is changed."""
-    try:
-        root = os.path.dirname(np.__file__)
-        libs = sorted(glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*"))
-                      + glob.glob(os.path.join(root, ".libs", "*openblas*")))
-        for path in libs:
-            lib = ctypes.CDLL(path)
-            for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "64_"),
-                                   ("openblas_", "")):
-                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    get.restype, get.argtypes = ctypes.c_int, []
-                    put.restype, put.argtypes = None, [ctypes.c_int]
-                    if get() >= 1:
-                        return get, put
-    except (OSError, AttributeError, ValueError):
-        pass
-    return None
-
-
-_BLAS = _find_openblas_threads()
+_BLAS = blas.BLAS      # (get, set) of NumPy's OpenBLAS threads, or None
 
 
 @contextlib.contextmanager
@@ -105,8 +78,9 @@ class LoopThreads:
     ``WINDOW`` loops with the other setting. The probe's first ``WARM`` loops are not counted
     (sleeping BLAS threads wake up); then for every key (mode, pass, batch, hidden) timed both
     ways, the best seconds per step of the probe and of the last 3 loops before it are
-    compared, and the other setting is kept if it is faster by 5% in sum. A probe that loses doubles the period (up to MAX_PERIOD: under heavy load the
-    probes of two threads cost little), one that wins resets it."""
+    compared, and the other setting is kept if it is faster by 5% in sum. A probe that loses
+    doubles the period (up to MAX_PERIOD: under heavy load the probes of two threads cost
+    little), one that wins resets it. (``blas.Chooser`` does the same for single products.)"""
 
     WINDOW, WARM, PERIOD, MAX_PERIOD = 8, 2, 48, 1536
 
@@ -181,7 +155,8 @@ def loop_threads(key, steps, xp=np):
     if policy == "one":
         with one_blas_thread():
             yield
-    else:
+    else:       # every core: a small product before may have left one thread set
+        blas.set_threads(blas.DEFAULT_THREADS)
         yield
     if chooser is not None:
         chooser.record(key, policy, (time.perf_counter() - start) / steps)
@@ -245,7 +220,7 @@ def _recurrent_forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, batch_siz
     N = x.shape[0]
     H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
     w_hhT = xp.ascontiguousarray(w_hh.T)
-    G = x @ w_ih.T                            # (N, gates * H): every step's projection
+    G = blas.matmul(x, w_ih.T)                # (N, gates * H): every step's projection
     if b_ih is not None:
         G += b_ih
     if b_hh is not None and mode != "GRU":
@@ -360,9 +335,9 @@ def _recurrent_backward(ctx, dout, dhn, dcn):
         dc0 = None
     if dGh is None:
         dGh = dGx
-    gx = dGx @ w_ih if needs[0] else None
-    gw_ih = dGx.T @ x.astype(dtype, copy=False) if needs[3] else None
-    gw_hh = dGh.T @ Hprev if needs[4] else None
+    gx = blas.matmul(dGx, w_ih) if needs[0] else None
+    gw_ih = blas.matmul(dGx.T, x.astype(dtype, copy=False)) if needs[3] else None
+    gw_hh = blas.matmul(dGh.T, Hprev) if needs[4] else None
     gb_ih = dGx.sum(axis=0) if b_ih is not None and needs[5] else None
     gb_hh = dGh.sum(axis=0) if b_hh is not None and needs[6] else None
     dh0 = dh if needs[1] else None
@@ -389,7 +364,7 @@ def _lstm_forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps, 
     perm = _lstm_perm(H, xp)
     scale = xp.ones((4 * H, 1), dtype)
     scale[:H3] = 0.5
-    G = x @ (w_ih[perm] * scale).T
+    G = blas.matmul(x, (w_ih[perm] * scale).T)
     whT = xp.ascontiguousarray((w_hh[perm] * scale).T)
     if b_ih is not None:
         G += b_ih[perm] * scale[:, 0]
@@ -521,21 +496,21 @@ def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps,
         r = xp.empty_like(a)
         r[perm] = a
         return r
-    gx = dG @ w_ih[perm] if needs[0] else None
+    gx = blas.matmul(dG, w_ih[perm]) if needs[0] else None
     if gx is not None and gx.dtype != x.dtype:
         gx = gx.astype(x.dtype)
-    gw_ih = unperm(dG.T @ x) if needs[3] else None
+    gw_ih = unperm(blas.matmul(dG.T, x)) if needs[3] else None
     gw_hh = None
     if needs[4]:
         if Hprev is not None:
-            gw_hh = dG.T @ Hprev
+            gw_hh = blas.matmul(dG.T, Hprev)
         elif len(bs) == 0:
             gw_hh = xp.zeros((4 * H, h0.shape[1]), dtype)
         else:
             h0a = xp.asarray(h0, dtype=dtype)
             first, rest = (dG[-B:], dG[:-B]) if ctx.reverse else (dG[:B], dG[B:])
             # step t's previous state is the output of the step before (t+1 in reverse)
-            gw_hh = rest.T @ (out[B:] if ctx.reverse else out[:-B]) if N > B else None
+            gw_hh = blas.matmul(rest.T, out[B:] if ctx.reverse else out[:-B]) if N > B else None
             if gw_hh is None or xp is not np or h0a.any():   # zeros add nothing: skip it
                 part = first.T @ h0a
                 gw_hh = part if gw_hh is None else gw_hh + part
@@ -543,7 +518,7 @@ def _lstm_backward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, off, steps,
     gsum = dG.sum(axis=0) if (b_ih is not None and (needs[5] or needs[6])) else None
     gb_ih = unperm(gsum) if gsum is not None and needs[5] else None
     gb_hh = unperm(gsum) if gsum is not None and needs[6] else None
-    gw_hr = DH.T @ R if w_hr is not None and needs[7] else None
+    gw_hr = blas.matmul(DH.T, R) if w_hr is not None and needs[7] else None
     return (gx, dh if needs[1] else None, dc if needs[2] else None, gw_ih, gw_hh, gb_ih,
             gb_hh, gw_hr)
 
