@@ -205,3 +205,50 @@ def test_2d_regression_trains_with_mse_and_draws_a_surface(server):
     assert up["value"] > 0.7 and down["value"] < -0.7, (up, down)
     samples = c.get("/api/datasets/reg-gauss/samples")[1]
     assert samples["task"] == "regression" and isinstance(samples["y"][0], float)
+
+
+def test_the_new_endpoints_answer_bad_input_with_4xx_never_500(server):
+    import json
+    import random
+    import urllib.parse
+    rng = random.Random(1)
+    values = [None, True, -1, 0, 0.5, 1e308, float("nan"), "x", [], {}, [1, 2], {"a": 1},
+              ["x1"], ["x1", "x1"], 2 ** 70, -0.0]
+    keys = ["lr", "l1", "l2", "weight_decay", "data", "noise", "train_share", "seed",
+            "features", "continue", "paused", "until_paused", "setup", "name"]
+    c = Client(server.url)
+    c.post("/api/train", {**MOONS, "until_paused": True, "paused": True})
+    for _ in range(80):
+        body = {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(1, 3))}
+        if rng.random() < 0.5:
+            body["data"] = {rng.choice(keys): rng.choice(values)}
+        text = json.dumps(body)                      # NaN as the JSON token NaN
+        for path in ("/api/train/settings", "/api/train/step", "/api/model/save"):
+            status, r = c.post(path, text, content_type="application/json")
+            assert status < 500, (path, body, r)
+        status, r = c.post("/api/train", json.dumps({**MOONS, "epochs": 1, "train_size": 64,
+                                                     **body}),
+                           content_type="application/json")
+        assert status < 500, (body, r)
+        if status == 202:
+            c.post("/api/train/stop")
+            c.wait_job()
+        status, r = c.get("/api/datasets/moons/samples?data=" +
+                          urllib.parse.quote(json.dumps(body.get("data", body))))
+        assert status < 500, (body, r)
+    c.post("/api/train/stop")
+
+
+def test_step_goes_through_an_epochs_end(server):
+    c = Client(server.url)
+    c.post("/api/train", {**MOONS, "train_size": 32, "until_paused": True, "paused": True})
+    for n in range(1, 6):                      # 2 steps an epoch: every other one ends one
+        t0 = time.monotonic()
+        status, r = c.post("/api/train/step")
+        assert status == 200 and r["job"]["global_step"] == n, r
+        assert time.monotonic() - t0 < 5
+    time.sleep(0.3)
+    job = c.get("/api/job")[1]["job"]
+    assert job["global_step"] == 5 and job["epoch"] == 2 and job["state"] == "paused"
+    c.post("/api/train/stop")
+    c.wait_job()

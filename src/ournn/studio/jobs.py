@@ -338,6 +338,7 @@ class StudioCallback(Callback):
         self._last_step = 0.0       # when the last training step ended
         self._train_time = 0.0      # seconds of training steps in finished epochs
         self._pending = []          # (global step, loss) not yet sent
+        self._stepping = False      # a Step is under way (do not pause at the epoch's end)
 
     def on_train_begin(self, trainer):
         job = self.job
@@ -402,14 +403,18 @@ class StudioCallback(Callback):
         seconds = self._train_time + max(0.0, self._last_step - self._epoch_start)
         return self._samples / seconds if self._samples and seconds > 0 else None
 
-    def _between_steps(self, trainer):
+    def _between_steps(self, trainer, epoch_end=False):
+        """Serve the server's calls; wait here while paused. Step lets one training step
+        through: it pauses again after that step, not at an epoch's end on the way."""
         job = self.job
         job._serve_calls()
-        if job._pause.is_set():
+        if job._pause.is_set() and not (epoch_end and self._stepping):
+            self._stepping = False
             paused = time.perf_counter()
             while job._pause.is_set() and not job._stop.is_set():
-                if job._one_step.is_set():     # Step: one more step, then pause here again
+                if job._one_step.is_set():     # Step: one more step, then pause again
                     job._one_step.clear()
+                    self._stepping = True
                     break
                 time.sleep(0.02)
                 job._serve_calls()
@@ -437,7 +442,7 @@ class StudioCallback(Callback):
         job.channel.publish("epoch", entry)
         self._boundary(trainer, force=True)
         self._confusion(trainer)
-        self._between_steps(trainer)
+        self._between_steps(trainer, epoch_end=True)
 
     def on_train_end(self, trainer):
         self._publish_batch(trainer, self._last_step)
