@@ -24,6 +24,12 @@ DRAWS = {
     "multinomial": lambda: ournn.multinomial(ournn.tensor([[1.0, 0, 3], [2, 2, 0]]).cuda(), 2),
     "multinomial_repl": lambda: ournn.multinomial(ournn.tensor([1.0, 0, 3]).cuda(), 400, True),
     "normal_": lambda: ournn.zeros(400, device="cuda").normal_(1.0, 2.0),
+    "init.normal_": lambda: ournn.nn.init.normal_(ournn.zeros(400, device="cuda"), 1.0, 2.0),
+    "init.xavier_normal_": lambda: ournn.nn.init.xavier_normal_(ournn.zeros(20, 20,
+                                                                            device="cuda")),
+    "init.kaiming_normal_": lambda: ournn.nn.init.kaiming_normal_(ournn.zeros(20, 20,
+                                                                              device="cuda")),
+    "init.uniform_": lambda: ournn.nn.init.uniform_(ournn.zeros(400, device="cuda"), -1, 1),
 }
 
 

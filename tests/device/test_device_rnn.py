@@ -98,14 +98,16 @@ def test_gradients_of_gradients_on_the_device(name):
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("V,padding_idx,scale", [(10, None, False), (10, 2, True),
-                                                  (5000, 7, False), (5000, None, True)])
-def test_embedding_on_the_device_equals_the_cpu(V, padding_idx, scale):
+@pytest.mark.parametrize("V,padding_idx,scale,max_norm", [
+    (10, None, False, None), (10, 2, True, None), (5000, 7, False, None),
+    (5000, None, True, None), (10, None, False, 0.5), (10, 2, False, 1.0)])
+def test_embedding_on_the_device_equals_the_cpu(V, padding_idx, scale, max_norm):
     idx = np.random.default_rng(4).integers(0, min(V, 12), (4, 6))
     results = []
     for dev in ("cpu", "cuda"):
         ournn.manual_seed(1)
-        emb = nn.Embedding(V, 3, padding_idx=padding_idx, scale_grad_by_freq=scale).to(dev)
+        emb = nn.Embedding(V, 3, padding_idx=padding_idx, scale_grad_by_freq=scale,
+                           max_norm=max_norm).to(dev)
         out = emb(ournn.tensor(idx).to(dev))
         w = ournn.tensor(np.random.default_rng(5).standard_normal(out.shape),
                          dtype="float32").to(dev)

@@ -1003,10 +1003,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                              f"got {padding_idx}")
         padding_idx %= V
     if max_norm is not None:
-        rows = np.unique(idx)
         w = weight._data
-        norms = np.linalg.norm(w[rows], ord=norm_type, axis=1) if norm_type != 2 else \
-            np.sqrt((w[rows].astype(np.float64) ** 2).sum(axis=1))
+        xp = get_array_module(w)                  # the table's device: NumPy's or the GPU's
+        rows = xp.unique(idx)
+        norms = xp.linalg.norm(w[rows], ord=norm_type, axis=1) if norm_type != 2 else \
+            xp.sqrt((w[rows].astype(xp.float64) ** 2).sum(axis=1))
         big = norms > max_norm
         if big.any():
             scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)

@@ -5,6 +5,8 @@
 """
 import math
 
+import numpy as np
+
 from .. import random as _random
 from ..backend import get_array_module
 from ..tensor import Tensor
@@ -59,7 +61,11 @@ def uniform_(tensor, a=0.0, b=1.0):
 
 def normal_(tensor, mean=0.0, std=1.0):
     arr = _array(tensor)
-    return _fill(tensor, _generator(arr).normal(mean, std, arr.shape))
+    gen = _generator(arr)
+    if isinstance(gen, np.random.Generator):    # the CPU's draws, as they always were
+        return _fill(tensor, gen.normal(mean, std, arr.shape))
+    # CuPy's generator has no normal(): a standard normal scaled and shifted
+    return _fill(tensor, gen.standard_normal(arr.shape) * std + mean)
 
 
 def constant_(tensor, val):
