@@ -761,3 +761,12 @@ def test_a_saved_model_downloads_as_safetensors_and_onnx(server, client, tmp_pat
     (ours,) = [model.eval()(x).numpy()]
     theirs = session.run(None, {session.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(theirs, ours, atol=1e-5)
+
+
+def test_every_dataset_says_its_task_and_output_size_before_it_is_loaded(client):
+    infos = {d["name"]: d for d in client.get("/api/options")[1]["datasets"]}
+    for name, info in infos.items():
+        assert info["task"] in ("classification", "regression"), info
+        assert info["outputs"] == (1 if info["task"] == "regression" else len(info["classes"]))
+    status, r = client.post("/api/model/check", {"dataset": "fashion-mnist", "layers": MLP})
+    assert status == 200 and r["ok"], r

@@ -283,7 +283,8 @@ class Registry:
             from ..data import FashionMNIST
             classes = list(FashionMNIST.classes)
         return {"name": name, "label": label, "kind": "image", "input_shape": [1, 28, 28],
-                "classes": classes, "train_size": 60000, "test_size": 10000}
+                "classes": classes, "task": "classification", "outputs": len(classes),
+                "train_size": 60000, "test_size": 10000}
 
 
 # ---------------------------------------------------------------- CSV uploads
