@@ -275,3 +275,28 @@ def test_2d_regression_draws_the_output_surface_and_answers_values(studio, brows
     assert float(tid(page, "predict-top").inner_text()) > 0.5       # a positive bump there
     assert errors == []
     context.close()
+
+
+def test_the_character_model_writes_from_a_prompt_while_it_learns(studio, browser):
+    url, _ = studio
+    context, page, errors = open_page(browser, url)
+    tid(page, "dataset-select").select_option("shakespeare")
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".classList.contains('ok')", timeout=60_000)
+    assert tid(page, "text-model").is_visible() and not tid(page, "layer-list").is_visible()
+    assert "ALL'S WELL" in tid(page, "samples").inner_text()
+    fill(page, "train-size-input", 30000)
+    tid(page, "play-btn").click()
+    wait_state(page, ["running"])
+    page.wait_for_function("window.ournnStudio.job.epoch >= 1", timeout=120_000)
+    tid(page, "prompt-input").fill("JULIET:")
+    tid(page, "generate-btn").click()                 # while it learns
+    page.wait_for_function("document.querySelector('[data-testid=generated]').textContent"
+                           ".length > 200")
+    assert tid(page, "generated").inner_text().startswith("JULIET:")
+    assert tid(page, "job-state").inner_text() == "running"
+    tid(page, "stop-btn").click()
+    wait_state(page, ["stopped"])
+    assert "val loss" in page.inner_text("#job-metrics")
+    assert errors == []
+    context.close()

@@ -48,6 +48,10 @@ class StudioDataset:
         """The network's output size: one per class, or one value."""
         return 1 if self.task == "regression" else len(self.classes)
 
+    def text_samples(self, n=600):
+        return {"kind": "text", "text": self.vocab.decode(self.x[:n]),
+                "characters": len(self.classes)}
+
     def featurize(self, points):
         """The network's inputs for points in the data's own units ((n, d) as raw_x holds
         them): a toy's features of them, a CSV file's standardisation, or the points."""
@@ -60,7 +64,7 @@ class StudioDataset:
 
     @property
     def input_shape(self):
-        return list(self.x.shape[1:])
+        return list(self.x.shape[1:])         # [] for text: a stream of character ids
 
     @property
     def train_size(self):
@@ -77,6 +81,8 @@ class StudioDataset:
         return self._loader_code
 
     def samples(self, n):
+        if self.kind == "text":
+            return self.text_samples()
         if self.kind == "image":
             n = max(1, min(int(n), 200))
             images = image_bytes(self.x[:n, 0])
@@ -236,11 +242,26 @@ def _image(name, data_dir):
     return StudioDataset(name, label, "image", x, y, tx, ty, train.classes, code, name)
 
 
+TEXT_LABEL = "Shakespeare (characters)"
+
+
+def _text(data_dir):
+    """The Shakespeare corpus (ournn.data.Shakespeare): x and tx are the training and
+    validation text as character ids, the classes its characters."""
+    from ..data import Shakespeare
+    train, valid = Shakespeare("train", root=data_dir), Shakespeare("valid", root=data_dir)
+    ds = StudioDataset("shakespeare", TEXT_LABEL, "text", train.data, None, valid.data, None,
+                       [train.vocab.decode([i]) for i in range(len(train.vocab))], "",
+                       "shakespeare", task="text")
+    ds.vocab = train.vocab
+    return ds
+
+
 class Registry:
     """Built-in datasets, loaded on first use and shared by every session."""
 
     NAMES = ("mnist", "fashion-mnist", "moons", "circles", "spirals", "xor", "gauss",
-             "reg-plane", "reg-gauss")
+             "reg-plane", "reg-gauss", "shakespeare")
     MADE = 32                   # toy sets made to a page's data controls, kept at once
 
     def __init__(self, data_dir=None):
@@ -268,14 +289,19 @@ class Registry:
             return None
         with self._lock:
             if name not in self._cache:
-                self._cache[name] = (_toy(name) if name in _TOYS
-                                     else _image(name, self.data_dir))
+                self._cache[name] = (_toy(name) if name in _TOYS else
+                                     _text(self.data_dir) if name == "shakespeare" else
+                                     _image(name, self.data_dir))
             return self._cache[name]
 
     def describe(self, name):
         """Dataset info without loading the images (for the options list)."""
         if name in _TOYS:
             return self.get(name).info()
+        if name == "shakespeare":           # the corpus is read when first used
+            return {"name": name, "label": TEXT_LABEL, "kind": "text", "input_shape": [],
+                    "classes": [], "task": "text", "outputs": None, "train_size": None,
+                    "test_size": None}
         label = _IMAGES[name][0]
         if name == "mnist":
             classes = [str(i) for i in range(10)]

@@ -232,40 +232,10 @@ class Job:
 
     # ----- the run -----
     def _run(self):
-        ds, setup = self.dataset, self.setup
-        x, y = ds.x, ds.y
-        if setup.get("train_size"):
-            x, y = x[:setup["train_size"]], y[:setup["train_size"]]
-        vx, vy = ds.tx[:VAL_SIZE], ds.ty[:VAL_SIZE]
-        if ds.kind == "points":       # small: copied, so that new noise can replace them
-            x, y, vx, vy = (np.array(a) for a in (x, y, vx, vy))
-            self._arrays = (x, y, vx, vy)
-        extra = {"classes": ds.classes, "input_shape": ds.input_shape, "studio_setup": setup}
-        if ds.kind == "image":
-            extra["dataset"] = ds.name            # what `ournn eval` reads
         self.checkpoint_path = os.path.join(self.folder, "last.ckpt")
         callback = StudioCallback(self)
-        run = None
         try:
-            # the recipe of `ournn train`: loader, augmentation, optimizer, schedule, checkpoint
-            config = dict(setup)
-            if setup.get("until_paused"):             # until paused (or this many epochs)
-                config["epochs"] = MAX_EPOCHS_UNTIL_PAUSED
-            run = build_run(config, self.model, (x, y), (vx, vy), self.folder, extra=extra,
-                            logs=False)
-            self.checkpoint_path = run.checkpoint.last_path
-            self._restore_optimizer(run.optimizer)
-            self.optimizer = run.optimizer
-            regression = ds.task == "regression"
-            loss = regularised("mse" if regression else run.loss, self.model,
-                               lambda: self.setup)
-            if regression:                  # no accuracy: the best checkpoint by val_loss
-                run.checkpoint.monitor, run.checkpoint.mode = "val_loss", "min"
-            # what Run.fit does, with the loss and metrics of the task
-            fit(run.model, run.loader, epochs=run.config["epochs"], optimizer=run.optimizer,
-                loss=loss, validation_data=run.validation_data,
-                callbacks=[*run.callbacks, callback], verbose=0, seed=setup["seed"],
-                metrics=() if regression else ("accuracy",))
+            self._train(callback)
         except NonFiniteLossError as e:
             self.error = str(e)
             self.state = "failed"
@@ -277,11 +247,41 @@ class Job:
         finally:
             if os.path.exists(self.checkpoint_path):
                 self.checkpoint = os.path.abspath(self.checkpoint_path)
-            if run is not None and self.state != "failed":
-                self.optimizer_state = run.optimizer.state_dict()
+            if self.optimizer is not None and self.state != "failed":
+                self.optimizer_state = self.optimizer.state_dict()
             self._serve_calls()
             self.channel.publish("done", self.status())
 
+    def _train(self, callback):
+        ds, setup = self.dataset, self.setup
+        x, y = ds.x, ds.y
+        if setup.get("train_size"):
+            x, y = x[:setup["train_size"]], y[:setup["train_size"]]
+        vx, vy = ds.tx[:VAL_SIZE], ds.ty[:VAL_SIZE]
+        if ds.kind == "points":       # small: copied, so that new noise can replace them
+            x, y, vx, vy = (np.array(a) for a in (x, y, vx, vy))
+            self._arrays = (x, y, vx, vy)
+        extra = {"classes": ds.classes, "input_shape": ds.input_shape, "studio_setup": setup}
+        if ds.kind == "image":
+            extra["dataset"] = ds.name            # what `ournn eval` reads
+        # the recipe of `ournn train`: loader, augmentation, optimizer, schedule, checkpoint
+        config = dict(setup)
+        if setup.get("until_paused"):             # until paused (or this many epochs)
+            config["epochs"] = MAX_EPOCHS_UNTIL_PAUSED
+        run = build_run(config, self.model, (x, y), (vx, vy), self.folder, extra=extra,
+                        logs=False)
+        self.checkpoint_path = run.checkpoint.last_path
+        self._restore_optimizer(run.optimizer)
+        self.optimizer = run.optimizer
+        regression = ds.task == "regression"
+        loss = regularised("mse" if regression else run.loss, self.model, lambda: self.setup)
+        if regression:                  # no accuracy: the best checkpoint by val_loss
+            run.checkpoint.monitor, run.checkpoint.mode = "val_loss", "min"
+        # what Run.fit does, with the loss and metrics of the task
+        fit(run.model, run.loader, epochs=run.config["epochs"], optimizer=run.optimizer,
+            loss=loss, validation_data=run.validation_data,
+            callbacks=[*run.callbacks, callback], verbose=0, seed=setup["seed"],
+            metrics=() if regression else ("accuracy",))
 
     def _restore_optimizer(self, optimizer):
         """Continue with the optimizer state of the model this run continues (Adam's moments,
@@ -300,6 +300,75 @@ class Job:
             group["lr"] = self.setup["lr"]
             if "weight_decay" in group:
                 group["weight_decay"] = self.setup["weight_decay"]
+
+
+# The studio's character model: the zoo's charlstm, smaller (it trains as one watches), on
+# chunks of TEXT_SEQ_LEN characters; each epoch is scored on the first TEXT_VAL_CHARS
+# characters of the validation text. Losses are in bits per character.
+TEXT_MODEL = {"embed_dim": 32, "hidden_size": 128}
+TEXT_SEQ_LEN = 64
+TEXT_VAL_CHARS = 20_000
+
+
+class _TextTrainer:
+    """What StudioCallback reads of a trainer, for the language model's own loop."""
+
+    def __init__(self, loader, optimizer):
+        self.train_loader, self.optimizer = loader, optimizer
+        self.epoch = self.step = self.global_step = self.samples_this_session = 0
+        self.stop_training, self.stop_reason = False, None
+        self.loss_sum, self.count = 0.0, 0
+
+    def running_logs(self):
+        return {"loss": self.loss_sum / self.count} if self.count else {}
+
+    def current_lr(self):
+        return float(self.optimizer.param_groups[0]["lr"])
+
+
+class TextJob(Job):
+    """A character language model learning the Shakespeare corpus with truncated BPTT
+    (``ournn.train.sequence``: the same train_step and evaluate_lm as ``ournn train``),
+    reporting, pausing and serving calls through the same StudioCallback as the others."""
+
+    def _train(self, callback):
+        from ..data import ChunkLoader
+        from ..optim.registry import make_optimizer
+        from ..train.sequence import LN2, evaluate_lm, train_step
+        setup, ds = self.setup, self.dataset
+        ids = ds.x[:setup["train_size"]] if setup.get("train_size") else ds.x
+        loader = ChunkLoader(ids, setup["batch_size"], TEXT_SEQ_LEN)
+        self.optimizer = make_optimizer(setup["optimizer"], self.model.parameters(),
+                                        setup["lr"], setup["weight_decay"])
+        self._restore_optimizer(self.optimizer)
+        epochs = MAX_EPOCHS_UNTIL_PAUSED if setup.get("until_paused") else setup["epochs"]
+        t = _TextTrainer(loader, self.optimizer)
+        callback.on_train_begin(t)
+        while t.epoch < epochs and not t.stop_training:
+            callback.on_epoch_begin(t)
+            t.loss_sum, t.count, t.samples_this_session, hidden = 0.0, 0, 0, None
+            start = time.perf_counter()
+            for x, y in loader:
+                nats, hidden = train_step(self.model, self.optimizer, x, y, hidden)
+                if not np.isfinite(nats):
+                    raise NonFiniteLossError(f"loss became {nats} at epoch {t.epoch + 1}, step "
+                                             f"{t.step + 1}: try a lower learning rate")
+                t.loss_sum += nats / LN2 * y.size
+                t.count += y.size
+                t.samples_this_session += y.size        # characters
+                t.step += 1
+                t.global_step += 1
+                callback.on_batch_end(t, nats / LN2)
+                if t.stop_training:
+                    return
+            val = evaluate_lm(self.model, ds.tx[:TEXT_VAL_CHARS], batch_size=16,
+                              seq_len=TEXT_SEQ_LEN)
+            logs = {"loss": t.loss_sum / max(t.count, 1), "val_loss": val / LN2,
+                    "lr": t.current_lr(), "time": time.perf_counter() - start}
+            t.epoch += 1
+            t.step = 0
+            callback.on_epoch_end(t, logs)
+        callback.on_train_end(t)
 
 
 def regularised(loss, model, settings):
@@ -471,7 +540,7 @@ class StudioCallback(Callback):
     def _confusion(self, trainer):
         job = self.job
         ds = job.dataset
-        if ds.task == "regression":
+        if ds.task != "classification":
             return
         n = min(len(ds.tx), CONFUSION_SAMPLES)
         tx, ty = ds.tx[:n], ds.ty[:n]
@@ -495,6 +564,9 @@ def layer_stats(model):
     """For each layer of the Sequential ``model``: None for a layer without weights, else the
     root mean square of its weight and of the weight's gradient from the last step (what
     shows a layer that stopped learning, or one whose gradients explode)."""
+    from .. import nn
+    if not isinstance(model, nn.Sequential):      # the character model: its own layers
+        return None
     out = []
     for module in model:
         weight = getattr(module, "weight", None)

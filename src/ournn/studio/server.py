@@ -32,10 +32,11 @@ from ..models import ALIASES as ZOO_ALIASES, canonical_name, get_model, list_mod
 from ..ops.activation import softmax_array
 from .datasets import CSV_MAX_BYTES, TOY_NOISE, Registry, parse_csv
 from .guard import Guard
-from .jobs import Job, Session, first_layer_maps
+from .jobs import TEXT_MODEL, Job, Session, TextJob, first_layer_maps
 from .spec import (FEATURE_NAMES, LIMITS, SETUP_DEFAULTS, TOY_POINTS, TOY_SETS, SpecError,
                    build, check_data, check_layers, check_live_settings, check_setup,
                    export_script, layers_of, options)
+from .spec import _number as spec_number
 from .upload import UploadError, inspect_checkpoint, parse_json
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
@@ -340,6 +341,14 @@ async def model_check(request, studio, session):
     data = await _json(request)
     info = studio.info(session, data.get("dataset"),          # shapes only: no images read
                        data=data.get("data"))
+    if info["kind"] == "text":          # no layers to check: the studio's character LSTM
+        ds = await asyncio.to_thread(studio.dataset, session, info["name"])
+        model = _text_model(ds)
+        return JSONResponse({"ok": True, "rows": [], "text_model": {"model": "charlstm",
+                             **TEXT_MODEL, "vocab_size": len(ds.classes)},
+                             "total_params": int(sum(p.numpy().size
+                                                     for p in model.parameters())),
+                             "input_shape": [], "output_shape": [len(ds.classes)], "svg": ""})
     layers = check_layers(data.get("layers"))
     model, rows, error = await asyncio.to_thread(build, layers, info["input_shape"],
                                                  info["outputs"], 1,
@@ -392,8 +401,11 @@ async def train(request, studio, session):
         raise HTTPError(503, f"the server is already running {MAX_JOBS} training jobs; try "
                              "again when one ends")
     _random.manual_seed(setup["seed"])           # the same setup gives the same initial weights
-    model, rows, error = build(setup["layers"], ds.input_shape, ds.outputs,
-                               setup["batch_size"], ds.task == "regression")
+    if ds.kind == "text":                        # the studio's character LSTM
+        model, rows, error = _text_model(ds), [], None
+    else:
+        model, rows, error = build(setup["layers"], ds.input_shape, ds.outputs,
+                                   setup["batch_size"], ds.task == "regression")
     if error:
         raise HTTPError(400, f"layer {error['index'] + 1}: {error['message']}",
                         f"layers[{error['index']}]")
@@ -403,8 +415,9 @@ async def train(request, studio, session):
     folder = os.path.join(studio.workdir, "runs", session.id[:12], time.strftime(
         "%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6])
     session.runs += 1
-    job = Job(setup, ds, model, folder, session.channel, number=session.runs, source=source,
-              optimizer_state=optimizer_state)
+    job = (TextJob if ds.kind == "text" else Job)(
+        setup, ds, model, folder, session.channel, number=session.runs, source=source,
+        optimizer_state=optimizer_state)
     session.job, session.model = job, model
     session.past.append(job)
     session.model_info = {"setup": setup, "dataset": ds, "job": job, "file": None,
@@ -414,6 +427,40 @@ async def train(request, studio, session):
     session.channel.publish("snapshot", {"job": job.snapshot()})
     job.start(paused=paused)
     return JSONResponse({"job": job.status()}, 202)
+
+
+def _text_model(ds):
+    from ..train.settings import build_zoo_model
+    return build_zoo_model("charlstm", {"vocab_size": len(ds.classes), **TEXT_MODEL})
+
+
+@endpoint
+async def generate(request, studio, session):
+    """Text from the session's character model, after a prompt (between two training steps
+    when it trains): ``{"prompt", "length" (1..1000) [300], "temperature" (0..2) [0.8],
+    "seed" [0]}`` -> ``{"text"}``."""
+    data = await _json(request)
+    model, info = _current_model(session)
+    ds = info["dataset"]
+    if ds.kind != "text":
+        raise HTTPError(400, f"the model was trained on {ds.label}, not on text: it does not "
+                             "write", "prompt")
+    prompt = data.get("prompt", "\n")
+    if not isinstance(prompt, str) or not 1 <= len(prompt) <= 500:
+        raise HTTPError(400, "prompt must be text of 1 to 500 characters", "prompt")
+    unknown = sorted({c for c in prompt if c not in ds.vocab.stoi})
+    if unknown:
+        raise HTTPError(400, f"the prompt has characters the text never uses: "
+                             f"{_short(''.join(unknown))}", "prompt")
+    length = spec_number(data.get("length", 300), "int", 1, 1000, "length")
+    temperature = spec_number(data.get("temperature", 0.8), "float", 0.0, 2.0, "temperature")
+    seed = spec_number(data.get("seed", 0), "int", 0, 2 ** 31 - 1, "seed")
+    from ..train.sequence import sample
+
+    def write(m):
+        return sample(m, ds.vocab, prompt, length=length, temperature=temperature, seed=seed)
+    text = await asyncio.to_thread(_on_model, session, write)
+    return JSONResponse({"text": text, "prompt": prompt})
 
 
 def _same_network(info, dataset, layers, data=None):
@@ -605,6 +652,9 @@ async def predict(request, studio, session):
     data = await _json(request)
     model, info = _current_model(session)
     ds = info["dataset"]
+    if ds.kind == "text":
+        raise HTTPError(400, "a character model writes rather than classifies: ask "
+                             "POST /api/generate with a prompt")
     if "pixels" in data:
         if ds.kind != "image":
             raise HTTPError(400, f"the model was trained on {ds.label}, which takes "
@@ -939,6 +989,9 @@ async def export(request, studio, session):
     setup = check_setup(data, studio.infos(session))
     ds = await asyncio.to_thread(studio.dataset, session, setup["dataset"], "dataset",
                                  setup.get("data"))
+    if ds.kind == "text":
+        raise HTTPError(400, "the character model is not exported as a script: `ournn train "
+                             "--model charlstm --dataset shakespeare` trains one", "dataset")
     _, rows, error = build(setup["layers"], ds.input_shape, ds.outputs, 1,
                            ds.task == "regression")
     if error:
@@ -1013,6 +1066,7 @@ def create_app(workdir="studio-runs", data_dir=None, host=None, port=None):
         Route("/api/runs", get_runs),
         Route("/api/events", events),
         Route("/api/predict", predict, methods=["POST"]),
+        Route("/api/generate", generate, methods=["POST"]),
         Route("/api/model/save", save_model, methods=["POST"]),
         Route("/api/model/download", download_model),
         Route("/api/model/load", load_model, methods=["POST"]),

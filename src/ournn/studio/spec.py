@@ -186,7 +186,14 @@ def check_setup(setup, datasets):
     clean = dict(SETUP_DEFAULTS)
     clean.update({k: v for k, v in setup.items() if v is not None})
     clean["dataset"] = name
-    clean["layers"] = check_layers(setup.get("layers"))
+    text = datasets[name]["kind"] == "text"
+    if text:          # a character LSTM learns text: the layer editor does not apply
+        if setup.get("layers") not in (None, []):
+            raise SpecError(f"{name} is text: the studio trains its character LSTM on it "
+                            "(layers must be empty)", "layers")
+        clean["layers"] = []
+    else:
+        clean["layers"] = check_layers(setup.get("layers"))
     if not isinstance(clean["optimizer"], str) or clean["optimizer"] not in OPTIMIZERS:
         raise SpecError(f"unknown optimizer {_short(clean['optimizer'])}; choose one of "
                         f"{', '.join(OPTIMIZERS)}", "optimizer")
@@ -207,7 +214,7 @@ def check_setup(setup, datasets):
                                   "batch_size")
     clean["epochs"] = _number(clean["epochs"], "int", 1, LIMITS["max_epochs"], "epochs")
     clean["seed"] = _number(clean["seed"], "int", 0, 2 ** 31 - 1, "seed")
-    size = datasets[name]["train_size"]
+    size = datasets[name]["train_size"] or 2 ** 31 - 1      # text: characters, unknown yet
     if setup.get("data") is not None:
         clean["data"] = check_data(setup["data"], name)
         size = toy_train_size(clean["data"])

@@ -23,6 +23,7 @@ export class SetupRules {
 
   /** The network proposed for a dataset: a small MLP, with as many outputs as classes. */
   defaultLayers(info) {
+    if (info && info.kind === "text") return [];         // the studio's character LSTM
     const layer = (type, extra = {}) => ({ ...defaultLayer(type, this.options.layers), ...extra });
     const classes = info ? info.outputs ?? info.classes.length : 10;
     if (info && info.kind === "points") {
@@ -44,6 +45,7 @@ export class SetupRules {
    * stopped at 83% with a nearly straight line).
    */
   defaultTraining(kind) {
+    if (kind === "text") return { lr: 0.003, batch_size: 32, epochs: 10 };
     return kind === "points" ? { lr: 0.01, batch_size: 16, epochs: 100 }
                              : { lr: 0.001, batch_size: 64, epochs: 3 };
   }
@@ -158,7 +160,10 @@ export class SetupRules {
     } else if (raw.data !== undefined && raw.data !== null) {
       warnings.push("data controls apply to the 2-D toy sets only; ignored");
     }
-    if (Array.isArray(raw.layers)) {
+    if (info && info.kind === "text") {
+      setup.layers = [];
+      if (setup.train_size === null) setup.train_size = 200000;
+    } else if (Array.isArray(raw.layers)) {
       const layers = raw.layers.map((l, i) => this.cleanLayer(l, i, warnings)).filter(Boolean);
       if (layers.length) setup.layers = layers;
       else if (raw.layers.length) warnings.push("no usable layer; the default network is used");

@@ -303,7 +303,7 @@ function syncZooSelect() {
 
 function fillDatasetSelect() {
   const select = $("dataset-select");
-  const groups = { image: "Images", points: "2-D points", table: "Tables (CSV)" };
+  const groups = { image: "Images", points: "2-D points", table: "Tables (CSV)", text: "Text" };
   const children = [];
   for (const [kind, title] of Object.entries(groups)) {
     const items = [...state.datasets.values()].filter((d) => d.kind === kind);
@@ -330,13 +330,15 @@ function showDataset() {
   const what = info.kind === "image" ? "images" : info.kind === "points" ? "points" : "rows";
   $("samples").dataset.dataset = info.name;
   const train = trainSizeOf(), test = studio.setup.data ? (state.options.toy_points || 1500) - train : info.test_size;
-  document.getElementById("dataset-info").textContent =
-    `${formatInt(train)} training and ${formatInt(test)} test ${what} · ` +
-    `${info.task === "regression" ? "a value to predict (regression, MSE)" : `${info.classes.length} classes`} · ` +
-    `input ${formatShape(info.input_shape)}`;
+  document.getElementById("dataset-info").textContent = info.kind === "text"
+    ? "Shakespeare's plays, character by character (4.5 million to train on, the last tenth held out); " +
+      "Train size counts characters"
+    : `${formatInt(train)} training and ${formatInt(test)} test ${what} · ` +
+      `${info.task === "regression" ? "a value to predict (regression, MSE)" : `${info.classes.length} classes`} · ` +
+      `input ${formatShape(info.input_shape)}`;
   const size = trainSizeOf();
-  document.getElementById("train-size-of").textContent = `(of ${formatInt(size)})`;
-  $("train-size-input").max = size;
+  document.getElementById("train-size-of").textContent = size ? `(of ${formatInt(size)})` : "(characters)";
+  $("train-size-input").max = size ?? "";
   showDataControls(info);
   loadSamples();
   renderResults();
@@ -387,10 +389,18 @@ function changeDataset(name) {
   if (!after) return;
   const setup = studio.setup;
   setup.dataset = name;
+  if (after.kind === "text") {
+    setup.layers = [];
+  } else if (before?.kind === "text" || !setup.layers.length) {
+    setup.layers = state.rules.defaultLayers(after);
+  }
   const lastLinear = [...setup.layers].reverse().find((l) => l.type === "Linear");
   if (lastLinear) lastLinear.out_features = after.outputs ?? after.classes.length;
-  // Keep a train size the user chose if it still fits; "everything" stays everything.
-  if (setup.train_size === null || setup.train_size === undefined ||
+  // Keep a train size the user chose if it still fits; "everything" stays everything (text:
+  // 200,000 characters, a few seconds an epoch).
+  if (after.kind === "text") {
+    setup.train_size = 200000;
+  } else if (setup.train_size === null || setup.train_size === undefined ||
       (before && setup.train_size >= before.train_size) || setup.train_size > after.train_size) {
     setup.train_size = after.train_size;
   }
@@ -450,7 +460,7 @@ const scheduleCheck = debounce(runCheck, 250);
 async function runCheck() {
   const seq = ++state.checkSeq;
   const setup = studio.setup;
-  if (!setup.layers.length) {
+  if (!setup.layers.length && datasetInfo(setup.dataset)?.kind !== "text") {
     showCheck({ ok: false, rows: [], error: { index: -1, message: "The network has no layers: add one below." } });
     return;
   }
@@ -475,7 +485,9 @@ function showCheck(check, err) {
   status.className = "model-status";
   if (check && check.ok) {
     status.classList.add("ok");
-    status.textContent = `${formatInt(check.total_params)} parameters · input ${formatShape(check.input_shape)} → output ${formatShape(check.output_shape)}`;
+    status.textContent = check.text_model
+      ? `${formatInt(check.total_params)} parameters · a character LSTM over ${check.text_model.vocab_size} characters`
+      : `${formatInt(check.total_params)} parameters · input ${formatShape(check.input_shape)} → output ${formatShape(check.output_shape)}`;
     graph.innerHTML = check.svg || "";
     numberGraph(graph);
     requestAnimationFrame(graphScrollCue);
@@ -627,7 +639,8 @@ function startProblems() {
       problems.push(`layer ${i + 1} ${input.dataset.label || input.getAttribute("aria-label")}: ${input.dataset.problem || "not a valid value"}`);
     }
   });
-  if (!studio.setup?.layers.length) problems.push("the network has no layers");
+  const text = datasetInfo(studio.setup?.dataset)?.kind === "text";
+  if (!studio.setup?.layers.length && !text) problems.push("the network has no layers");
   else if (state.check && !state.check.ok && !problems.length) {
     const i = state.check.error?.index ?? -1;
     problems.push((i >= 0 ? `layer ${i + 1}: ` : "") + (state.check.error?.message ?? "the shapes do not fit"));
@@ -1201,10 +1214,18 @@ function updateDrawAvailability() {
   state.pad.setEnabled(kind === "image");
   document.getElementById("draw-card").hidden = false;
   document.getElementById("predict-row").hidden = kind !== "table";
+  document.getElementById("write").hidden = kind !== "text";
+  document.querySelector("#draw-card .predict").hidden = kind === "text";
+  document.getElementById("results-card").hidden = kind === "text";
+  document.getElementById("graph-card").hidden = kind === "text";
+  for (const id of ["layer-list", "zoo-load", "zoo-select", "add-layer", "add-layer-type"]) {
+    document.getElementById(id).hidden = kind === "text";
+  }
+  $("text-model").hidden = kind !== "text";
   if (kind === "table") fillRowForm();
   arrangeResultsColumn(kind);
   document.getElementById("draw-pad").hidden = kind !== "image";
-  document.getElementById("draw-title").textContent = kind === "image" ? "Draw" : "Predict";
+  document.getElementById("draw-title").textContent = kind === "image" ? "Draw" : kind === "text" ? "Write" : "Predict";
   if (kind === "table" && !$("predict-bars").childElementCount) {
     document.getElementById("predict-msg").textContent = "Type a row and press Predict.";
   }
@@ -1319,6 +1340,21 @@ async function predictRow(e) {
     return;
   }
   await predict({ features: values });
+}
+
+/** Text from the character model after the prompt (while it trains, too). */
+async function writeText(e) {
+  e.preventDefault();
+  const out = $("generated");
+  out.classList.remove("error");
+  try {
+    const answer = await api("api/generate", { json: { prompt: $("prompt-input").value,
+      length: Number($("gen-length").value), temperature: Number($("gen-temperature").value) } });
+    out.textContent = answer.text;
+  } catch (err) {
+    out.classList.add("error");
+    out.textContent = err.status === 409 ? "No trained model yet: press Start, then write." : err.message;
+  }
 }
 
 /** A click on the decision boundary: classify that point. */
@@ -1500,6 +1536,7 @@ function wireControls() {
   $("stop-btn").addEventListener("click", () => control("stop"));
   $("draw-clear").addEventListener("click", clearDrawing);
   $("predict-row").addEventListener("submit", predictRow);
+  $("write").addEventListener("submit", writeText);
   $("noise-input").addEventListener("input", (e) => {
     document.getElementById("noise-value").textContent = Number(e.target.value).toFixed(2);
   });

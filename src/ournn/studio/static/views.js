@@ -23,6 +23,9 @@ export function renderSamples(container, samples, { test = false } = {}) {
     const note = `${formatInt(samples.x.length)} training points` +
       (test && samples.test_x ? `, ${formatInt(samples.test_x.length)} test points (rings)` : "");
     container.replaceChildren(canvas, classLegend(samples.classes, note));
+  } else if (samples.kind === "text") {
+    container.replaceChildren(el("pre", { class: "text-sample" }, samples.text),
+      el("p", { class: "hint" }, `${samples.characters} different characters`));
   } else {
     container.replaceChildren(renderTable(samples));
   }
