@@ -105,11 +105,13 @@ def test_data_controls_noise_split_draw_test_points_and_features(studio, browser
     page.wait_for_function("document.querySelector('#dataset-info').textContent"
                            ".startsWith('750 training and 750 test')")
     assert tid(page, "train-size-input").input_value() == "750"
+    page.wait_for_function("document.querySelector('[data-testid=samples]').textContent"
+                           ".includes('750 training points')")
     before = page.evaluate("document.querySelector('[data-testid=samples] canvas').toDataURL()")
     tid(page, "regenerate-btn").click()                         # a new draw of the points
-    page.wait_for_function("document.querySelector('[data-testid=samples] canvas')"
-                           f".toDataURL() !== {before!r}")
-    assert '"seed":2' in page.evaluate("decodeURIComponent(location.search)")
+    page.wait_for_function("decodeURIComponent(location.search).includes('\"seed\":2')")
+    page.wait_for_function("(document.querySelector('[data-testid=samples] canvas')?.toDataURL()"
+                           f" || {before!r}) !== {before!r}")
     tid(page, "show-test").check()
     page.wait_for_function("document.querySelector('[data-testid=samples]').textContent"
                            ".includes('750 test points (rings)')")
