@@ -74,3 +74,32 @@ def test_a_model_of_the_toys_does_not_write(server):
     c.wait_job()
     status, r = c.post("/api/generate", {"prompt": "hello"})
     assert status == 400 and "not on text" in r["error"]
+
+
+def test_a_saved_character_model_loads_back_and_a_forged_one_is_refused(server, tmp_path):
+    import io
+    import zipfile
+    c = Client(server.url)
+    c.post("/api/train", {**TEXT, "epochs": 1})
+    c.wait_job()
+    status, r = c.post("/api/model/save", {"name": "bard",
+                                           "setup": {"dataset": "shakespeare", "layers": []}})
+    assert status == 200, r
+    raw = open(r["path"], "rb").read()
+    other = Client(server.url)
+    status, r = other.post("/api/model/load?name=bard.ckpt", raw)
+    assert status == 200 and r["dataset"] == "shakespeare" and r["setup"]["layers"] == []
+    assert other.post("/api/generate", {"prompt": "A", "length": 10})[0] == 200
+    # the same file declaring a character model far over the studio's limits: refused before
+    # anything is built
+    src = zipfile.ZipFile(io.BytesIO(raw))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "__meta__.json":
+                data = data.replace(b'"hidden_size": 128', b'"hidden_size": 100000')
+                assert b"100000" in data
+            z.writestr(info, data)
+    status, r = other.post("/api/model/load?name=big.ckpt", out.getvalue())
+    assert status == 400 and "hidden_size" in r["error"], r

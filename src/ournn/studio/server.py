@@ -775,7 +775,7 @@ async def save_model(request, studio, session):
         if not isinstance(shown, dict):
             raise HTTPError(400, "setup must be an object with the dataset and layers the "
                                  "page shows", "setup")
-        layers = check_layers(shown.get("layers"))
+        layers = check_layers(shown.get("layers")) if shown.get("layers") != [] else []
         data = shown.get("data")
         if not _same_network(info, shown.get("dataset"), layers,
                              data if isinstance(data, dict) else None):
@@ -789,7 +789,7 @@ async def save_model(request, studio, session):
         raise HTTPError(409, f"run {job.number} failed ({job.error}): its weights are not "
                              "worth saving; start a new run", "name")
     ds = info["dataset"]
-    payload = {"classes": ds.classes, "input_shape": ds.input_shape,
+    payload = {"classes": ds.classes, "input_shape": ds.input_shape or None,   # text: none
                "studio_setup": info["setup"]}
     if ds.kind == "image":
         payload["dataset"] = ds.name
@@ -891,7 +891,8 @@ def _read_checkpoint(studio, session, raw, file_name=None):
     from ..train.checkpoints import load_model as read_model
     # what the file declares, checked before anything is unpacked or built
     inspect_checkpoint(raw, LIMITS["max_params"], CKPT_MAX_UNPACKED,
-                       ZOO_FOR_IMAGES + tuple(ZOO_ALIASES))     # old checkpoints name aliases
+                       ZOO_FOR_IMAGES + tuple(ZOO_ALIASES)      # old checkpoints name aliases
+                       + ("charlstm",))                         # the studio's text model
     folder = os.path.join(studio.workdir, "uploads")
     os.makedirs(folder, exist_ok=True)
     fd, path = ournn_io.temporary_file(folder)
@@ -916,8 +917,9 @@ def _read_checkpoint(studio, session, raw, file_name=None):
                             _reword(f"{type(e).__name__}: {e}", path), "file") from None
     finally:
         os.unlink(path)
+    from ..models.charlm import CharLSTM
     try:
-        layers = layers_of(model)
+        layers = [] if isinstance(model, CharLSTM) else layers_of(model)   # text: no layers
     except SpecError as e:
         raise HTTPError(400, f"the checkpoint's model cannot be shown in the studio: {e}",
                         "file") from None
@@ -956,10 +958,21 @@ def _read_checkpoint(studio, session, raw, file_name=None):
         if list(input_shape) != ds.input_shape:
             raise HTTPError(400, f"the checkpoint takes inputs of shape {list(input_shape)}, "
                                  f"{ds.label} has {ds.input_shape}", "file")
-    _, rows, error = build(layers, ds.input_shape, ds.outputs, 1, ds.task == "regression")
-    if error:
+    if (ds.kind == "text") != (not layers):
         raise HTTPError(400, f"the checkpoint's model does not fit {ds.label}: "
-                             f"{error['message']}", "file")
+                             + ("a character model learns text only" if not layers else
+                                "text trains the studio's character model"), "file")
+    if ds.kind == "text":
+        if model.embed.weight.shape[0] != len(ds.classes):
+            raise HTTPError(400, f"the checkpoint's character model reads "
+                                 f"{model.embed.weight.shape[0]} characters, {ds.label} has "
+                                 f"{len(ds.classes)}", "file")
+    else:
+        _, rows, error = build(layers, ds.input_shape, ds.outputs, 1,
+                               ds.task == "regression")
+        if error:
+            raise HTTPError(400, f"the checkpoint's model does not fit {ds.label}: "
+                                 f"{error['message']}", "file")
     # the setup the page will show and train again: checked as if the page had sent it
     known = {k: v for k, v in setup.items() if k in SETUP_DEFAULTS or k == "data"}
     try:

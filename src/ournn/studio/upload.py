@@ -27,6 +27,10 @@ MAX_META_BYTES = 8 * 1024 * 1024
 MAX_META_DEPTH = 64
 MAX_INT = 2 ** 31 - 1
 ZOO_KWARGS = {"num_classes": (1, 1000)}
+# the character model's arguments, bounded so that it stays under the studio's parameter limit
+# (at most about 17 million at these bounds)
+ZOO_KWARGS_BY_NAME = {"charlstm": {"vocab_size": (1, 256), "embed_dim": (1, 256),
+                                   "hidden_size": (1, 1024), "num_layers": (1, 2)}}
 
 
 class UploadError(Exception):
@@ -215,10 +219,11 @@ def _config_params(config, where, zoo_names, depth=0):
             raise UploadError(400, f"the checkpoint's model ({where}) is a zoo model the studio "
                                    f"does not show; it shows {', '.join(zoo_names)}")
         kwargs = spec.get("kwargs") or {}
-        if not isinstance(kwargs, dict) or set(kwargs) - set(ZOO_KWARGS):
+        allowed = ZOO_KWARGS_BY_NAME.get(spec["name"], ZOO_KWARGS)
+        if not isinstance(kwargs, dict) or set(kwargs) - set(allowed):
             raise UploadError(400, f"the checkpoint's model is malformed: {where}.zoo.kwargs "
-                                   f"may only hold {', '.join(ZOO_KWARGS)}")
-        for key, (lo, hi) in ZOO_KWARGS.items():
+                                   f"may only hold {', '.join(allowed)}")
+        for key, (lo, hi) in allowed.items():
             if key in kwargs:
                 _int(kwargs, key, f"{where}.zoo.kwargs", lo, hi)
         return 0          # a zoo architecture: its size is fixed by the zoo
