@@ -1039,11 +1039,15 @@ const MAX_DRAWN_POINTS = 600;        // per series: about one per pixel column
 
 /** Draw the charts soon: at the next frame, or a second after the last drawing while a run
  * trains; never while the tab is hidden (it draws when shown again). */
+let chartsTimer = null;
+
 function scheduleCharts() {
-  if (chartsPending) return;
+  const now = !isActive(studio.job);          // no run going on: draw at the next frame
+  if (chartsPending && !now) return;
+  clearTimeout(chartsTimer);
   chartsPending = true;
-  const wait = isActive(studio.job) ? Math.max(0, chartsDrawn + CHART_INTERVAL_MS - performance.now()) : 0;
-  setTimeout(() => requestAnimationFrame(() => {
+  const wait = now ? 0 : Math.max(0, chartsDrawn + CHART_INTERVAL_MS - performance.now());
+  chartsTimer = setTimeout(() => requestAnimationFrame(() => {
     chartsPending = false;
     chartsDrawn = performance.now();
     renderCharts();
