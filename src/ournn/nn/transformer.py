@@ -39,37 +39,38 @@ def _activation_name(activation):
     return None
 
 
-class TransformerEncoderLayer(Module):
-    """Self-attention and a feed-forward block, each with a residual connection and a
-    LayerNorm (after it, or before it with ``norm_first``), as PyTorch's.
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: their arguments, checked; the attention,
+    feed-forward, LayerNorm and dropout children in PyTorch's order (so ``parameters()`` and
+    ``state_dict()`` come in PyTorch's order); the self-attention and feed-forward blocks."""
 
-    ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``: src (S, N, E)
-    (``(N, S, E)`` with ``batch_first``); masks as ``MultiheadAttention``'s (boolean True =
-    may not attend; float masks added). ``activation``: "relu", "gelu" or a callable (a
-    custom callable is not described by ``get_config``)."""
-
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
-                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
-                 device=None, dtype=None):
-        name = "TransformerEncoderLayer"
+    def _build(self, blocks, d_model, nhead, dim_feedforward, dropout, activation,
+               layer_norm_eps, batch_first, norm_first, bias, device, dtype):
+        """``blocks``: 2 for an encoder layer (self-attention, feed-forward), 3 for a decoder
+        layer (with the attention to the encoder's output between them)."""
+        name = type(self).__name__
         d_model = check_int(name, "d_model", d_model)
         nhead = check_int(name, "nhead", nhead)
         dim_feedforward = check_int(name, "dim_feedforward", dim_feedforward)
         dropout = check_float(name, "dropout", dropout, 0.0, 1.0)
         act = _activation(name, activation)
         reserve(name, 0)
-        super().__init__()
+        Module.__init__(self)
         kw = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, **kw)
+        if blocks == 3:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
+                                                     bias=bias, batch_first=batch_first, **kw)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
         self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
+        for i in range(1, blocks + 1):
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        for i in range(1, blocks + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout))
+        self._ff_dropout = f"dropout{blocks}"     # the feed-forward block's, the last one
         self.activation = act
         self._config = {"d_model": d_model, "nhead": nhead, "dim_feedforward": dim_feedforward,
                         "dropout": dropout, "activation": _activation_name(activation),
@@ -83,13 +84,38 @@ class TransformerEncoderLayer(Module):
     def get_config(self):
         if self._config["activation"] is None:
             raise NotImplementedError(
-                "TransformerEncoderLayer with a custom activation callable cannot be "
+                f"{type(self).__name__} with a custom activation callable cannot be "
                 "described; use activation='relu' or 'gelu', or save the state_dict")
-        return with_dtype(self, dict(self._config))
+        return with_dtype(self.linear1, dict(self._config))
 
     def extra_repr(self):
         c = self._config
         return f"d_model={c['d_model']}, nhead={c['nhead']}, norm_first={c['norm_first']}"
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return getattr(self, self._ff_dropout)(x)
+
+
+class TransformerEncoderLayer(_TransformerLayer):
+    """Self-attention and a feed-forward block, each with a residual connection and a
+    LayerNorm (after it, or before it with ``norm_first``), as PyTorch's.
+
+    ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``: src (S, N, E)
+    (``(N, S, E)`` with ``batch_first``); masks as ``MultiheadAttention``'s (boolean True =
+    may not attend; float masks added). ``activation``: "relu", "gelu" or a callable (a
+    custom callable is not described by ``get_config``)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
+                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+                 device=None, dtype=None):
+        self._build(2, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                    batch_first, norm_first, bias, device, dtype)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
@@ -101,14 +127,15 @@ class TransformerEncoderLayer(Module):
             x = self.norm2(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
 
-    def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x)
+def _copies(name, arg, layer, num_layers):
+    """``num_layers`` deep copies of ``layer`` (as PyTorch: no shared parameters)."""
+    if not isinstance(layer, Module):
+        raise TypeError(f"{name}: {arg} must be a layer (a Module), got {type(layer).__name__}")
+    num_layers = check_int(name, "num_layers", num_layers)
+    n = sum(int(np.prod(p.shape)) for p in layer.parameters())
+    reserve(f"{name}({num_layers} layers)", n * (num_layers - 1))
+    return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
 
 
 class TransformerEncoder(Module):
@@ -119,16 +146,10 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
-        name = "TransformerEncoder"
-        if not isinstance(encoder_layer, Module):
-            raise TypeError(f"{name}: encoder_layer must be a layer (a Module), got "
-                            f"{type(encoder_layer).__name__}")
-        num_layers = check_int(name, "num_layers", num_layers)
-        n = sum(int(np.prod(p.shape)) for p in encoder_layer.parameters())
-        reserve(f"{name}({num_layers} layers)", n * (num_layers - 1))
+        layers = _copies("TransformerEncoder", "encoder_layer", encoder_layer, num_layers)
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
+        self.layers = layers
+        self.num_layers = len(layers)
         self.norm = norm
         self.enable_nested_tensor = bool(enable_nested_tensor)
         self.mask_check = bool(mask_check)
@@ -181,7 +202,7 @@ def generate_square_subsequent_mask(sz, device=None, dtype=None):
     return Tensor(m)
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention over the target, attention to the encoder's output (``memory``) and a
     feed-forward block, each with a residual connection and a LayerNorm (after it, or before
     it with ``norm_first``), as PyTorch's.
@@ -193,49 +214,8 @@ class TransformerDecoderLayer(Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
-        name = "TransformerDecoderLayer"
-        d_model = check_int(name, "d_model", d_model)
-        nhead = check_int(name, "nhead", nhead)
-        dim_feedforward = check_int(name, "dim_feedforward", dim_feedforward)
-        dropout = check_float(name, "dropout", dropout, 0.0, 1.0)
-        act = _activation(name, activation)
-        reserve(name, 0)
-        super().__init__()
-        kw = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = act
-        self._config = {"d_model": d_model, "nhead": nhead, "dim_feedforward": dim_feedforward,
-                        "dropout": dropout, "activation": _activation_name(activation),
-                        "layer_norm_eps": layer_norm_eps, "batch_first": bool(batch_first),
-                        "norm_first": self.norm_first, "bias": bool(bias)}
-
-    @property
-    def batch_first(self):
-        return self.self_attn.batch_first
-
-    def get_config(self):
-        if self._config["activation"] is None:
-            raise NotImplementedError(
-                "TransformerDecoderLayer with a custom activation callable cannot be "
-                "described; use activation='relu' or 'gelu', or save the state_dict")
-        return with_dtype(self.linear1, dict(self._config))
-
-    def extra_repr(self):
-        c = self._config
-        return f"d_model={c['d_model']}, nhead={c['nhead']}, norm_first={c['norm_first']}"
+        self._build(3, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                    batch_first, norm_first, bias, device, dtype)
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
@@ -255,20 +235,11 @@ class TransformerDecoderLayer(Module):
             x = self.norm3(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
-
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
         x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
                                 key_padding_mask=key_padding_mask, need_weights=False,
                                 is_causal=is_causal)[0]
         return self.dropout2(x)
-
-    def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout3(x)
 
 
 class TransformerDecoder(Module):
@@ -278,16 +249,10 @@ class TransformerDecoder(Module):
     memory_is_causal=False)``; ``tgt_is_causal=None`` detects the causal ``tgt_mask``."""
 
     def __init__(self, decoder_layer, num_layers, norm=None):
-        name = "TransformerDecoder"
-        if not isinstance(decoder_layer, Module):
-            raise TypeError(f"{name}: decoder_layer must be a layer (a Module), got "
-                            f"{type(decoder_layer).__name__}")
-        num_layers = check_int(name, "num_layers", num_layers)
-        n = sum(int(np.prod(p.shape)) for p in decoder_layer.parameters())
-        reserve(f"{name}({num_layers} layers)", n * (num_layers - 1))
+        layers = _copies("TransformerDecoder", "decoder_layer", decoder_layer, num_layers)
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
+        self.layers = layers
+        self.num_layers = len(layers)
         self.norm = norm
 
     def get_config(self):
