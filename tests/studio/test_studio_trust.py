@@ -77,8 +77,12 @@ def test_a_save_during_a_run_says_where_the_run_stands(server):
     assert r["source"]["state"] == "running" and r["source"]["step"] >= 1
     assert c.post("/api/train/pause")[0] == 200
     c.wait_job(("paused",))
-    time.sleep(0.3)                  # the step in progress when the pause came ends
     job = c.get("/api/job")[1]["job"]
+    while True:                      # the step in progress when the pause came ends
+        time.sleep(0.3)
+        settled, job = job, c.get("/api/job")[1]["job"]
+        if settled["global_step"] == job["global_step"]:
+            break
     status, r = c.post("/api/model/save", {"name": "live"})
     assert r["source"]["text"] == (f"run 1, paused in epoch {job['epoch'] + 1} of 400 at step "
                                    f"{job['step']} of {job['steps_per_epoch']}"), r

@@ -32,7 +32,8 @@ from ..models import ALIASES as ZOO_ALIASES, canonical_name, get_model, list_mod
 from ..ops.activation import softmax_array
 from .datasets import CSV_MAX_BYTES, TOY_NOISE, Registry, parse_csv
 from .guard import Guard
-from .jobs import TEXT_MODEL, Job, Session, TextJob, first_layer_maps
+from .jobs import Job, Session, first_layer_maps
+from .text import TEXT_MODEL, TextJob
 from .spec import (FEATURE_NAMES, LIMITS, SETUP_DEFAULTS, TOY_POINTS, TOY_SETS, SpecError,
                    build, check_data, check_layers, check_live_settings, check_setup,
                    export_script, layers_of, options)
