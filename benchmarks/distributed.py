@@ -54,7 +54,7 @@ def worker(args):
     ournn.manual_seed(0)
     model = bench.build_model(ournn.nn, spec["model"])
     ddp = None
-    if world > 1:
+    if world > 1 and not args.no_ddp:
         ddp = ournn.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=args.bucket_cap_mb)
     net = ddp or model
     name, kwargs = spec["optimizer"]
@@ -186,6 +186,8 @@ def main(argv=None):
     p.add_argument("--bucket-cap-mb", type=float, default=25.0)
     p.add_argument("--rounds", type=int, default=1,
                    help="runs of every set-up, alternating (medians over all repetitions)")
+    p.add_argument("--no-ddp", action="store_true",
+                   help="(with --worker) the processes train apart: their compute alone")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
