@@ -281,8 +281,10 @@ def cmd_train(args):
         print(f"Validation loss {shown}  run folder: {out}  (sample: ournn generate --ckpt "
               f"{os.path.join(out, 'best.ckpt')})")
         return 0
-    print(f"Test accuracy {100 * test['accuracy']:.2f}%  (loss {test['loss']:.4f})  "
-          f"run folder: {out}")
+    from .train.distributed import is_main
+    if is_main():           # under mpirun: one line for the job, from rank 0
+        print(f"Test accuracy {100 * test['accuracy']:.2f}%  (loss {test['loss']:.4f})  "
+              f"run folder: {out}")
     return 0
 
 

@@ -64,3 +64,16 @@ def test_a_resumed_loader_continues_the_epoch():
     rest = [b[1].tolist() for b in DataLoader(data, batch_size=3, sampler=again)]
     assert seen + rest == whole
     assert [b[1].tolist() for b in DataLoader(data, batch_size=3, sampler=again)] == whole
+
+
+def test_pytorchs_import_paths():
+    """``from torch.utils.data.distributed import DistributedSampler`` (and from
+    ``torch.utils.data``) run with ``import ournn as torch``; the wrapper is not a layer."""
+    import ournn
+    from ournn.nn import config
+    from ournn.nn.parallel import DistributedDataParallel
+    from ournn.utils.data import DistributedSampler as D1
+    from ournn.utils.data.distributed import DistributedSampler as D2
+    assert D1 is D2 is DistributedSampler and "DistributedSampler" in ournn.utils.data.__all__
+    assert DistributedDataParallel.__name__ == "DistributedDataParallel"
+    assert "DistributedDataParallel" not in config.layer_classes()

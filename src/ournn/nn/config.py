@@ -124,13 +124,16 @@ def reserve(layer, parameters):
 
 def layer_classes():
     """``{name: class}`` of the layers a config may name: every public (not ``_``-prefixed)
-    ``Module`` subclass defined in ``ournn.nn``, ``Module`` included."""
+    ``Module`` subclass defined in ``ournn.nn``, ``Module`` included. Wrappers that hold a
+    model for a way of training (``nn.parallel.DistributedDataParallel``) are not layers: a
+    checkpoint saves the model they wrap."""
     Module = module_mod.Module
     out, todo = {"Module": Module}, [Module]
     while todo:
         for sub in todo.pop().__subclasses__():
             todo.append(sub)
-            if sub.__module__.startswith("ournn.nn.") and not sub.__name__.startswith("_"):
+            if sub.__module__.startswith("ournn.nn.") and not sub.__name__.startswith("_") \
+                    and not sub.__module__.startswith("ournn.nn.parallel"):
                 out.setdefault(sub.__name__, sub)
     return out
 

@@ -201,7 +201,7 @@ class _Reducer:
         return bucket.buffer[start:stop].reshape(p._data.shape)
 
 
-class _DistributedDataParallel(Module):
+class DistributedDataParallel(Module):
     # (defined under a private name, exported below as DistributedDataParallel: a wrapper,
     # not a layer a saved architecture can name, so ``nn.config.layer_classes`` skips it)
     """Wrap ``module`` for data-parallel training over the processes of the job, as
@@ -364,8 +364,4 @@ class _DistributedDataParallel(Module):
         return (f"world_size={self._reducer.size}, buckets={len(self._reducer.buckets)}, "
                 f"bucket_bytes={self.bucket_bytes}")
 
-    def __repr__(self):
-        return "DistributedDataParallel" + super().__repr__()[len(type(self).__name__):]
 
-
-DistributedDataParallel = _DistributedDataParallel

@@ -1,11 +1,12 @@
 """``ournn.utils.data``, as ``torch.utils.data``: the same objects as :mod:`ournn.data`, under
 the import path PyTorch code uses (``from torch.utils.data import DataLoader, TensorDataset``).
 """
-from ..data.dataset import ArrayDataset, Dataset, Subset, TensorDataset, random_split
-from ..data.dataset import collate as default_collate
-from ..data.loader import DataLoader
-from ..data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
-                            SubsetRandomSampler, WeightedRandomSampler)
+from ...data.dataset import ArrayDataset, Dataset, Subset, TensorDataset, random_split
+from ...data.dataset import collate as default_collate
+from ...data.loader import DataLoader
+from ...data.sampler import (BatchSampler, DistributedSampler, RandomSampler, Sampler,
+                             SequentialSampler, SubsetRandomSampler, WeightedRandomSampler)
+from . import distributed  # noqa: F401 (torch.utils.data.distributed)
 
 
 class IterableDataset(Dataset):
@@ -46,6 +47,6 @@ class ConcatDataset(Dataset):
 
 
 __all__ = ["ArrayDataset", "BatchSampler", "ConcatDataset", "DataLoader", "Dataset",
-           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
+           "DistributedSampler", "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
            "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "default_collate",
            "random_split"]
