@@ -135,8 +135,9 @@ def _share_the_cores(world):
     """Processes on one machine share its cores: unless the user chose the BLAS threads
     (OMP_NUM_THREADS, ...), each process gets cores / processes-on-this-machine of them, as
     torchrun sets OMP_NUM_THREADS=1. NumPy's BLAS reads those variables when it loads, which
-    is before this call, so the limit is set through threadpoolctl where installed; without
-    it, rank 0 of each machine says what to set. Returns the threads chosen (None: left)."""
+    is before this call, so the limit is set through ``ournn.ops.blas`` (NumPy's OpenBLAS,
+    whose threads ournn chooses per product) or threadpoolctl (another BLAS) where installed;
+    without either, rank 0 of each machine says what to set. Returns the threads chosen (None: left)."""
     if any(os.environ.get(v) for v in BLAS_THREAD_VARIABLES):
         return None
     local = world.comm.Split_type(world.MPI.COMM_TYPE_SHARED)
@@ -145,6 +146,10 @@ def _share_the_cores(world):
     if local_size == 1:
         return None
     threads = max(1, (os.cpu_count() or 1) // local_size)
+    from ..ops import blas
+    if blas.BLAS is not None:        # NumPy's OpenBLAS: ournn sets its threads per product
+        blas.limit_threads(threads)
+        return threads
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

@@ -8,10 +8,12 @@ median of 24 ms on two; a (128, 512) @ (512, 1024) one 0.71 ms against 4.5 ms. T
 average cannot tell in time, and our own threads raise it too, so the choice is measured:
 
 - products under ``SMALL_FLOPS`` always run on one thread: two gain at most 13% there on a
-  quiet machine (16.8 MFLOP: 0.078 ms on one thread, 0.068 ms on two) and risk 100x;
-- bigger ones run as a ``Chooser`` measures faster now, per size class (the FLOPs' power of
-  two): NumPy's threads to start with, and every ``PERIOD`` products a probe of the other
-  setting; it is kept when its mean time per FLOP is 5% lower.
+  quiet machine (16.8 MFLOP: 0.078 ms on one thread, 0.068 ms on two) and risk 100x; the
+  deep narrow MLP (W4, 4.2 MFLOP products) went from 235 to 351 steps/s;
+- bigger ones, and matrix-vector products (fewer than ``FEW_ROWS`` rows), run as a
+  ``Chooser`` measures faster now, per size class (the FLOPs' power of two): NumPy's threads
+  to start with, and every ``PERIOD`` products a probe of the other setting; it is kept when
+  its mean time per FLOP is 5% lower.
 
 Without NumPy's OpenBLAS (another BLAS, a device array) nothing changes: ``matmul`` is ``@``.
 ``POLICY`` ("auto", "one", "default") fixes the choice for tests and benchmarks.
@@ -21,6 +23,7 @@ The setting stays as the last product left it (restoring it after every product 
 steps may then run its products on one thread. ``set_threads(n)`` (or threadpoolctl) sets
 it back; ``POLICY = "default"`` leaves NumPy's threads alone.
 """
+import contextlib
 import ctypes
 import glob
 import math
@@ -59,6 +62,13 @@ BLAS = find_openblas_threads()
 DEFAULT_THREADS = BLAS[0]() if BLAS is not None else 1   # OPENBLAS_NUM_THREADS or every core
 POLICY = "auto"
 SMALL_FLOPS = 8e6
+# products of so few rows are matrix-vector products, bound by memory, not arithmetic: two
+# threads read the matrix twice as fast even when small (an MLP's batch-1 inference: 57 us
+# with two threads, 69 us with one), so the chooser measures them whatever their size
+FEW_ROWS = 8
+
+
+_SET = [DEFAULT_THREADS]      # what OpenBLAS was last set to through this module
 
 
 def threads():
@@ -67,9 +77,33 @@ def threads():
 
 
 def set_threads(n):
-    """Let OpenBLAS use ``n`` threads (nothing without it, or when it uses ``n`` already)."""
-    if BLAS is not None and BLAS[0]() != n:
+    """Let OpenBLAS use ``n`` threads (nothing without it). The last setting is remembered,
+    so setting it again costs no call into the library; code that changes it behind this
+    module's back (threadpoolctl) should set it back when done, as ``one_thread`` does."""
+    if BLAS is not None and _SET[0] != n:
         BLAS[1](n)
+        _SET[0] = n
+
+
+def limit_threads(n):
+    """From now on use at most ``n`` threads (processes sharing a machine give each one its
+    share of the cores: ``ournn.distributed`` calls this)."""
+    global DEFAULT_THREADS
+    DEFAULT_THREADS = max(1, int(n))
+    _SET[0] = None
+    set_threads(min(threads(), DEFAULT_THREADS))
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run the block with one OpenBLAS thread, then restore the setting before it."""
+    before = _SET[0]
+    set_threads(1)
+    try:
+        yield
+    finally:
+        if before is not None:
+            set_threads(before)
 
 
 class Chooser:
@@ -143,19 +177,24 @@ def matmul(a, b, out=None):
     if BLAS is None or DEFAULT_THREADS == 1 or a.ndim < 2 or b.ndim < 2:
         return np.matmul(a, b, out=out)
     m, k = a.shape[-2:]
-    n = b.shape[-1]
-    batch = max(a.size // (m * k or 1), b.size // (k * n or 1), 1)
-    flops = 2.0 * batch * m * k * n
+    if a.ndim == 2 and b.ndim == 2:
+        flops = 2.0 * m * k * b.shape[1]
+    else:
+        n = b.shape[-1]
+        flops = 2.0 * max(a.size // (m * k or 1), b.size // (k * n or 1), 1) * m * k * n
     policy = POLICY
     if policy == "auto":
-        if flops < SMALL_FLOPS:
-            policy = "one"
-        else:
-            use = CHOOSER.pick()
-            set_threads(1 if use == "one" else DEFAULT_THREADS)
-            start = time.perf_counter()
-            r = np.matmul(a, b, out=out)
-            CHOOSER.record(int(math.log2(flops)), use, time.perf_counter() - start, flops)
-            return r
+        few_rows = m < FEW_ROWS
+        if flops < SMALL_FLOPS and not few_rows:   # the common case first: no timing
+            if _SET[0] != 1:
+                set_threads(1)
+            return np.matmul(a, b, out=out)
+        use = CHOOSER.pick()
+        set_threads(1 if use == "one" else DEFAULT_THREADS)
+        start = time.perf_counter()
+        r = np.matmul(a, b, out=out)
+        CHOOSER.record((int(math.log2(flops + 1)), few_rows), use, time.perf_counter() - start,
+                       flops)
+        return r
     set_threads(1 if policy == "one" else DEFAULT_THREADS)
     return np.matmul(a, b, out=out)

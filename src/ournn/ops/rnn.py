@@ -43,23 +43,7 @@ from .compat import add_at, on_device_of
 _BLAS = blas.BLAS      # (get, set) of NumPy's OpenBLAS threads, or None
 
 
-@contextlib.contextmanager
-def one_blas_thread():
-    """Run the block with one OpenBLAS thread, then restore the count (nothing changes
-    without NumPy's OpenBLAS, or when it already runs one thread)."""
-    if _BLAS is None:
-        yield
-        return
-    get, put = _BLAS
-    before = get()
-    if before == 1:
-        yield
-        return
-    put(1)
-    try:
-        yield
-    finally:
-        put(before)
+one_blas_thread = blas.one_thread     # the older name
 
 
 class LoopThreads:
