@@ -91,6 +91,19 @@ def set_layers(page, layers):
             fill(row, f"param-{name}", value)
 
 
+def start_toy_run(page, layers, epochs, dataset="moons", fields=None):
+    """Choose a 2-D toy set, put ``layers`` on the page once it accepts them, set the epochs
+    (and ``fields``: test id -> value) and press Start."""
+    tid(page, "dataset-select").select_option(dataset)
+    set_layers(page, layers)
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".classList.contains('ok')")
+    fill(page, "epochs-input", epochs)
+    for name, value in (fields or {}).items():
+        fill(page, name, value)
+    tid(page, "start-btn").click()
+
+
 def wait_state(page, states, timeout=TIMEOUT):
     page.wait_for_function(
         "states => states.includes(document.querySelector('[data-testid=job-state]')"

@@ -14,7 +14,7 @@ pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from studio_browser import (browser, fill, open_page, set_layers, shots, studio,  # noqa
-                            tid, wait_state)
+                            start_toy_run, tid, wait_state)
 
 AXE = os.environ.get("OURNN_AXE_CORE") or os.path.expanduser(
     "~/.cache/ournn/node_modules/axe-core/axe.min.js")
@@ -123,13 +123,8 @@ def run_axe(page):
 def test_axe_finds_nothing_serious(studio, browser):
     url, _ = studio
     context, page, errors = open_page(browser, url)
-    tid(page, "dataset-select").select_option("moons")
-    set_layers(page, [("Linear", {"out_features": 6}), ("Tanh", {}),
-                      ("Linear", {"out_features": 2})])
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
-    fill(page, "epochs-input", 5)
-    tid(page, "start-btn").click()
+    start_toy_run(page, [("Linear", {"out_features": 6}), ("Tanh", {}),
+                         ("Linear", {"out_features": 2})], 5)
     wait_state(page, ["done"])
     found = run_axe(page)
     serious = [v for v in found if v["impact"] in ("serious", "critical")]

@@ -8,7 +8,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("playwright.sync_api")
 
 from studio_browser import (browser, fill, open_page, set_layers, shots, studio,  # noqa
-                            tid, wait_state)
+                            start_toy_run, tid, wait_state)
 
 NET = [("Linear", {"out_features": 6}), ("Tanh", {}), ("Linear", {"out_features": 4}),
        ("Tanh", {}), ("Linear", {"out_features": 2})]
@@ -141,13 +141,8 @@ def test_runs_side_by_side_log_scale_smoothing_lr_and_a_still_boundary_click(stu
                                                                             shots):
     url, _ = studio
     context, page, errors = open_page(browser, url)
-    tid(page, "dataset-select").select_option("moons")
-    set_layers(page, [("Linear", {"out_features": 8}), ("Tanh", {}),
-                      ("Linear", {"out_features": 2})])
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
-    fill(page, "epochs-input", 15)
-    tid(page, "start-btn").click()
+    start_toy_run(page, [("Linear", {"out_features": 8}), ("Tanh", {}),
+                         ("Linear", {"out_features": 2})], 15)
     wait_state(page, ["done"])
     fill(page, "lr-input", 0.001)
     tid(page, "schedule-select").select_option("cosine")

@@ -12,7 +12,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("playwright.sync_api")
 
 from studio_browser import (browser, draw_one, fill, open_page, set_layers, studio,  # noqa
-                            tid, wait_state)
+                            start_toy_run, tid, wait_state)
 
 TOY = [("Linear", {"out_features": 16}), ("Tanh", {}), ("Linear", {"out_features": 2})]
 
@@ -22,14 +22,7 @@ def text(page, testid):
 
 
 def train_moons(page, epochs=2):
-    tid(page, "dataset-select").select_option("moons")
-    set_layers(page, TOY)
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
-    fill(page, "epochs-input", epochs)
-    fill(page, "batch-size-input", 32)
-    fill(page, "lr-input", 0.01)
-    tid(page, "start-btn").click()
+    start_toy_run(page, TOY, epochs, fields={"batch-size-input": 32, "lr-input": 0.01})
     wait_state(page, ["done"])
 
 
