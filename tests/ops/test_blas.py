@@ -54,7 +54,7 @@ def _feed(chooser, seconds, key=20, flops=1e6, n=None):
     """Run ``n`` products through ``chooser`` taking ``seconds[setting]`` each."""
     for _ in range(n or chooser.PERIOD):
         used = chooser.pick()
-        chooser.record(key, used, seconds[used], flops)
+        chooser.record(key, used, (seconds[used], flops))
 
 
 def test_the_chooser_switches_when_the_other_setting_is_faster():

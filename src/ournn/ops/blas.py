@@ -135,14 +135,22 @@ class Chooser:
             return self.choice
         return "default" if self.choice == "one" else "one"
 
-    def record(self, key, used, seconds, flops):
+    KEEP = WINDOW             # samples kept per size class with the current choice
+
+    def score(self, samples):
+        """What a size class's samples cost: the mean seconds per FLOP."""
+        return _per_flop(samples)
+
+    def record(self, key, used, sample):
+        """What a product (or loop) that ``pick`` chose took: ``sample`` as ``score`` reads
+        it, here ``(seconds, flops)``."""
         if self.probe is None or used == self.choice:
             last = self.recent.setdefault(key, [])
-            last.append((seconds, flops))
-            del last[:-self.WINDOW]
+            last.append(sample)
+            del last[:-self.KEEP]
             return
         if self.probe <= self.WINDOW - self.WARM:
-            self.probed.setdefault(key, []).append((seconds, flops))
+            self.probed.setdefault(key, []).append(sample)
         self.probe -= 1
         if self.probe > 0:
             return
@@ -150,11 +158,11 @@ class Chooser:
         keys = [k for k in self.probed if self.recent.get(k)]
         if not keys:
             return
-        now = sum(_per_flop(self.recent[k]) for k in keys)
-        other = sum(_per_flop(self.probed[k]) for k in keys)
+        now = sum(self.score(self.recent[k]) for k in keys)
+        other = sum(self.score(self.probed[k]) for k in keys)
         if other < 0.95 * now:
             self.choice, self.period = used, self.PERIOD
-            self.recent = {k: list(v) for k, v in self.probed.items()}
+            self.recent = {k: v[-self.KEEP:] for k, v in self.probed.items()}
         else:
             self.period = min(2 * self.period, self.MAX_PERIOD)
 
@@ -193,8 +201,8 @@ def matmul(a, b, out=None):
         set_threads(1 if use == "one" else DEFAULT_THREADS)
         start = time.perf_counter()
         r = np.matmul(a, b, out=out)
-        CHOOSER.record((int(math.log2(flops + 1)), few_rows), use, time.perf_counter() - start,
-                       flops)
+        CHOOSER.record((int(math.log2(flops + 1)), few_rows), use,
+                       (time.perf_counter() - start, flops))
         return r
     set_threads(1 if policy == "one" else DEFAULT_THREADS)
     return np.matmul(a, b, out=out)

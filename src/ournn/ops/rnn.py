@@ -46,7 +46,7 @@ _BLAS = blas.BLAS      # (get, set) of NumPy's OpenBLAS threads, or None
 one_blas_thread = blas.one_thread     # the older name
 
 
-class LoopThreads:
+class LoopThreads(blas.Chooser):
     """Chooses the BLAS threads of the loops over time: one thread, or NumPy's default
     (every core), whichever the loops measure faster now.
 
@@ -66,47 +66,14 @@ class LoopThreads:
     doubles the period (up to MAX_PERIOD: under heavy load the probes of two threads cost
     little), one that wins resets it. (``blas.Chooser`` does the same for single products.)"""
 
-    WINDOW, WARM, PERIOD, MAX_PERIOD = 8, 2, 48, 1536
+    WINDOW, WARM, PERIOD, MAX_PERIOD = 8, 2, 48, 1536     # pick() as blas.Chooser's
 
-    def __init__(self, choice="one"):
-        self.choice = choice
-        self.period = self.PERIOD
-        self.calls = 0
-        self.probe = None          # loops left in the probe window, or None
-        self.recent = {}           # key -> seconds per step with ``choice`` (last 3 loops)
-        self.probed = {}           # key -> [seconds per step in this probe]
+    KEEP = 3                  # the last 3 loops with the current choice
 
-    def pick(self):
-        """The setting for the next loop: "one" or "default"."""
-        self.calls += 1
-        if self.probe is None and self.calls % self.period == 0:
-            self.probe, self.probed = self.WINDOW, {}
-        if self.probe is None:
-            return self.choice
-        return "default" if self.choice == "one" else "one"
+    def score(self, samples):
+        """The best seconds per step of a few loops (each loop averages many steps)."""
+        return min(samples)
 
-    def record(self, key, used, seconds_per_step):
-        """What the loop that ``pick`` chose took."""
-        if self.probe is None or used == self.choice:
-            last = self.recent.setdefault(key, [])
-            last.append(seconds_per_step)
-            del last[:-3]
-            return
-        if self.probe <= self.WINDOW - self.WARM:
-            self.probed.setdefault(key, []).append(seconds_per_step)
-        self.probe -= 1
-        if self.probe > 0:
-            return
-        self.probe = None
-        keys = [k for k in self.probed if k in self.recent]
-        now = sum(min(self.recent[k]) for k in keys)     # the best of a few on both sides
-        other = sum(min(self.probed[k]) for k in keys)
-        if keys and other < 0.95 * now:
-            self.choice = used
-            self.period = self.PERIOD
-            self.recent = {k: v[-3:] for k, v in self.probed.items()}
-        else:
-            self.period = min(2 * self.period, self.MAX_PERIOD)
 
 
 # The BLAS threads of the loops over time: "auto" (LoopThreads measures), "one" or "default"
