@@ -504,7 +504,7 @@ def test_loop_threads_chooser_follows_the_faster_setting():
     speed.update(one=1.0, default=5.0)         # the machine got busy: one thread wins
     used = run(c.PERIOD + c.WINDOW)
     assert c.choice == "one"
-    assert used[0] == "default" and used[-1] == "one"
+    assert used[0] == "default" and "one" in used[-c.WINDOW:]   # after the probe: one thread
     period = c.period
     run(c.PERIOD * 2 + c.WINDOW)               # probes of "default" lose: rarer probes
     assert c.choice == "one" and c.period > period

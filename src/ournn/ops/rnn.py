@@ -66,7 +66,10 @@ class LoopThreads(blas.Chooser):
     doubles the period (up to MAX_PERIOD: under heavy load the probes of two threads cost
     little), one that wins resets it. (``blas.Chooser`` does the same for single products.)"""
 
-    WINDOW, WARM, PERIOD, MAX_PERIOD = 8, 2, 48, 1536     # pick() as blas.Chooser's
+    # the first probe after 16 loops (48 before): a short run on a busy machine switched too
+    # late; W6 beside one busy process went from 0.71x to 0.99x PyTorch, the quiet W6 the same
+    # (12,120 chars/s both ways). pick() is blas.Chooser's.
+    WINDOW, WARM, PERIOD, MAX_PERIOD = 8, 2, 16, 1536
 
     KEEP = 3                  # the last 3 loops with the current choice
 
