@@ -162,6 +162,20 @@ def test_max_pool2d_ties_like_torch(k, s, p):
              lambda t: TF.max_pool2d(t, k, s, p), arrays=[x], gradcheck=False)
 
 
+@requires_torch
+@pytest.mark.parametrize("shape", [(2, 3, 8, 6), (1, 2, 2, 2)])
+def test_max_pool_2x2_routes_ties_like_torch(shape):
+    """The common 2x2 pool on even sizes (every window tiles the input): ties in every window
+    go where PyTorch sends them, and its second derivatives are right."""
+    x = np.random.default_rng(1).integers(0, 2, shape).astype(np.float64)
+    check_op([shape], lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2),
+             arrays=[x], gradcheck=False)
+    check_op([shape], lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2),
+             arrays=_distinct(shape))
+    t = ournn.tensor(_distinct(shape)[0], requires_grad=True)
+    assert ournn.autograd.gradgradcheck(lambda v: F.max_pool2d(v * v, 2), (t,))
+
+
 def test_max_pool2d_overlapping_windows_accumulate():
     x = ournn.tensor(np.array([[[[0.0, 1.0, 0.0],
                                  [0.0, 5.0, 0.0],
