@@ -16,6 +16,16 @@ from .module import Module, Parameter, with_dtype
 
 
 # ---------------------------------------------------------------- MultiheadAttention
+def _additive(layer, arg, m, dt):
+    """A mask as numbers to add to the attention scores: a boolean one (True = masked out)
+    as -inf/0, a floating one in ``dt``."""
+    if m.dtype == np.bool_:
+        return np.where(m, dt.type(-np.inf), dt.type(0))
+    if m.dtype.kind == "f":
+        return m.astype(dt, copy=False)
+    raise TypeError(f"{layer}: {arg} must be boolean or floating, got {m.dtype}")
+
+
 class MultiheadAttention(Module):
     """Attention over ``num_heads`` heads of ``embed_dim // num_heads`` features, as
     ``torch.nn.MultiheadAttention``, with its parameters (``in_proj_weight`` (3E, E) and
@@ -197,14 +207,7 @@ class MultiheadAttention(Module):
         name = "MultiheadAttention"
         bias = None
         if attn_mask is not None:
-            m = _array(attn_mask)
-            if m.dtype == np.bool_:
-                m = np.where(m, dt.type(-np.inf), dt.type(0))
-            elif m.dtype.kind == "f":
-                m = m.astype(dt, copy=False)
-            else:
-                raise TypeError(f"{name}: attn_mask must be boolean or floating, got "
-                                f"{m.dtype}")
+            m = _additive(name, "attn_mask", _array(attn_mask), dt)
             if m.shape == (L, S):
                 bias = m
             elif m.shape == (N * self.num_heads, L, S):
@@ -217,14 +220,7 @@ class MultiheadAttention(Module):
             if m.shape != (N, S):
                 raise ShapeError(f"{name}: key_padding_mask must have shape ({N}, {S}), got "
                                  f"{tuple(m.shape)}")
-            if m.dtype == np.bool_:
-                m = np.where(m, dt.type(-np.inf), dt.type(0))
-            elif m.dtype.kind == "f":
-                m = m.astype(dt, copy=False)
-            else:
-                raise TypeError(f"{name}: key_padding_mask must be boolean or floating, got "
-                                f"{m.dtype}")
-            m = m.reshape(N, 1, 1, S)
+            m = _additive(name, "key_padding_mask", m, dt).reshape(N, 1, 1, S)
             bias = m if bias is None else bias + m
         return bias
 
