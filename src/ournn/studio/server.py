@@ -473,6 +473,16 @@ def _same_network(info, dataset, layers, data=None):
             features(info["setup"].get("data")) == features(data))
 
 
+def _not_failed(info, instead, field):
+    """The job that trained the session's model (or None); a 409 saying what to do
+    ``instead`` when that run failed, since its weights are worth nothing."""
+    job = info.get("job")
+    if job is not None and job.state == "failed":
+        raise HTTPError(409, f"run {job.number} failed ({job.error}): its weights are not "
+                             f"{instead}", field)
+    return job
+
+
 def _continued(session, setup, ds):
     """(model, source, optimizer state) to continue training from: the session's model, if
     it is the network the setup describes. ``source`` says what it is (for the page)."""
@@ -484,10 +494,7 @@ def _continued(session, setup, ds):
         raise HTTPError(409, f"the network on the page is not {_describe(info)['text']}, the "
                              "model to continue: its layers or dataset differ; start over "
                              "from new weights instead", "continue")
-    job = info.get("job")
-    if job is not None and job.state == "failed":
-        raise HTTPError(409, f"run {job.number} failed ({job.error}); its weights are not "
-                             "worth continuing: start over", "continue")
+    job = _not_failed(info, "worth continuing: start over", "continue")
     source = _describe(info)
     before = 0 if job is None else job.epoch + ((job.source or {}).get("epochs_before") or 0)
     if job is None:
@@ -785,10 +792,7 @@ async def save_model(request, studio, session):
                                  f"({info['dataset'].label}, {len(info['setup']['layers'])} "
                                  "layers), a different network. Train the network shown "
                                  "(Start) or load a checkpoint, then save", "setup")
-    job = info.get("job")
-    if job is not None and job.state == "failed":
-        raise HTTPError(409, f"run {job.number} failed ({job.error}): its weights are not "
-                             "worth saving; start a new run", "name")
+    _not_failed(info, "worth saving; start a new run", "name")
     ds = info["dataset"]
     payload = {"classes": ds.classes, "input_shape": ds.input_shape or None,   # text: none
                "studio_setup": info["setup"]}
