@@ -101,3 +101,23 @@ def assert_hvp_equals_torch(fn, arrays, rtol=1e-9, atol=1e-10, seed=1):
     for i, (a, b) in enumerate(zip(*results)):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol,
                                    err_msg=f"second derivatives of input {i} differ from PyTorch's")
+
+
+# ---------------------------------------------------------------- schedulers against PyTorch
+def scheduler_optimizer(lib, kind="SGD"):
+    """Two parameter groups (lr 0.1 and 0.05) under SGD with momentum 0.9 or Adam, in
+    ``lib`` (ournn or torch): what the scheduler tests step."""
+    if lib is ournn:
+        from ournn.nn import Parameter
+        params = [Parameter(np.zeros(2)), Parameter(np.zeros(3))]
+    else:
+        params = [lib.zeros(2, requires_grad=True), lib.zeros(3, requires_grad=True)]
+    groups = [{"params": [params[0]]}, {"params": [params[1]], "lr": 0.05}]
+    if kind == "Adam":
+        return lib.optim.Adam(groups, lr=0.1)
+    return lib.optim.SGD(groups, lr=0.1, momentum=0.9)
+
+
+def momenta(opt):
+    """Each group's momentum (Adam's beta1)."""
+    return [g["betas"][0] if "betas" in g else g["momentum"] for g in opt.param_groups]

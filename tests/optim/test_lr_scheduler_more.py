@@ -12,29 +12,20 @@ import ournn
 from ournn import optim
 from ournn.nn import Parameter
 from ournn.optim import lr_scheduler as sched
-from helpers import requires_torch, torch
+from helpers import momenta, requires_torch, scheduler_optimizer, torch
 
 N_STEPS = 120
 
 
 def _ours_opt(kind="SGD"):
-    groups = [{"params": [Parameter(np.zeros(2))]},
-              {"params": [Parameter(np.zeros(3))], "lr": 0.05}]
-    if kind == "Adam":
-        return optim.Adam(groups, lr=0.1)
-    return optim.SGD(groups, lr=0.1, momentum=0.9)
+    return scheduler_optimizer(ournn, kind)
 
 
 def _torch_opt(kind="SGD"):
-    groups = [{"params": [torch.zeros(2, requires_grad=True)]},
-              {"params": [torch.zeros(3, requires_grad=True)], "lr": 0.05}]
-    if kind == "Adam":
-        return torch.optim.Adam(groups, lr=0.1)
-    return torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+    return scheduler_optimizer(torch, kind)
 
 
-def _momenta(opt):
-    return [g["betas"][0] if "betas" in g else g["momentum"] for g in opt.param_groups]
+_momenta = momenta
 
 
 def _trace(opt, scheduler, steps, epochs=None):
