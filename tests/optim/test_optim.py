@@ -12,61 +12,16 @@ from ournn import optim
 from ournn.nn import Parameter
 from ournn.optim import lr_scheduler as sched
 from helpers import momenta, requires_torch, scheduler_optimizer, torch
+from quadratic import (SHAPES, Quadratic, assert_params_match_torch, make_groups,  # noqa: F401
+                       quadratic_grad)
 
-SHAPES = [(3, 4), (4,), (2, 3, 2)]
 STEPS = 20
 
 
 # ---------------------------------------------------------------- helpers
-def initial_arrays(seed=0, shapes=SHAPES):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s) for s in shapes]
-
-
-def noise_sequence(steps=STEPS, seed=1, shapes=SHAPES):
-    rng = np.random.default_rng(seed)
-    return [[rng.standard_normal(s) for s in shapes] for _ in range(steps)]
-
-
-def quadratic_grad(value, noise):
-    """The gradient of 0.75 * ||p||^2 plus noise: it depends on the parameter, so any
-    difference between two optimizers grows over the steps instead of washing out."""
-    return 1.5 * value + noise
-
-
-def make_groups(params, group_options):
-    """``params`` as they are, or split into parameter groups with ``group_options``."""
-    if group_options is None:
-        return params
-    return [dict(options, params=[params[i] for i in indices])
-            for indices, options in group_options]
-
-
-def run_ours(cls, kwargs, group_options=None, steps=STEPS, arrays=None):
-    params = [Parameter(a.copy()) for a in (arrays or initial_arrays())]
-    opt = cls(make_groups(params, group_options), **kwargs)
-    for noise in noise_sequence(steps):
-        for p, n in zip(params, noise):
-            p.grad = quadratic_grad(p.numpy(), n)
-        opt.step()
-    return params, opt
-
-
-def run_torch(cls, kwargs, group_options=None, steps=STEPS):
-    params = [torch.tensor(a.copy(), requires_grad=True) for a in initial_arrays()]
-    opt = cls(make_groups(params, group_options), **kwargs)
-    for noise in noise_sequence(steps):
-        for p, n in zip(params, noise):
-            p.grad = torch.tensor(quadratic_grad(p.detach().numpy(), n))
-        opt.step()
-    return params
-
-
-def assert_params_match_torch(ours, theirs, rtol=1e-10, atol=1e-12):
-    for i, (p, q) in enumerate(zip(ours, theirs)):
-        assert p.numpy().dtype == np.float64
-        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=rtol, atol=atol,
-                                   err_msg=f"parameter {i} differs from PyTorch")
+_Q = Quadratic(STEPS)
+initial_arrays, noise_sequence, run_ours, run_torch = (_Q.initial_arrays, _Q.noise_sequence,
+                                                       _Q.run_ours, _Q.run_torch)
 
 
 OPTIMIZER_CASES = [

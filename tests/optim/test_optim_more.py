@@ -11,45 +11,17 @@ import ournn
 from ournn import optim
 from ournn.nn import Parameter
 from helpers import requires_torch, torch
+from quadratic import (Quadratic, assert_params_match_torch, make_groups,  # noqa: F401
+                       quadratic_grad, step_ours)
 
-SHAPES = [(3, 4), (4,), (2, 3, 2)]
 STEPS = 25
 
 
 # ---------------------------------------------------------------- helpers
-def initial_arrays(seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s) for s in SHAPES]
-
-
-def noise_sequence(steps=STEPS, seed=1):
-    rng = np.random.default_rng(seed)
-    return [[rng.standard_normal(s) for s in SHAPES] for _ in range(steps)]
-
-
-def quadratic_grad(value, noise):
-    return 1.5 * value + noise
-
-
-def make_groups(params, group_options):
-    if group_options is None:
-        return params
-    return [dict(options, params=[params[i] for i in indices])
-            for indices, options in group_options]
-
-
-def step_ours(params, opt, noises):
-    for noise in noises:
-        for p, n in zip(params, noise):
-            p.grad = quadratic_grad(p.numpy(), n)
-        opt.step()
-
-
-def run_ours(cls, kwargs, group_options=None, steps=STEPS):
-    params = [Parameter(a.copy()) for a in initial_arrays()]
-    opt = cls(make_groups(params, group_options), **kwargs)
-    step_ours(params, opt, noise_sequence(steps))
-    return params, opt
+_Q = Quadratic(STEPS)
+initial_arrays, noise_sequence, run_ours, run_torch = (_Q.initial_arrays, _Q.noise_sequence,
+                                                       _Q.run_ours, _Q.run_torch)
+assert_match = assert_params_match_torch
 
 
 @pytest.fixture
@@ -59,23 +31,6 @@ def torch_float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
-
-
-def run_torch(cls, kwargs, group_options=None, steps=STEPS):
-    params = [torch.tensor(a.copy(), requires_grad=True) for a in initial_arrays()]
-    opt = cls(make_groups(params, group_options), **kwargs)
-    for noise in noise_sequence(steps):
-        for p, n in zip(params, noise):
-            p.grad = torch.tensor(quadratic_grad(p.detach().numpy(), n))
-        opt.step()
-    return params
-
-
-def assert_match(ours, theirs, rtol=1e-10, atol=1e-12):
-    for i, (p, q) in enumerate(zip(ours, theirs)):
-        assert p.numpy().dtype == np.float64
-        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=rtol, atol=atol,
-                                   err_msg=f"parameter {i} differs from PyTorch")
 
 
 CASES = [
