@@ -128,3 +128,17 @@ class Client:
                     if event == until:
                         return out
         return out
+
+
+# a small network for the 2-D toy sets, as the API takes it
+TOY = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"},
+       {"type": "Linear", "out_features": 2}]
+
+
+def assert_error(status, body, code, *words):
+    """A refusal with HTTP ``code`` whose body is ``{"error", "field"}`` and names ``words``
+    (in the message, or as the field)."""
+    assert status == code, body
+    assert set(body) == {"error", "field"}, body
+    for w in words:
+        assert w in body["error"] or w == body["field"], (w, body)

@@ -20,31 +20,10 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 import ournn  # noqa: E402
-from studio_server import Client, ThreadServer, start_cli_server  # noqa: E402
+from studio_server import TOY, Client, assert_error, start_cli_server  # noqa: E402
 
 MLP = [{"type": "Flatten"}, {"type": "Linear", "out_features": 32}, {"type": "ReLU"},
        {"type": "Linear", "out_features": 10}]
-TOY = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"},
-       {"type": "Linear", "out_features": 2}]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = ThreadServer(tmp_path_factory.mktemp("studio"))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def client(server):
-    return Client(server.url)
-
-
-def assert_error(status, body, code, *words):
-    assert status == code, body
-    assert set(body) == {"error", "field"}, body
-    for w in words:
-        assert w in body["error"] or w == body["field"], (w, body)
 
 
 # ---------------------------------------------------------------- reading

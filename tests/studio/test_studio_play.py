@@ -7,18 +7,9 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from studio_server import Client, ThreadServer  # noqa: E402
+from studio_server import TOY, Client  # noqa: E402
 
-TOY = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"},
-       {"type": "Linear", "out_features": 2}]
 MOONS = {"dataset": "moons", "layers": TOY, "batch_size": 16, "lr": 0.01}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = ThreadServer(tmp_path_factory.mktemp("studio-play"))
-    yield s
-    s.close()
 
 
 def test_step_play_pause_and_settings_that_apply_on_resume(server):

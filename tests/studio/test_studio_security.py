@@ -18,31 +18,10 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from studio_server import Client, ThreadServer  # noqa: E402
+from studio_server import TOY, Client, ThreadServer, assert_error  # noqa: E402
 
-TOY = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"},
-       {"type": "Linear", "out_features": 2}]
 CSV = "a,b,label\n" + "\n".join(f"{i % 7},{(i * 3) % 5},{'yes' if i % 2 else 'no'}"
                                 for i in range(40)) + "\n"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = ThreadServer(tmp_path_factory.mktemp("studio-security"))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def client(server):
-    return Client(server.url)
-
-
-def assert_error(status, body, code, *words):
-    assert status == code, body
-    assert set(body) == {"error", "field"}, body
-    for w in words:
-        assert w in body["error"] or w == body["field"], (w, body)
 
 
 def raw(server, method, path, headers, body=b""):

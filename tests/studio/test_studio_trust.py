@@ -11,20 +11,11 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from studio_server import Client, ThreadServer  # noqa: E402
+from studio_server import TOY, Client  # noqa: E402
 
-TOY = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"},
-       {"type": "Linear", "out_features": 2}]
 OTHER = [{"type": "Linear", "out_features": 8}, {"type": "ReLU"},
          {"type": "Linear", "out_features": 2}]
 MOONS = {"dataset": "moons", "layers": TOY, "epochs": 3, "batch_size": 32, "lr": 0.01}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = ThreadServer(tmp_path_factory.mktemp("studio-trust"))
-    yield s
-    s.close()
 
 
 def trained(server, **setup):
