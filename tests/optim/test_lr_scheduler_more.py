@@ -17,22 +17,13 @@ from helpers import momenta, requires_torch, scheduler_optimizer, torch
 N_STEPS = 120
 
 
-def _ours_opt(kind="SGD"):
-    return scheduler_optimizer(ournn, kind)
-
-
-def _torch_opt(kind="SGD"):
-    return scheduler_optimizer(torch, kind)
-
-
-_momenta = momenta
 
 
 def _trace(opt, scheduler, steps, epochs=None):
     """lr (as reported and as set) and momentum of every group after construction and
     after each step; ``epochs``: call ``step(epoch)`` with these instead."""
     def row():
-        return [*scheduler.get_last_lr(), *[g["lr"] for g in opt.param_groups], *_momenta(opt)]
+        return [*scheduler.get_last_lr(), *[g["lr"] for g in opt.param_groups], *momenta(opt)]
     trace = [row()]
     for i in range(steps):
         opt.step()
@@ -93,7 +84,7 @@ CASES = [
 
 
 def _torch_trace(build, kind, steps, epochs=None):
-    topt = _torch_opt(kind)
+    topt = scheduler_optimizer(torch, kind)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _trace(topt, build(torch.optim.lr_scheduler, topt), steps, epochs)
@@ -103,7 +94,7 @@ def _torch_trace(build, kind, steps, epochs=None):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
 def test_schedule_matches_torch(case):
     _, build, kind = case
-    opt = _ours_opt(kind)
+    opt = scheduler_optimizer(ournn, kind)
     ours = _trace(opt, build(sched, opt), N_STEPS)
     theirs = _torch_trace(build, kind, N_STEPS)
     np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-15)
@@ -115,11 +106,11 @@ def test_schedule_matches_torch(case):
 @pytest.mark.parametrize("through", ["json", "ournn.save"])
 def test_state_dict_round_trip_continues_identically(case, through, tmp_path):
     _, build, kind = case
-    opt = _ours_opt(kind)
+    opt = scheduler_optimizer(ournn, kind)
     reference = _trace(opt, build(sched, opt), N_STEPS)
 
     k = 47
-    opt = _ours_opt(kind)
+    opt = scheduler_optimizer(ournn, kind)
     scheduler = build(sched, opt)
     _trace(opt, scheduler, k)
     opt_state, sched_state = opt.state_dict(), scheduler.state_dict()
@@ -131,7 +122,7 @@ def test_state_dict_round_trip_continues_identically(case, through, tmp_path):
         loaded = ournn.load(tmp_path / "s.ckpt")
         opt_state, sched_state = loaded["optimizer"], loaded["scheduler"]
 
-    fresh_opt = _ours_opt(kind)
+    fresh_opt = scheduler_optimizer(ournn, kind)
     fresh = build(sched, fresh_opt)
     fresh_opt.load_state_dict(opt_state)
     fresh.load_state_dict(sched_state)
@@ -152,14 +143,14 @@ def test_warm_restarts_fractional_epochs_match_torch(T_mult):
 
     def build(m, o):
         return m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=T_mult, eta_min=0.001)
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     ours = _trace(opt, build(sched, opt), len(epochs), epochs)
     theirs = _torch_trace(build, "SGD", len(epochs), epochs)
     np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-15)
 
 
 def test_warm_restarts_by_hand():
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     s = sched.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=2, eta_min=0.01)
     lrs = [s.get_last_lr()[0]]
     for _ in range(12):
@@ -181,7 +172,7 @@ def test_warm_restarts_by_hand():
 
 # ---------------------------------------------------------------- hand-computed values
 def test_cyclic_by_hand_and_momentum():
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     s = sched.CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2, step_size_down=4,
                        base_momentum=0.8, max_momentum=0.9)
     lrs, moms = [s.get_last_lr()[0]], [opt.param_groups[0]["momentum"]]
@@ -195,7 +186,7 @@ def test_cyclic_by_hand_and_momentum():
                                rtol=1e-14)
     assert opt.param_groups[0]["initial_lr"] == 0.1
     assert opt.param_groups[1]["lr"] == pytest.approx(0.3)
-    tri2 = sched.CyclicLR(_ours_opt(), base_lr=0.0, max_lr=1.0, step_size_up=1,
+    tri2 = sched.CyclicLR(scheduler_optimizer(ournn), base_lr=0.0, max_lr=1.0, step_size_up=1,
                           mode="triangular2", cycle_momentum=False)
     peaks = []
     for _ in range(6):
@@ -205,7 +196,7 @@ def test_cyclic_by_hand_and_momentum():
 
 
 def test_polynomial_constant_multiplicative_by_hand():
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     poly = sched.PolynomialLR(opt, total_iters=4, power=2.0)
     lrs = [poly.get_last_lr()[0]]
     for _ in range(6):
@@ -215,7 +206,7 @@ def test_polynomial_constant_multiplicative_by_hand():
                                atol=1e-17)
     assert lrs[-1] == 0.0
 
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     const = sched.ConstantLR(opt, factor=0.5, total_iters=2)
     lrs = [const.get_last_lr()]
     for _ in range(3):
@@ -223,7 +214,7 @@ def test_polynomial_constant_multiplicative_by_hand():
         lrs.append(const.get_last_lr())
     assert lrs == [[0.05, 0.025], [0.05, 0.025], [0.1, 0.05], [0.1, 0.05]]
 
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     mult = sched.MultiplicativeLR(opt, lambda e: 1.0 / (e + 1))
     for _ in range(3):
         mult.step()
@@ -232,7 +223,7 @@ def test_polynomial_constant_multiplicative_by_hand():
 
 
 def test_chained_by_hand():
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     chain = sched.ChainedScheduler([sched.ConstantLR(opt, factor=0.1, total_iters=2),
                                     sched.ExponentialLR(opt, gamma=0.9)])
     lrs = [chain.get_last_lr()[0]]
@@ -244,7 +235,7 @@ def test_chained_by_hand():
 
 
 def test_errors():
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     with pytest.raises(ValueError, match="T_0"):
         sched.CosineAnnealingWarmRestarts(opt, T_0=0)
     with pytest.raises(ValueError, match="T_mult"):
@@ -262,7 +253,7 @@ def test_errors():
     with pytest.raises(ValueError, match="not multiplicative"):
         sched.ChainedScheduler([sched.StepLR(opt, 3), sched.CosineAnnealingLR(opt, 10)])
     with pytest.raises(ValueError, match="another optimizer"):
-        sched.ChainedScheduler([sched.StepLR(opt, 3), sched.StepLR(_ours_opt(), 3)])
+        sched.ChainedScheduler([sched.StepLR(opt, 3), sched.StepLR(scheduler_optimizer(ournn), 3)])
     s = sched.CosineAnnealingWarmRestarts(opt, T_0=2)
     with pytest.raises(ValueError, match="epoch"):
         s.step(-1)

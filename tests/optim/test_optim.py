@@ -325,20 +325,11 @@ def test_clip_grad_norm_single_parameter_and_nonfinite():
 N_SCHED_STEPS = 30
 
 
-def _ours_opt(kind="SGD"):
-    return scheduler_optimizer(ournn, kind)
-
-
-def _torch_opt(kind="SGD"):
-    return scheduler_optimizer(torch, kind)
-
-
-_momenta = momenta
 
 
 def _trace(opt, scheduler, steps, metrics=None):
     """lr and momentum of every group after construction and after each step."""
-    trace = [(scheduler.get_last_lr(), [g["lr"] for g in opt.param_groups], _momenta(opt))]
+    trace = [(scheduler.get_last_lr(), [g["lr"] for g in opt.param_groups], momenta(opt))]
     for i in range(steps):
         opt.step()
         if metrics is None:
@@ -346,7 +337,7 @@ def _trace(opt, scheduler, steps, metrics=None):
         else:
             scheduler.step(metrics[i])
         trace.append((scheduler.get_last_lr(), [g["lr"] for g in opt.param_groups],
-                      _momenta(opt)))
+                      momenta(opt)))
     return np.array([[*a, *b, *c] for a, b, c in trace], dtype=float)
 
 
@@ -411,9 +402,9 @@ SCHEDULER_CASES = [
 def test_scheduler_matches_torch(case):
     _, build, kind, needs_metrics = case
     metrics = _plateau_metrics() if needs_metrics else None
-    opt = _ours_opt(kind)
+    opt = scheduler_optimizer(ournn, kind)
     ours = _trace(opt, build(sched, opt), N_SCHED_STEPS, metrics)
-    topt = _torch_opt(kind)
+    topt = scheduler_optimizer(torch, kind)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = _trace(topt, build(torch.optim.lr_scheduler, topt), N_SCHED_STEPS,
@@ -427,17 +418,17 @@ def test_scheduler_matches_torch(case):
 def test_scheduler_state_dict_round_trip(case):
     _, build, kind, needs_metrics = case
     metrics = _plateau_metrics() if needs_metrics else None
-    opt = _ours_opt(kind)
+    opt = scheduler_optimizer(ournn, kind)
     reference = _trace(opt, build(sched, opt), N_SCHED_STEPS, metrics)
 
     k = 11
-    opt = _ours_opt(kind)
+    opt = scheduler_optimizer(ournn, kind)
     scheduler = build(sched, opt)
     _trace(opt, scheduler, k, metrics)
     opt_state = to_json_and_back(opt.state_dict())
     sched_state = json.loads(json.dumps(scheduler.state_dict()))
 
-    fresh_opt = _ours_opt(kind)
+    fresh_opt = scheduler_optimizer(ournn, kind)
     fresh = build(sched, fresh_opt)
     fresh_opt.load_state_dict(opt_state)
     fresh.load_state_dict(sched_state)
@@ -465,12 +456,13 @@ def test_sgd_with_onecycle_trajectory_matches_torch():
 
 
 def test_scheduler_details():
-    opt = _ours_opt()
+    opt = scheduler_optimizer(ournn)
     s = sched.StepLR(opt, step_size=2)
     assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 0.05]
     assert s.base_lrs == [0.1, 0.05]
     with pytest.raises(KeyError):
-        sched.StepLR(_ours_opt(), step_size=2, last_epoch=4)   # resuming needs initial_lr
+        # resuming needs initial_lr
+        sched.StepLR(scheduler_optimizer(ournn), step_size=2, last_epoch=4)
     resumed = sched.StepLR(opt, step_size=2, last_epoch=4)
     assert resumed.get_last_lr() == pytest.approx([0.001, 0.0005])
     with pytest.raises(ValueError):
@@ -480,10 +472,10 @@ def test_scheduler_details():
                                  sched.ReduceLROnPlateau(opt)], milestones=[3])
     with pytest.raises(ValueError):
         sched.SequentialLR(opt, [sched.StepLR(opt, 2),
-                                 sched.StepLR(_ours_opt(), 2)], milestones=[3])
+                                 sched.StepLR(scheduler_optimizer(ournn), 2)], milestones=[3])
     with pytest.raises(ValueError):
         sched.OneCycleLR(opt, max_lr=0.1)                        # no total_steps
-    one = sched.OneCycleLR(_ours_opt(), max_lr=0.1, total_steps=3)
+    one = sched.OneCycleLR(scheduler_optimizer(ournn), max_lr=0.1, total_steps=3)
     for _ in range(3):
         one.step()
     with pytest.raises(ValueError, match="total_steps"):
