@@ -27,6 +27,18 @@ def test_results_equal_numpy_matmul(sa, sb, restore_threads):
     np.testing.assert_array_equal(out, np.matmul(a, b))
 
 
+@pytest.mark.parametrize("m,k,n,dtype", [(32, 256, 256, np.float32), (8, 64, 100, np.float32),
+                                         (32, 256, 10, np.float32), (3, 5, 7, np.float32),
+                                         (32, 256, 256, np.float64), (300, 40, 50, np.float32)])
+def test_matmul_nt_is_a_times_b_transposed_and_contiguous(m, k, n, dtype, restore_threads):
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+    r = blas.matmul_nt(a, b)
+    assert r.shape == (m, n) and r.dtype == dtype and r.flags.c_contiguous
+    np.testing.assert_allclose(r, a @ b.T, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
 def test_other_arrays_use_their_own_matmul():
     xp = pytest.importorskip("array_api_strict")
     a, b = xp.ones((2, 3)), xp.ones((3, 4))

@@ -66,9 +66,9 @@ class Linear(Function):
         if x.ndim > 2:
             # one (rows, in) product: a batched matmul over a non-contiguous input (a
             # transposed batch_first tensor) takes NumPy's slow path, ~150x slower
-            out = blas.matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (-1,))
+            out = blas.matmul_nt(x.reshape(-1, x.shape[-1]), weight).reshape(x.shape[:-1] + (-1,))
         else:
-            out = blas.matmul(x, weight.T)
+            out = blas.matmul_nt(x, weight)
         if bias is not None:
             out += bias
         return out
