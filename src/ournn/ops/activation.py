@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_array_module
-from . import compat
+from . import compat, parallel
 from ..tensor import Tensor
 
 
@@ -20,8 +20,10 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        xp = get_array_module(x)
-        out = xp.maximum(x, 0)
+        if type(x) is np.ndarray:     # a big one in parts on the cores (ops/parallel.py)
+            out = parallel.elementwise(_relu, x)
+        else:
+            out = get_array_module(x).maximum(x, 0)
         ctx.save_for_backward(out)
         return out
 
@@ -29,7 +31,17 @@ class ReLU(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         # out > 0 exactly where x > 0: the saved output is the mask
+        if type(grad) is np.ndarray:
+            return parallel.elementwise(_relu_grad, grad, out)
         return grad * (out > 0)
+
+
+def _relu(x, out=None):
+    return np.maximum(x, 0, out=out)
+
+
+def _relu_grad(grad, relu_out, out=None):
+    return np.multiply(grad, relu_out > 0, out=out)
 
 
 class LeakyReLU(Function):

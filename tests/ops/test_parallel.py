@@ -1,0 +1,152 @@
+"""ops/parallel.py: big work split by samples over threads, and the channels-last memory of
+convolutions. The split must give exactly what one thread gives, to the last bit (partial
+sums are added in the same order), so a resumed run is the same whichever was chosen."""
+import threading
+
+import numpy as np
+import pytest
+
+import ournn
+import ournn.nn.functional as F
+from ournn.ops import conv as conv_ops
+from ournn.ops import parallel
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Run every op in parts, whatever its size; yields a function that sets the policy."""
+    monkeypatch.setattr(parallel, "MIN_SIZE", 0)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)    # 3 parts even on a 2-core machine
+
+    def use(policy):
+        monkeypatch.setattr(parallel, "POLICY", policy)
+    return use
+
+
+def test_parts_cover_the_range_in_order():
+    assert parallel.parts(10, 3) == [slice(0, 4), slice(4, 7), slice(7, 10)]
+    assert parallel.parts(2, 3) == [slice(0, 1), slice(1, 2)]
+    for n in range(0, 20):
+        for k in range(1, 5):
+            covered = [i for s in parallel.parts(n, k) for i in range(n)[s]]
+            assert covered == list(range(n))
+
+
+def test_run_splits_and_returns_each_parts_result(split_everything):
+    split_everything("split")
+    names = parallel.run(lambda s: (s, threading.current_thread().name), 9, 9)
+    assert [s for s, _ in names] == parallel.parts(9, 3)
+    assert names[0][1] == threading.current_thread().name       # the caller runs part one
+    assert all(name.startswith("ournn-parallel") for _, name in names[1:])
+
+
+def test_a_nested_run_stays_in_its_thread(split_everything):
+    split_everything("split")
+    inner = parallel.run(lambda s: parallel.run(lambda t: t, 4, 4), 6, 6)
+    assert inner == [[slice(0, 4)]] * 3
+
+
+def test_an_error_in_a_part_is_raised_after_every_part_ended(split_everything):
+    split_everything("split")
+    finished = []
+
+    def work(s):
+        if s.start == 0:
+            raise ValueError("part one failed")
+        threading.Event().wait(0.05)
+        finished.append(s)
+
+    with pytest.raises(ValueError, match="part one failed"):
+        parallel.run(work, 9, 9)
+    assert len(finished) == 2
+
+
+def test_serial_policy_runs_in_the_calling_thread(split_everything):
+    split_everything("serial")
+    assert parallel.run(lambda s: s, 9, 9) == [slice(0, 9)]
+
+
+CASES = [  # (N, C, O, H, kernel, stride, padding, pool)
+    (5, 1, 8, 12, 3, 1, 0, 2),      # the first conv of an MNIST net: channels-first columns
+    (5, 8, 16, 11, 3, 1, 0, 2),     # channels-last columns, on a channels-last input
+    (4, 6, 5, 9, 3, 2, 1, 3),       # stride, padding, odd sizes
+    (3, 3, 4, 8, 2, 1, 1, 2),
+]
+
+
+def _cnn(x, w, b, w2, stride, padding, pool, avg=False):
+    """conv-ReLU-conv-ReLU-pool: the second conv reads the first's channels-last output."""
+    y = F.relu(F.conv2d(x, w, b, stride=stride, padding=padding))
+    y = F.relu(F.conv2d(y, w2, None, padding=1))
+    return F.avg_pool2d(y, pool) if avg else F.max_pool2d(y, pool)
+
+
+def _grads(case, avg, rng):
+    n, c, o, h, k, stride, padding, pool = case
+    arrays = [rng.standard_normal((n, c, h, h)), rng.standard_normal((o, c, k, k)),
+              rng.standard_normal(o), rng.standard_normal((o, o, 3, 3))]
+    tensors = [ournn.tensor(a, requires_grad=True) for a in arrays]
+    out = _cnn(*tensors, stride, padding, pool, avg)
+    weights = np.arange(out.numel(), dtype=np.float64).reshape(out.shape) % 5 - 2
+    (out * ournn.tensor(weights)).sum().backward()
+    return [out.numpy().copy()] + [t.grad.numpy().copy() for t in tensors]
+
+
+@pytest.mark.parametrize("avg", [False, True], ids=["maxpool", "avgpool"])
+@pytest.mark.parametrize("case", CASES)
+def test_split_equals_one_thread(split_everything, case, avg):
+    results = {}
+    for policy in ("serial", "split"):
+        split_everything(policy)
+        results[policy] = _grads(case, avg, np.random.default_rng(0))
+    for one, split in zip(results["serial"], results["split"]):
+        np.testing.assert_array_equal(split, one)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_split_equals_pytorch(split_everything, case):
+    torch = pytest.importorskip("torch")
+    split_everything("split")
+    ours = _grads(case, False, np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    n, c, o, h, k, stride, padding, pool = case
+    arrays = [rng.standard_normal((n, c, h, h)), rng.standard_normal((o, c, k, k)),
+              rng.standard_normal(o), rng.standard_normal((o, o, 3, 3))]
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    tf = torch.nn.functional
+    y = tf.relu(tf.conv2d(tensors[0], tensors[1], tensors[2], stride=stride, padding=padding))
+    out = tf.max_pool2d(tf.relu(tf.conv2d(y, tensors[3], None, padding=1)), pool)
+    weights = torch.arange(out.numel(), dtype=torch.float64).reshape(out.shape) % 5 - 2
+    (out * weights).sum().backward()
+    theirs = [out.detach().numpy()] + [t.grad.numpy() for t in tensors]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_convolutions_return_channels_last_memory_and_chain_without_copies():
+    rng = np.random.default_rng(0)
+    x = ournn.tensor(rng.standard_normal((2, 1, 10, 10)).astype(np.float32))
+    y = F.conv2d(x, ournn.tensor(rng.standard_normal((4, 1, 3, 3)).astype(np.float32)))
+    assert y.shape == (2, 4, 8, 8)
+    assert conv_ops.channels_last(y.numpy()) is not None
+    r = F.relu(y)
+    assert conv_ops.channels_last(r.numpy()) is not None          # elementwise keeps it
+    layer = conv_ops._ChannelsLast(r.numpy(), (3, 3), (1, 1), (0, 0))
+    assert np.shares_memory(layer.input, r.numpy())               # no transposing copy
+    p = F.max_pool2d(r, 2)
+    assert conv_ops.channels_last(p.numpy()) is not None
+    # what a user sees is NCHW: shape, indexing, flatten order
+    flat = p.flatten(1).numpy()
+    np.testing.assert_array_equal(flat, np.ascontiguousarray(p.numpy()).reshape(2, -1))
+
+
+def test_like_layout_copies_only_when_layouts_differ():
+    a = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    last = conv_ops.to_channels_last(a)
+    assert conv_ops.channels_last(last) is not None
+    np.testing.assert_array_equal(last, a)
+    assert conv_ops.like_layout(last, last) is last
+    assert conv_ops.like_layout(a, a) is a                        # NCHW reference: unchanged
+    moved = conv_ops.like_layout(a, last)
+    assert conv_ops.channels_last(moved) is not None
+    np.testing.assert_array_equal(moved, a)
