@@ -210,11 +210,22 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1:
         return x * 0.0
     keep = 1 - p
-    rng = _random.get_generator(get_array_module(x._data))     # the device's on a GPU
+    xp = get_array_module(x._data)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    mask = rng.random(x.shape, dtype=np.float32) < keep
+    mask = _keep_mask(_random.get_generator(xp), x.shape, keep, xp)  # the device's on a GPU
     mask = mask * dtype.type(1 / keep) if dtype == np.float32 else mask / keep
     return _Mul.apply(x, mask.astype(dtype, copy=False))
+
+
+def _keep_mask(rng, shape, keep, xp):
+    """True with probability ``keep``, each element on its own. On the CPU, when ``keep`` is a
+    whole number of 256ths (p = 0.5, 0.25, 0.125...), one random byte per element decides
+    exactly, instead of a float32 draw: 0.45 against 1.5 ms for the 1.18M elements of the
+    MNIST CNN's first dropout."""
+    if xp is np and (keep * 256).is_integer():
+        size = int(np.prod(shape))
+        return np.frombuffer(rng.bytes(size), np.uint8).reshape(shape) < int(keep * 256)
+    return rng.random(shape, dtype=np.float32) < keep
 
 
 def flatten(input, start_dim=1, end_dim=-1):
