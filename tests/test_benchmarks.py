@@ -156,3 +156,21 @@ def test_the_race_starts_both_frameworks_from_the_same_weights(tmp_path):
     assert start["ournn"] == pytest.approx(start["torch"], rel=1e-5)
     assert all(s["steps"] > 0 for s in summaries.values())
     assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_accuracy_race_gives_a_line_per_seed_and_the_medians():
+    """``--accuracy-race --seeds 0,1``: one line per seed, then the medians over the seeds (a
+    smoke run: 256 training images, one epoch, ournn only)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--accuracy-race", "--frameworks", "ournn",
+         "--train-samples", "256", "--max-epochs", "1", "--seeds", "0,1", "--threads", "1"],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    races = [line for line in lines if line.get("metric") == "wall_s_to_accuracy"]
+    assert [line["seed"] for line in races] == [0, 1]
+    assert all(line["ournn"]["epochs"] == 1 and line["torch"] is None for line in races)
+    (median,) = [line for line in lines if line.get("metric") == "median_wall_s_to_accuracy"]
+    walls = sorted(line["ournn"]["wall_s"] for line in races)
+    assert median["seeds"] == [0, 1] and abs(median["ournn"]["wall_s"] - sum(walls) / 2) < 1e-3
+    assert median["ratio"] is None
