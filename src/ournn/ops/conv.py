@@ -22,6 +22,19 @@ W_out values: best for the first layer, with 1 or 3 channels); ``_ChannelsLast``
 transposes, for the strided 3x3 convs on 13x13 and 7x7 images with 32-64 channels of a compact
 MNIST CNN; about even for 32 channels of 26x26).
 
+Channels-last memory: on the CPU both write their output as (N, H_out, W_out, O) memory and
+return its NCHW view (``out.transpose(0, 3, 1, 2)``): the product of the columns with the
+weight comes out in that order, so nothing is transposed. ReLU and pooling keep the layout
+of their input, and a convolution on a channels-last input without padding reads it as it
+is, so conv-ReLU-conv-ReLU-pool runs without a single transposing copy; the gradients come
+back in the same layout. Only the user-visible shape is NCHW. In the Keras-style MNIST CNN
+this took the 32->64 convolution from 64 to 51 ms of one core's time per step (forward 21 ->
+15 ms), and max-pool and ReLU convert an incoming gradient of the other layout once
+(``like_layout``) instead of walking two layouts at once (a max-pool backward: 11.6 -> 2.8 ms).
+
+The batch slices run at once on the cores (``ops/parallel.py``): each has its own column
+buffer, and the weight gradient's partial sums are added in slice order, whatever ran where.
+
 Pooling takes the max (or the sum) of the kH*kW shifted slices of the input, one per kernel
 offset, so overlapping windows and padding need no special code. For the usual 2x2 pool with
 stride 2 the slices x[:, :, i::2, j::2] are exactly the reshape (N, C, H/2, 2, W/2, 2) taken
