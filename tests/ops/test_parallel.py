@@ -150,3 +150,12 @@ def test_like_layout_copies_only_when_layouts_differ():
     moved = conv_ops.like_layout(a, last)
     assert conv_ops.channels_last(moved) is not None
     np.testing.assert_array_equal(moved, a)
+
+
+def test_a_channels_last_input_keeps_channels_last_columns():
+    """Wide images with few channels take NCHW columns, unless their memory is channels-last
+    already (NCHW windows on it would gather single values)."""
+    nchw = np.zeros((2, 4, 40, 40), np.float32)
+    assert conv_ops._choose_layout(4, 3, 38, np, nchw) is conv_ops._ChannelsFirst
+    last = conv_ops.to_channels_last(nchw)
+    assert conv_ops._choose_layout(4, 3, 38, np, last) is conv_ops._ChannelsLast

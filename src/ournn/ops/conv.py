@@ -358,11 +358,15 @@ class _ChannelsLast:
 
 
 # ---------------------------------------------------------------- convolution
-def _choose_layout(channels, kernel_width, out_width, xp=np):
+def _choose_layout(channels, kernel_width, out_width, xp=np, x=None):
     """Copy rows of kW*C values (channels-last) or of W_out values, whichever are longer (on
-    the CPU; a device takes the NCHW layout, its windows made by ``compat.windows``)."""
+    the CPU; a device takes the NCHW layout, its windows made by ``compat.windows``). An input
+    with channels-last memory (several channels) stays channels-last: NCHW windows on it
+    would gather single values."""
     if xp is not np:
         return _ChannelsFirst
+    if x is not None and channels > 1 and channels_last(x) is not None:
+        return _ChannelsLast
     return _ChannelsLast if channels * kernel_width > out_width else _ChannelsFirst
 
 
@@ -382,7 +386,7 @@ class Conv2d(Function):
         bias = None if bias is None else bias.astype(dtype, copy=False)
         o, c, kh, kw = weight.shape
         wo = _out_size(x.shape[3] + 2 * padding[1], kw, stride[1])
-        conv = _choose_layout(c, kw, wo, xp)(x, (kh, kw), tuple(stride), tuple(padding))
+        conv = _choose_layout(c, kw, wo, xp, x)(x, (kh, kw), tuple(stride), tuple(padding))
         ctx.conv = conv
         ctx.save_for_backward(weight)
         return conv.forward(weight, bias)                       # (N, O, H_out, W_out)
