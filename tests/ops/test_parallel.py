@@ -159,3 +159,14 @@ def test_a_channels_last_input_keeps_channels_last_columns():
     assert conv_ops._choose_layout(4, 3, 38, np, nchw) is conv_ops._ChannelsFirst
     last = conv_ops.to_channels_last(nchw)
     assert conv_ops._choose_layout(4, 3, 38, np, last) is conv_ops._ChannelsLast
+
+
+def test_auto_follows_the_chooser_and_reports_to_it(split_everything, monkeypatch):
+    from ournn.ops import blas
+    split_everything("auto")
+    chooser = blas.Chooser("one")                 # measured: one thread is faster now
+    monkeypatch.setattr(parallel, "CHOOSER", chooser)
+    assert parallel.run(lambda s: s, 9, 1000) == [slice(0, 9)]
+    assert chooser.recent[(1000).bit_length()][0][1] == 1000     # (seconds, size) recorded
+    chooser.choice = "default"
+    assert parallel.run(lambda s: s, 9, 1000) == parallel.parts(9, 3)
