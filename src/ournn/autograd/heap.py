@@ -8,7 +8,9 @@ with big activations soon runs from recycled memory, but a deep narrow one never
 deep narrow MLP (W4) frees 21 weight gradients of 256 KiB at every ``zero_grad``, the heap
 shrinks, and the next backward takes ~1,300 page faults to get the memory back. That was
 1.5 ms of its 4.0 ms step here (backward 2.6 -> 1.3 ms, the step 3.99 -> 2.46 ms, measured
-side by side at load average 3).
+side by side at load average 3). A process that has already freed one big array (16 MiB:
+loading a dataset does it, and so does ``benchmarks/run.py``) has had the limits raised by
+glibc and gains nothing more here: W4 ran 2.86 ms a step there before and after.
 
 ``keep_freed_memory()`` sets the two limits where glibc's own raising ends (32 MiB: arrays
 under it come from recycled memory; 64 MiB: freed memory kept for reuse), once, when the
