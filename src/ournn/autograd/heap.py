@@ -10,7 +10,8 @@ shrinks, and the next backward takes ~1,300 page faults to get the memory back. 
 1.5 ms of its 4.0 ms step here (backward 2.6 -> 1.3 ms, the step 3.99 -> 2.46 ms, measured
 side by side at load average 3). A process that has already freed one big array (16 MiB:
 loading a dataset does it, and so does ``benchmarks/run.py``) has had the limits raised by
-glibc and gains nothing more here: W4 ran 2.86 ms a step there before and after.
+glibc and gains nothing more here: W4's step took 2.55 ms there with this setting and
+2.56 ms without it.
 
 ``keep_freed_memory()`` sets the two limits where glibc's own raising ends (32 MiB: arrays
 under it come from recycled memory; 64 MiB: freed memory kept for reuse), once, when the
