@@ -71,9 +71,11 @@ def test_overfitting_example_memorises_and_dropout_narrows_the_gap(tmp_path):
     train, plain_gap = final("plain")
     assert train >= 0.99 and plain_gap > 0.15          # memorised; test accuracy far behind
     gaps = {name: final(name)[1] for name in histories if name != "plain"}
-    # on this small budget dropout narrows the gap clearly (about 27 -> 15 points); weight
-    # decay and batch norm need more epochs to, but none makes it wider by much
-    assert gaps["dropout 0.5"] < plain_gap - 0.05, gaps
+    # on this small budget dropout narrows the gap (about 27 -> 17 points); weight decay and
+    # batch norm need more epochs to, but none makes it wider by much. How much depends on the
+    # dropout draws: over ten seeds (five mask streams each of two ways of drawing the mask)
+    # it narrowed by 4.7 to 17.3 points, 10.5 on average, so one run is held to 3 points
+    assert gaps["dropout 0.5"] < plain_gap - 0.03, gaps
     assert all(g < plain_gap + 0.05 for g in gaps.values()), (plain_gap, gaps)
     assert_png(tmp_path / "overfitting.png", (1600, 360))     # 4 panels, capped at 16 in
 
