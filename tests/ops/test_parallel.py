@@ -170,3 +170,24 @@ def test_auto_follows_the_chooser_and_reports_to_it(split_everything, monkeypatc
     assert chooser.recent[(1000).bit_length()][0][1] == 1000     # (seconds, size) recorded
     chooser.choice = "default"
     assert parallel.run(lambda s: s, 9, 1000) == parallel.parts(9, 3)
+
+
+def test_products_stay_on_one_thread_while_work_is_split(split_everything, monkeypatch):
+    """OpenBLAS's second thread would spin beside the split work: after a split, even a big
+    product runs on one thread, until ``PIN_SECONDS`` pass or work runs unsplit."""
+    from ournn.ops import blas
+    if blas.BLAS is None or blas.DEFAULT_THREADS < 2:
+        pytest.skip("needs NumPy's OpenBLAS and two cores")
+    monkeypatch.setattr(blas, "POLICY", "default")       # unpinned: NumPy's threads
+    big = np.ones((512, 512), np.float32)
+    split_everything("split")
+    try:
+        parallel.run(lambda s: s, 4, 4)
+        blas.matmul(big, big)
+        assert blas.threads() == 1
+        blas.unpin()
+        blas.matmul(big, big)
+        assert blas.threads() == blas.DEFAULT_THREADS
+    finally:
+        blas.unpin()
+        blas.set_threads(blas.DEFAULT_THREADS)

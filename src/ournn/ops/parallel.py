@@ -81,8 +81,10 @@ def run(work, n, size):
     use = CHOOSER.pick() if POLICY == "auto" else "default"
     start = time.perf_counter()
     if use == "one":
+        blas.unpin()
         results = [work(slice(0, n))]
     else:
+        blas.pin_one_thread()     # products elsewhere on one thread too: see blas.py
         results = _split(work, parts(n, k))
     CHOOSER.record(size.bit_length(), use, (time.perf_counter() - start, size))
     return results
