@@ -158,8 +158,9 @@ def _in_parts(windows, matrix_shape, work):
     A GPU takes the whole batch in one slice (no cache to fit the columns into)."""
     xp = get_array_module(windows)
     n, size = windows.shape[0], math.prod(matrix_shape)
-    if xp is np:
-        batches = _batch_slices(n, size * windows.dtype.itemsize, parallel.workers())
+    if xp is np:                   # one slice per core at least, when it may be split
+        cores = parallel.workers() if n * size >= parallel.MIN_SIZE else 1
+        batches = _batch_slices(n, size * windows.dtype.itemsize, cores)
     else:
         batches = [slice(0, max(n, 1))]
 
