@@ -16,6 +16,7 @@ from ournn.ops import parallel
 def split_everything(monkeypatch):
     """Run every op in parts, whatever its size; yields a function that sets the policy."""
     monkeypatch.setattr(parallel, "MIN_SIZE", 0)
+    monkeypatch.setattr(parallel, "MIN_SIZE_PINNED", 0)
     monkeypatch.setattr(parallel, "workers", lambda: 3)    # 3 parts even on a 2-core machine
 
     def use(policy):
@@ -188,6 +189,41 @@ def test_products_stay_on_one_thread_while_work_is_split(split_everything, monke
         blas.unpin()
         blas.matmul(big, big)
         assert blas.threads() == blas.DEFAULT_THREADS
+    finally:
+        blas.unpin()
+        blas.set_threads(blas.DEFAULT_THREADS)
+
+
+def test_a_pinned_big_product_is_split_by_rows_to_the_same_values(split_everything):
+    from ournn.ops import blas
+    if blas.BLAS is None or blas.DEFAULT_THREADS < 2:
+        pytest.skip("needs NumPy's OpenBLAS and two cores")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((128, 300)), rng.standard_normal((300, 200))
+    calls = []
+    real = blas.split_rows
+    try:
+        blas.split_rows = lambda *args: calls.append(1) or real(*args)
+        blas.pin_one_thread()
+        out = blas.matmul(a, b)
+    finally:
+        blas.split_rows = real
+        blas.unpin()
+        blas.set_threads(blas.DEFAULT_THREADS)
+    assert calls == [1]
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)   # rounding may differ
+
+
+def test_smaller_work_is_split_only_while_products_are_pinned(monkeypatch):
+    from ournn.ops import blas
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    monkeypatch.setattr(parallel, "POLICY", "split")
+    size = (parallel.MIN_SIZE + parallel.MIN_SIZE_PINNED) // 2
+    try:
+        blas.unpin()
+        assert len(parallel.run(lambda s: s, 4, size)) == 1
+        blas.pin_one_thread()
+        assert len(parallel.run(lambda s: s, 4, size)) == 2
     finally:
         blas.unpin()
         blas.set_threads(blas.DEFAULT_THREADS)

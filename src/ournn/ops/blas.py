@@ -90,6 +90,18 @@ def unpin():
     _PINNED_UNTIL[0] = 0.0
 
 
+def pinned():
+    """Whether products are pinned to one thread now (work was split less than a second ago)."""
+    return bool(_PINNED_UNTIL[0]) and time.perf_counter() < _PINNED_UNTIL[0]
+
+
+# Set by ``ops.parallel``: ``split_rows(a, b, out)`` runs a big 2-D product with its rows shared
+# out to the threads that split the work, each on one BLAS thread. While products are pinned,
+# that gives a big product both cores back without OpenBLAS's own threads (a W3 step's
+# Linear(9216, 128) took 5.7 ms pinned to one thread, 3.4 ms on two).
+split_rows = None
+
+
 def threads():
     """The number of threads OpenBLAS uses now (1 without it)."""
     return BLAS[0]() if BLAS is not None else 1
@@ -206,6 +218,10 @@ def matmul(a, b, out=None):
     if _PINNED_UNTIL[0] and time.perf_counter() < _PINNED_UNTIL[0]:
         if _SET[0] != 1:
             set_threads(1)
+        if (split_rows is not None and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype
+                and a.shape[0] >= 2 * FEW_ROWS
+                and 2.0 * a.shape[0] * a.shape[1] * b.shape[1] >= SMALL_FLOPS):
+            return split_rows(a, b, out)
         return np.matmul(a, b, out=out)
     m, k = a.shape[-2:]
     if a.ndim == 2 and b.ndim == 2:

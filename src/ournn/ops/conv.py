@@ -159,7 +159,7 @@ def _in_parts(windows, matrix_shape, work):
     xp = get_array_module(windows)
     n, size = windows.shape[0], math.prod(matrix_shape)
     if xp is np:                   # one slice per core at least, when it may be split
-        cores = parallel.workers() if n * size >= parallel.MIN_SIZE else 1
+        cores = parallel.workers() if n * size >= parallel.MIN_SIZE_PINNED else 1
         batches = _batch_slices(n, size * windows.dtype.itemsize, cores)
     else:
         batches = [slice(0, max(n, 1))]
