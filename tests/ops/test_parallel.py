@@ -1,6 +1,6 @@
 """ops/parallel.py: big work split by samples over threads, and the channels-last memory of
 convolutions. The split must give exactly what one thread gives, to the last bit (partial
-sums are added in the same order), so a resumed run is the same whichever was chosen."""
+sums are added in the same order; the products here are small, so one BLAS thread each)."""
 import threading
 
 import numpy as np

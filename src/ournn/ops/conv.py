@@ -154,7 +154,7 @@ def _in_parts(windows, matrix_shape, work):
     """[work(batch, buffer, scratch) for each batch slice of the samples], the slices shared
     out to the cores (``parallel.run``), each core with a column buffer (b,) + matrix_shape
     and a ``scratch`` dict of its own. The slices and the order of the results do not depend
-    on how many parts ran at once, so partial sums added in that order give the same bits.
+    on how many parts ran at once, so partial sums added in that order do not either.
     A GPU takes the whole batch in one slice (no cache to fit the columns into)."""
     xp = get_array_module(windows)
     n, size = windows.shape[0], math.prod(matrix_shape)
