@@ -11,6 +11,7 @@ needs_openblas = pytest.mark.skipif(blas.BLAS is None or blas.DEFAULT_THREADS < 
 
 @pytest.fixture
 def restore_threads():
+    blas.unpin()        # work split by an earlier test pins products to one thread for a second
     before = blas.threads()
     yield
     blas.set_threads(before)
