@@ -71,10 +71,9 @@ def _mark_worker():
     _inside.active = True
 
 
-# Whether to split: measured, as ``blas`` measures its threads. On a busy machine a thread
-# waiting for its turn holds up the whole split (and Python's lock with it): on the 2-core
-# machine with two other busy processes, the W3 step took 250-300 ms split against 105-120 ms
-# in one thread. "default" splits, "one" does not.
+# Whether to split: measured, as ``blas`` measures its threads. On a busy machine a split
+# waits for its slowest part, whose thread may be waiting for a core (and a part holding
+# Python's lock holds up the others). "default" splits, "one" does not.
 CHOOSER = blas.Chooser("default")
 
 
@@ -116,7 +115,7 @@ def elementwise(f, *arrays):
     """``f(*arrays, out=out)`` (elementwise, arrays of one shape) computed part by part along
     the first axis when large; ``out`` is new, in the first array's memory layout."""
     first = arrays[0]
-    if type(first) is not np.ndarray or first.size < MIN_SIZE or first.ndim == 0:
+    if type(first) is not np.ndarray or first.size < MIN_SIZE_PINNED or first.ndim == 0:
         return f(*arrays, out=None)
     out = np.empty_like(first)
 
