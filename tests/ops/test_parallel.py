@@ -227,3 +227,30 @@ def test_smaller_work_is_split_only_while_products_are_pinned(monkeypatch):
     finally:
         blas.unpin()
         blas.set_threads(blas.DEFAULT_THREADS)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_splits_work_with_a_pool_of_its_own(split_everything):
+    """A child forked after a split (a data-loading process, say) has none of the parent's
+    pool threads; splitting there must still finish (the executor starts threads again)."""
+    import os
+    split_everything("split")
+    assert len(parallel.run(lambda s: s, 4, 4)) == 3           # the parent's pool exists
+    threading.Event().wait(0.2)                                # and its threads are idle
+    pid = os.fork()
+    if pid == 0:                                               # the child
+        code = 1
+        try:
+            code = 0 if len(parallel.run(lambda s: s, 4, 4)) == 3 else 2
+        finally:
+            os._exit(code)
+    deadline = __import__("time").monotonic() + 10
+    while __import__("time").monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        threading.Event().wait(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on the parent's pool")
