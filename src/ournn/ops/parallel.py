@@ -23,6 +23,7 @@ the limit at 1M, 2M or 4M elements. Arrays that are not NumPy's (a GPU) never co
 ``POLICY = "serial"`` runs everything in the calling thread, ``"split"`` always splits (tests
 compare the two), and ``"auto"`` (the default) splits when ``CHOOSER`` measures it faster.
 """
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,15 @@ def _executor(k):
 
 def _mark_worker():
     _inside.active = True
+
+
+def _forget_pool():
+    """In a forked child the pool's threads do not exist: start a new pool when needed."""
+    _pool[0], _pool[1] = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 # Whether to split: measured, as ``blas`` measures its threads. On a busy machine a split
