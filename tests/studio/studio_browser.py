@@ -91,13 +91,18 @@ def set_layers(page, layers):
             fill(row, f"param-{name}", value)
 
 
+def wait_model_ok(page, **kwargs):
+    """Wait until the page says the model on it is valid (its status turns "ok")."""
+    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
+                           ".classList.contains('ok')", **kwargs)
+
+
 def start_toy_run(page, layers, epochs, dataset="moons", fields=None):
     """Choose a 2-D toy set, put ``layers`` on the page once it accepts them, set the epochs
     (and ``fields``: test id -> value) and press Start."""
     tid(page, "dataset-select").select_option(dataset)
     set_layers(page, layers)
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     fill(page, "epochs-input", epochs)
     for name, value in (fields or {}).items():
         fill(page, name, value)

@@ -14,7 +14,7 @@ pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from studio_browser import (browser, fill, open_page, set_layers, shots, studio,  # noqa
-                            start_toy_run, tid, wait_state)
+                            start_toy_run, tid, wait_model_ok, wait_state)
 
 AXE = os.environ.get("OURNN_AXE_CORE") or os.path.expanduser(
     "~/.cache/ournn/node_modules/axe-core/axe.min.js")
@@ -49,8 +49,7 @@ def test_a_phone_gets_a_layout_that_works(studio, browser, shots):
     url, _ = studio
     context, page, errors = phone(browser, url)
     tid(page, "dataset-select").select_option("mnist")
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     page.wait_for_timeout(300)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390     # no sideways
     small = small_targets(page)
@@ -131,8 +130,7 @@ def test_axe_finds_nothing_serious(studio, browser):
     assert serious == [], serious
     tid(page, "dataset-select").select_option("mnist")           # images: the confusion matrix
     set_layers(page, [("Flatten", {}), ("Linear", {"out_features": 10})])
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     fill(page, "epochs-input", 1)
     fill(page, "train-size-input", 2000)
     tid(page, "start-btn").click()

@@ -8,7 +8,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("playwright.sync_api")
 
 from studio_browser import (browser, fill, open_page, set_layers, studio,  # noqa
-                            tid, wait_state)
+                            tid, wait_model_ok, wait_state)
 from test_studio_csv import flowers_csv  # noqa: E402
 
 
@@ -35,8 +35,7 @@ def test_csv_preview_predict_a_row_and_a_link_elsewhere(studio, browser, tmp_pat
     assert 700 < float(first.split()[1]) < 1300             # grams, as in the file
     set_layers(page, [("Linear", {"out_features": 16}), ("ReLU", {}),
                       ("Linear", {"out_features": 2})])
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     fill(page, "epochs-input", 20)
     fill(page, "lr-input", 0.01)
     fill(page, "batch-size-input", 16)

@@ -8,7 +8,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("playwright.sync_api")
 
 from studio_browser import (browser, fill, open_page, set_layers, shots, studio,  # noqa
-                            start_toy_run, tid, wait_state)
+                            start_toy_run, tid, wait_model_ok, wait_state)
 
 NET = [("Linear", {"out_features": 6}), ("Tanh", {}), ("Linear", {"out_features": 4}),
        ("Tanh", {}), ("Linear", {"out_features": 2})]
@@ -26,8 +26,7 @@ def test_step_play_pause_settings_heatmaps_and_reset(studio, browser, shots):
     assert tid(page, "lr-input").input_value() == "0.01"
     assert tid(page, "epochs-input").input_value() == "100"
     set_layers(page, NET)
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     tid(page, "step-btn").click()
     page.wait_for_function("window.ournnStudio.job && window.ournnStudio.job.global_step === 1")
     tid(page, "step-btn").click()
@@ -121,8 +120,7 @@ def test_data_controls_noise_split_draw_test_points_and_features(studio, browser
     tid(page, "feature-x1").uncheck()
     tid(page, "feature-x2").uncheck()
     set_layers(page, [("Linear", {"out_features": 2})])
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     fill(page, "epochs-input", 30)
     fill(page, "lr-input", 0.05)
     tid(page, "start-btn").click()
@@ -207,8 +205,7 @@ def test_mnist_first_layer_filters_and_feature_maps_follow_the_learning(studio, 
     tid(page, "dataset-select").select_option("mnist")
     set_layers(page, [("Conv2d", {"out_channels": 8, "kernel_size": 5}), ("ReLU", {}),
                       ("MaxPool2d", {}), ("Flatten", {}), ("Linear", {"out_features": 10})])
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     fill(page, "epochs-input", 1)
     fill(page, "train-size-input", 3000)
     tid(page, "start-btn").click()
@@ -248,8 +245,7 @@ def test_2d_regression_draws_the_output_surface_and_answers_values(studio, brows
     set_layers(page, [("Linear", {"out_features": 12}), ("Tanh", {}),
                       ("Linear", {"out_features": 12}), ("Tanh", {}),
                       ("Linear", {"out_features": 1})])
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     fill(page, "epochs-input", 40)
     tid(page, "start-btn").click()
     wait_state(page, ["done"])
@@ -278,8 +274,7 @@ def test_the_character_model_writes_from_a_prompt_while_it_learns(studio, browse
     url, _ = studio
     context, page, errors = open_page(browser, url)
     tid(page, "dataset-select").select_option("shakespeare")
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')", timeout=60_000)
+    wait_model_ok(page, timeout=60_000)
     assert tid(page, "text-model").is_visible() and not tid(page, "layer-list").is_visible()
     assert "ALL'S WELL" in tid(page, "samples").inner_text()
     fill(page, "train-size-input", 30000)

@@ -12,7 +12,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("playwright.sync_api")
 
 from studio_browser import (browser, draw_one, fill, open_page, set_layers, studio,  # noqa
-                            start_toy_run, tid, wait_state)
+                            start_toy_run, tid, wait_model_ok, wait_state)
 
 TOY = [("Linear", {"out_features": 16}), ("Tanh", {}), ("Linear", {"out_features": 2})]
 
@@ -35,8 +35,7 @@ def test_start_is_off_with_the_reason_while_a_field_is_invalid(studio, browser):
     url, _ = studio
     context, page, errors = open_page(browser, url)
     tid(page, "dataset-select").select_option("mnist")
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     start = tid(page, "start-btn")
     assert start.is_enabled() and text(page, "start-reason") == ""
     fill(page, "lr-input", "0")
@@ -184,8 +183,7 @@ def test_errors_appear_once_where_they_belong(studio, browser, tmp_path):
     url, _ = studio
     context, page, errors = open_page(browser, url)
     tid(page, "dataset-select").select_option("mnist")
-    page.wait_for_function("document.querySelector('[data-testid=model-status]')"
-                           ".classList.contains('ok')")
+    wait_model_ok(page)
     # drawing before any training: the answer panel says so, nothing moves
     top = tid(page, "draw-canvas").bounding_box()["y"]
     charts = page.locator("#charts-card").bounding_box()["y"]
