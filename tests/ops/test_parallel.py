@@ -254,3 +254,16 @@ def test_a_forked_child_splits_work_with_a_pool_of_its_own(split_everything):
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung on the parent's pool")
+
+
+def test_products_stay_pinned_through_a_split_longer_than_the_pin(split_everything,
+                                                                  monkeypatch):
+    from ournn.ops import blas
+    monkeypatch.setattr(blas, "PIN_SECONDS", 0.0)     # the clock alone would unpin at once
+    split_everything("split")
+    try:
+        seen = parallel.run(lambda s: (threading.Event().wait(0.01), blas.pinned())[1], 3, 3)
+        assert seen == [True, True, True]
+    finally:
+        blas.unpin()
+        blas.set_threads(blas.DEFAULT_THREADS)

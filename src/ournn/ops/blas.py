@@ -16,7 +16,8 @@ average cannot tell in time, and our own threads raise it too, so the choice is 
   its mean time per FLOP is 5% lower.
 
 Without NumPy's OpenBLAS (another BLAS, a device array) nothing changes: ``matmul`` is ``@``.
-``POLICY`` ("auto", "one", "default") fixes the choice for tests and benchmarks.
+``POLICY`` ("auto", "one", "default") fixes the choice for tests and benchmarks; while
+``ops.parallel`` splits work, products run on one thread whatever it says (``pin_one_thread``).
 
 The setting stays as the last product left it (restoring it after every product would cost
 1.8 us a time, 5% of the deep narrow MLP's step): NumPy code of your own between training
@@ -77,6 +78,7 @@ _SET = [DEFAULT_THREADS]      # what OpenBLAS was last set to through this modul
 # one-thread products, 81 ms unsplit. The pin holds for ``PIN_SECONDS`` after the last split.
 PIN_SECONDS = 1.0
 _PINNED_UNTIL = [0.0]
+_SPLITS = [0]                 # splits running now: pinned, whatever the clock says
 
 
 def pin_one_thread():
@@ -91,8 +93,22 @@ def unpin():
 
 
 def pinned():
-    """Whether products are pinned to one thread now (work was split less than a second ago)."""
-    return bool(_PINNED_UNTIL[0]) and time.perf_counter() < _PINNED_UNTIL[0]
+    """Whether products are pinned to one thread now (work is being split, or was less than
+    ``PIN_SECONDS`` ago)."""
+    return _SPLITS[0] > 0 or (bool(_PINNED_UNTIL[0]) and time.perf_counter() < _PINNED_UNTIL[0])
+
+
+@contextlib.contextmanager
+def pinned_split():
+    """Around work split over threads (``ops.parallel``): products on one thread during it,
+    even a split that outlasts ``PIN_SECONDS``, and for ``PIN_SECONDS`` after it."""
+    pin_one_thread()
+    _SPLITS[0] += 1
+    try:
+        yield
+    finally:
+        _SPLITS[0] -= 1
+        pin_one_thread()
 
 
 # Set by ``ops.parallel``: ``split_rows(a, b, out)`` runs a big 2-D product with its rows shared
@@ -215,7 +231,7 @@ def matmul(a, b, out=None):
         return get_array_module(a).matmul(a, b, out=out)
     if BLAS is None or DEFAULT_THREADS == 1 or a.ndim < 2 or b.ndim < 2:
         return np.matmul(a, b, out=out)
-    if _PINNED_UNTIL[0] and time.perf_counter() < _PINNED_UNTIL[0]:
+    if (_SPLITS[0] or _PINNED_UNTIL[0]) and pinned():
         if _SET[0] != 1:
             set_threads(1)
         if (split_rows is not None and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype

@@ -55,7 +55,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from . import compat, parallel
+from . import blas, compat, parallel
 
 # Target size of one batch slice's column matrix: small enough to stay in the CPU's cache.
 COLUMN_BYTES = 4 * 2 ** 20
@@ -210,9 +210,9 @@ class _ChannelsFirst:
         def work(batch, buffer, scratch):
             cols = _im2col(windows, batch, buffer)
             if last:
-                parallel.matmul(cols.transpose(0, 2, 1), w2.T, out=out[batch])
+                blas.matmul(cols.transpose(0, 2, 1), w2.T, out=out[batch])
             else:
-                parallel.matmul(w2, cols, out=out[batch])
+                blas.matmul(w2, cols, out=out[batch])
             if bias is not None:         # while this slice is still in the cache
                 out[batch] += bias if last else bias[:, None]
 
@@ -234,10 +234,10 @@ class _ChannelsFirst:
             gw = None
             if need_w:   # sum over the samples of grad (O, P) @ columns.T (P, C*kH*kW)
                 cols = _im2col(windows, batch, buffer)
-                gw = parallel.matmul(g[batch], cols.transpose(0, 2, 1)).sum(axis=0)
+                gw = blas.matmul(g[batch], cols.transpose(0, 2, 1)).sum(axis=0)
             if need_x:   # column gradients w2.T @ grad, added back window offset by offset
                 b = batch.stop - batch.start
-                gcols = parallel.matmul(w2.T, g[batch], out=buffer[:b])
+                gcols = blas.matmul(w2.T, g[batch], out=buffer[:b])
                 gcols = gcols.reshape(b, c, kh, kw, ho, wo)
                 gx_batch = gx[batch]
                 for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
@@ -296,7 +296,7 @@ class _ChannelsLast:
         def work(batch, buffer, scratch):
             b = batch.stop - batch.start
             rows = out[batch].reshape(b * p, o)
-            parallel.matmul(_im2col(windows, batch, buffer).reshape(b * p, k), wk.T, out=rows)
+            blas.matmul(_im2col(windows, batch, buffer).reshape(b * p, k), wk.T, out=rows)
             if bias is not None:
                 rows += bias
 
@@ -329,7 +329,7 @@ class _ChannelsLast:
             if need_b:
                 gb = g2.sum(axis=0)
             if need_w:   # columns.T (K, b*P) @ grad (b*P, O): transposed, faster
-                gw_t = parallel.matmul(_im2col(windows, batch, buffer).reshape(b * p, k).T, g2)
+                gw_t = blas.matmul(_im2col(windows, batch, buffer).reshape(b * p, k).T, g2)
             if need_x:
                 # the column gradient g2 @ wk one kernel offset at a time: (b, Ho, Wo, C),
                 # added in rows of W_out*C values (one (b*P, K) product added back in rows of
@@ -341,7 +341,7 @@ class _ChannelsLast:
                 contribution = contribution[:b]
                 for i, j, rows, cols in _offsets(self.kernel, self.stride, self.out_hw):
                     offset = (i * kw + j) * c
-                    parallel.matmul(g2, wk[:, offset:offset + c],
+                    blas.matmul(g2, wk[:, offset:offset + c],
                                     out=contribution.reshape(b * p, c))
                     gx[batch, rows, cols] += contribution
             return gw_t, gb

@@ -5,8 +5,8 @@ threads that each work on one half of a batch really run at the same time. The p
 a convolution are already split over the cores by the BLAS, but the rest of its work (the
 im2col copies, adding the column gradient back, the bias) and the elementwise passes of the
 layers around it (ReLU, max-pool) would run on one core. Split by samples instead, every
-part runs on all cores, each thread with its own one-thread products (figures in
-docs/performance.md).
+part runs on all cores, each thread with its own one-thread products: ``blas.matmul`` keeps
+products on one thread while work is split (figures in docs/performance.md).
 
 A part is a contiguous slice of range(n) (samples, or batch slices); ``work(part)`` must only
 write what belongs to its part, or return a partial result for the caller to add up. A
@@ -90,7 +90,8 @@ CHOOSER = blas.Chooser("default")
 def run(work, n, size):
     """[work(samples) for each part of range(n)], the parts run at once in threads when
     ``size`` (elements touched) is large enough and splitting is measured faster; the calling
-    thread runs the first part. BLAS products inside run on one thread each (``matmul``)."""
+    thread runs the first part. While parts run, ``blas.matmul`` keeps products on one thread
+    each (the pin)."""
     k = min(workers(), n)
     if (k <= 1 or size < MIN_SIZE_PINNED or POLICY == "serial"
             or getattr(_inside, "active", False)
@@ -102,22 +103,23 @@ def run(work, n, size):
         blas.unpin()
         results = [work(slice(0, n))]
     else:
-        blas.pin_one_thread()     # products elsewhere on one thread too: see blas.py
         results = _split(work, parts(n, k))
     CHOOSER.record(size.bit_length(), use, (time.perf_counter() - start, size))
     return results
 
 
 def _split(work, pieces):
-    with blas.one_thread():
+    """The parts at once, every product on one thread during and for a second after (the
+    products elsewhere too: see ``blas.pinned_split``)."""
+    with blas.pinned_split():
         futures = [_executor(len(pieces) - 1).submit(_in_worker, work, s) for s in pieces[1:]]
         try:
             first = _in_worker(work, pieces[0])
         finally:            # never leave a part writing after an error in another
             results = [f.exception() or f.result() for f in futures]
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
     return [first] + results
 
 
@@ -134,14 +136,6 @@ def elementwise(f, *arrays):
 
     run(work, len(first), first.size)
     return out
-
-
-def matmul(a, b, out=None):
-    """A matrix product inside ``work``: on one thread while parts run at once, else
-    ``blas.matmul`` (which picks its threads)."""
-    if getattr(_inside, "active", False):
-        return np.matmul(a, b, out=out)
-    return blas.matmul(a, b, out=out)
 
 
 def _split_rows(a, b, out=None):
